@@ -1,0 +1,290 @@
+"""Instance -> plain numpy data in scaled internal units (MODEL.md section 4).
+
+Internal units keep the matrix within a few orders of magnitude (token rates reach 1e9 and
+money 1e11 in user units):
+
+=========  ==================  ====================
+quantity   user unit           internal unit
+=========  ==================  ====================
+power      kW/rack, MW         MW
+tokens     tokens/s            million tokens/s
+money      USD, USD/yr         million USD (per yr)
+ports      ports               thousand ports
+bandwidth  Gb/s                Tb/s
+=========  ==================  ====================
+
+Results are unscaled at the boundary (``results.py``) with the same constants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .schema import Instance
+
+TOKENS = 1e6  # tokens/s per internal token unit
+MONEY = 1e6  # USD per internal money unit
+PORTS = 1e3  # ports per internal port unit
+SECONDS_PER_YEAR = 31_536_000.0
+HOURS_PER_YEAR = 8_760.0
+ROLES = ("aggregated", "prefill", "decode")
+
+
+def crf(rate: float, life: float) -> float:
+    """Capital recovery factor: r / (1 - (1+r)^-l), and 1/l when r = 0."""
+    if rate == 0:
+        return 1.0 / life
+    return rate / (1.0 - (1.0 + rate) ** (-life))
+
+
+def throughput_at(curve: list[tuple[float, float]], interactivity: float) -> float:
+    """Throughput of a curve at an interactivity floor (MODEL.md section 4).
+
+    Linear interpolation; below the first point: the first point's throughput; above the
+    last point: 0 (the hardware cannot serve that tier); an empty curve: 0.
+    """
+    if not curve:
+        return 0.0
+    xs = np.array([p[0] for p in curve], dtype=float)
+    ys = np.array([p[1] for p in curve], dtype=float)
+    return float(np.interp(interactivity, xs, ys, left=ys[0], right=0.0))
+
+
+@dataclass
+class Design:
+    """One fabric design d = (option o, switch tiers L), per endpoint port."""
+
+    name: str
+    option: str
+    technology: str
+    tiers: int
+    power_w: float  # w_d, W per endpoint port
+    capex_usd: float  # k_d, USD per endpoint port
+    reach_ports: float  # M_d, endpoint ports
+    liquid_fraction: float
+    lifetime_years: float
+
+
+@dataclass
+class Data:
+    """Everything the model needs, as arrays indexed by position in the name lists."""
+
+    name: str
+    objective: str
+    hardware: list[str]
+    kinds: list[str]
+    halls: list[str]
+    models: list[str]
+    workloads: list[str]
+    tiers: list[str]
+    # hardware, user units
+    rack_kw: np.ndarray
+    liquid_frac: np.ndarray
+    capex_usd: np.ndarray
+    opex_usd: np.ndarray
+    lifetime: np.ndarray
+    availability: np.ndarray
+    installed: np.ndarray
+    max_racks: np.ndarray  # inf where uncapped
+    ports: np.ndarray
+    port_gbps: np.ndarray
+    crf_h: np.ndarray
+    allowed: np.ndarray  # [h, z] bool: h may stand in z
+    hosts: np.ndarray  # [h, mu] bool: h has a performance entry for a workload of mu
+    replica_racks: np.ndarray  # [h, mu] m_h_mu
+    # halls
+    slots: np.ndarray
+    hall_kw: np.ndarray
+    hall_liquid: np.ndarray
+    # models and workloads
+    kv_bytes: np.ndarray
+    workload_model: np.ndarray  # [w] -> mu index
+    rho: np.ndarray
+    # tiers
+    tier_workload: np.ndarray  # [t] -> w index
+    interactivity: np.ndarray
+    price: np.ndarray  # USD per M output tokens
+    qmin: np.ndarray  # tokens/s
+    qmax: np.ndarray  # tokens/s, inf where uncapped
+    # throughput coefficients, tokens/s per rack (user units)
+    A: np.ndarray  # [h, t] aggregated output
+    Dc: np.ndarray  # [h, t] decode output
+    P: np.ndarray  # [h, w] prefill input
+    # facility
+    grid_mw: float
+    loss: float
+    cool_liq_mw: float
+    cool_air_mw: float
+    phi_liq: float
+    phi_air: float
+    elec_usd_mwh: float
+    rate: float
+    budget_usd: float | None
+    # network
+    designs: list[Design] = field(default_factory=list)
+    has_network: bool = False
+    kv_util: float = 0.0
+    crf_d: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # side constraints
+    min_revenue: float | None = None
+    min_tpj: float | None = None
+    kind_share: dict[str, tuple[float, float]] = field(default_factory=dict)
+    tier_share: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def coefficient(self, role: str) -> np.ndarray:
+        """[h, t] tokens/s per rack-equivalent of role r (prefill: input tokens of the tier's workload)."""
+        if role == "aggregated":
+            return self.A
+        if role == "decode":
+            return self.Dc
+        return self.P[:, self.tier_workload]
+
+    def rack_bound(self) -> np.ndarray:
+        """An upper bound on racks of each hardware: its cap and the slots of halls it may use."""
+        slots = (self.allowed * self.slots[None, :]).sum(axis=1).astype(float)
+        return np.minimum(slots, self.max_racks)
+
+
+def fabric_designs(inst: Instance) -> list[Design]:
+    """Enumerate (option, L) for L = 1..max_tiers with per-endpoint-port power, capex and reach."""
+    net = inst.network
+    if net is None:
+        return []
+    out = []
+    for o in net.options:
+        R = float(o.switch_radix)
+        for L in range(1, net.max_tiers + 1):
+            hops = 2 * L - 1
+            reach = R if L == 1 else 2.0 * (R / 2.0) ** L
+            out.append(
+                Design(
+                    name=f"{o.name}:{L}",
+                    option=o.name,
+                    technology=o.technology.value,
+                    tiers=L,
+                    power_w=o.endpoint_optics_w + hops * (o.switch_power_w / R + o.switch_port_optics_w),
+                    capex_usd=o.endpoint_optics_usd + hops * (o.switch_capex_usd / R + o.switch_port_optics_usd),
+                    reach_ports=reach,
+                    liquid_fraction=o.liquid_cooled_fraction,
+                    lifetime_years=o.lifetime_years,
+                )
+            )
+    return out
+
+
+def preprocess(inst: Instance) -> Data:
+    """Turn a validated instance into :class:`Data`."""
+    H, Z = inst.hardware, inst.facility.halls
+    U, W, T = inst.models, inst.workloads, inst.tiers
+    mu_idx = {m.name: i for i, m in enumerate(U)}
+    w_idx = {w.name: i for i, w in enumerate(W)}
+    fac = inst.facility
+    rate = fac.discount_rate
+
+    nh, nz, nu, nw, nt = len(H), len(Z), len(U), len(W), len(T)
+    allowed = np.zeros((nh, nz), dtype=bool)
+    hosts = np.zeros((nh, nu), dtype=bool)
+    mrep = np.ones((nh, nu))
+    A = np.zeros((nh, nt))
+    Dc = np.zeros((nh, nt))
+    P = np.zeros((nh, nw))
+    workload_model = np.array([mu_idx[w.model] for w in W], dtype=int)
+    tier_workload = np.array([w_idx[t.workload] for t in T], dtype=int)
+    for i, h in enumerate(H):
+        for j, z in enumerate(Z):
+            allowed[i, j] = h.rack_power_kw <= z.max_rack_kw and (h.liquid_cooled_fraction == 0 or z.liquid_cooling)
+        for mname, racks in h.racks_per_replica.items():
+            mrep[i, mu_idx[mname]] = racks
+        for wname, perf in h.performance.items():
+            w = w_idx[wname]
+            hosts[i, workload_model[w]] = True
+            P[i, w] = perf.prefill_tokens_per_s
+        for k, t in enumerate(T):
+            perf = h.performance.get(t.workload)
+            if perf is None:
+                continue
+            A[i, k] = throughput_at(perf.aggregated, t.min_interactivity)
+            Dc[i, k] = throughput_at(perf.decode, t.min_interactivity)
+
+    designs = fabric_designs(inst)
+    c = inst.constraints
+    return Data(
+        name=inst.name,
+        objective=inst.objective.value,
+        hardware=[h.name for h in H],
+        kinds=[h.kind.value for h in H],
+        halls=[z.name for z in Z],
+        models=[m.name for m in U],
+        workloads=[w.name for w in W],
+        tiers=[t.name for t in T],
+        rack_kw=np.array([h.rack_power_kw for h in H]),
+        liquid_frac=np.array([h.liquid_cooled_fraction for h in H]),
+        capex_usd=np.array([h.capex_usd for h in H]),
+        opex_usd=np.array([h.opex_usd_per_year for h in H]),
+        lifetime=np.array([h.lifetime_years for h in H]),
+        availability=np.array([h.availability for h in H]),
+        installed=np.array([h.installed_racks for h in H], dtype=float),
+        max_racks=np.array([np.inf if h.max_racks is None else h.max_racks for h in H], dtype=float),
+        ports=np.array([h.scale_out_ports for h in H], dtype=float),
+        port_gbps=np.array([h.port_gbps for h in H]),
+        crf_h=np.array([crf(rate, h.lifetime_years) for h in H]),
+        allowed=allowed,
+        hosts=hosts,
+        replica_racks=mrep,
+        slots=np.array([z.rack_slots for z in Z], dtype=float),
+        hall_kw=np.array([z.max_rack_kw for z in Z]),
+        hall_liquid=np.array([z.liquid_cooling for z in Z]),
+        kv_bytes=np.array([m.kv_bytes_per_token for m in U]),
+        workload_model=workload_model,
+        rho=np.array([w.input_tokens_per_output_token for w in W]),
+        tier_workload=tier_workload,
+        interactivity=np.array([t.min_interactivity for t in T]),
+        price=np.array([t.price_usd_per_mtok for t in T]),
+        qmin=np.array([t.min_tokens_per_s for t in T]),
+        qmax=np.array([np.inf if t.max_tokens_per_s is None else t.max_tokens_per_s for t in T]),
+        A=A,
+        Dc=Dc,
+        P=P,
+        grid_mw=fac.grid_power_mw,
+        loss=fac.distribution_loss_fraction,
+        cool_liq_mw=fac.liquid_cooling_mw,
+        cool_air_mw=fac.air_cooling_mw,
+        phi_liq=fac.liquid_cooling_overhead,
+        phi_air=fac.air_cooling_overhead,
+        elec_usd_mwh=fac.electricity_usd_per_mwh,
+        rate=rate,
+        budget_usd=fac.capex_budget_usd,
+        designs=designs,
+        has_network=inst.network is not None,
+        kv_util=inst.network.kv_transfer_max_utilization if inst.network else 0.0,
+        crf_d=np.array([crf(rate, d.lifetime_years) for d in designs]),
+        min_revenue=c.min_revenue_usd_per_year,
+        min_tpj=c.min_tokens_per_joule,
+        kind_share={k.value: (s.min, s.max) for k, s in c.kind_power_share.items()},
+        tier_share={t: (s.min, s.max) for t, s in c.tier_power_share.items()},
+    )
+
+
+def infeasibility_hints(d: Data) -> list[str]:
+    """Cheap, certain reasons an instance cannot be feasible, found before any solve."""
+    hints = []
+    bound = d.rack_bound()
+    for i, h in enumerate(d.hardware):
+        if d.installed[i] > bound[i]:
+            where = "no hall admits it" if not d.allowed[i].any() else f"its halls hold at most {bound[i]:g}"
+            hints.append(f"hardware '{h}' has {d.installed[i]:g} installed racks but {where}")
+    installed_mw = float(d.rack_kw @ d.installed) / 1000.0
+    if installed_mw * (1 + d.loss) > d.grid_mw:
+        hints.append(f"installed racks alone draw {installed_mw * (1 + d.loss):.1f} MW (with losses) against {d.grid_mw:g} MW of grid power")
+    for k, t in enumerate(d.tiers):
+        if d.qmin[k] <= 0:
+            continue
+        agg = d.A[:, k].max() > 0
+        dis = d.Dc[:, k].max() > 0 and (d.rho[d.tier_workload[k]] == 0 or d.P[:, d.tier_workload[k]].max() > 0)
+        if not (agg or dis):
+            hints.append(
+                f"tier '{t}' demands {d.qmin[k]:g} tokens/s but no hardware serves it at {d.interactivity[k]:g} tokens/s per user"
+            )
+    return hints

@@ -1,0 +1,342 @@
+"""The solution (MODEL.md section 8) as typed objects, and its extraction from a solved model.
+
+Every number here is in user units (section 2); internal units stop at this boundary.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import pyomo.environ as pyo
+from pydantic import BaseModel, Field
+
+from .model import SENSE
+from .preprocess import MONEY, PORTS, TOKENS, Data
+
+Status = Literal["optimal", "time_limit", "infeasible", "unbounded", "error"]
+
+OBJECTIVE_UNITS = {
+    "revenue": ("USD/yr", MONEY),
+    "profit": ("USD/yr", MONEY),
+    "tokens": ("tokens/s", TOKENS),
+    "tokens_per_watt": ("tokens/J", 1.0),
+    "min_cost": ("USD/yr", MONEY),
+}
+# Per constraint family: unit of usage and limit, unit of "per" in shadow prices, and the
+# internal -> user factor of the right-hand side.
+LIMIT_UNITS = {
+    "installed": ("racks", "rack", 1.0),
+    "supply_cap": ("racks", "rack", 1.0),
+    "demand_floor": ("tokens/s", "token/s", TOKENS),
+    "demand_cap": ("tokens/s", "token/s", TOKENS),
+    "liquid_cooling": ("MW heat", "MW of heat", 1.0),
+    "air_cooling": ("MW heat", "MW of heat", 1.0),
+    "facility_power": ("MW", "MW", 1.0),
+    "hall_slots": ("racks", "rack slot", 1.0),
+    "fabric_reach": ("ports", "port", PORTS),
+    "kv_transfer": ("Gb/s", "Gb/s", 1000.0),
+    "capex_budget": ("USD", "USD", MONEY),
+    "min_revenue": ("USD/yr", "USD/yr", MONEY),
+    "min_tokens_per_joule": ("tokens/s", "token/s", TOKENS),
+    "kind_power_share": ("MW", "MW", 1.0),
+    "tier_power_share": ("MW", "MW", 1.0),
+}
+
+
+class ObjectiveValue(BaseModel):
+    name: str
+    sense: Literal["max", "min"]
+    value: float | None = Field(description="in `unit`; null when no plan was found")
+    unit: str
+
+
+class Metrics(BaseModel):
+    revenue_usd_per_year: float
+    cost_usd_per_year: float
+    profit_usd_per_year: float
+    tokens_per_s: float
+    tokens_per_joule: float
+    facility_power_mw: float
+    it_power_mw: float
+    network_power_mw: float
+    cooling_power_mw: float
+    losses_mw: float
+    capex_usd: float
+
+
+class RackRow(BaseModel):
+    hardware: str
+    hall: str
+    count: int
+
+
+class ReplicaRow(BaseModel):
+    hardware: str
+    model: str
+    count: int
+
+
+class AllocationRow(BaseModel):
+    hardware: str
+    tier: str
+    role: Literal["aggregated", "prefill", "decode"]
+    racks: float = Field(description="rack-equivalents")
+
+
+class TierRow(BaseModel):
+    tier: str
+    workload: str
+    price_usd_per_mtok: float
+    min_interactivity: float
+    tokens_per_s: float
+    aggregated_tokens_per_s: float
+    disaggregated_tokens_per_s: float
+    revenue_usd_per_year: float
+
+
+class FabricChoice(BaseModel):
+    option: str
+    technology: str
+    switch_tiers: int
+    endpoint_ports: float
+    reach_ports: float
+    power_mw: float
+    capex_usd: float
+
+
+class PowerRow(BaseModel):
+    it_mw: float
+    network_mw: float
+    losses_mw: float
+    cooling_mw: float
+    total_mw: float
+    grid_mw: float
+
+
+class HeatRow(BaseModel):
+    loop: Literal["liquid", "air"]
+    load_mw: float
+    capacity_mw: float
+
+
+class HallRow(BaseModel):
+    hall: str
+    racks: int
+    slots: int
+
+
+class LimitRow(BaseModel):
+    constraint: str
+    usage: float
+    limit: float
+    unit: str
+
+
+class ShadowPrice(BaseModel):
+    constraint: str
+    value: float = Field(description="change of the objective per unit increase of the limit")
+    unit: str
+
+
+class ModelSize(BaseModel):
+    variables: int
+    integer_variables: int
+    constraints: int
+
+
+class Solution(BaseModel):
+    """A plan and every figure MODEL.md section 8 asks for; ``metrics`` is null when no plan exists."""
+
+    instance: str
+    status: Status
+    message: str
+    objective: ObjectiveValue
+    mip_gap: float | None
+    metrics: Metrics | None = None
+    racks: list[RackRow] = Field(default_factory=list)
+    replicas: list[ReplicaRow] = Field(default_factory=list)
+    allocation: list[AllocationRow] = Field(default_factory=list)
+    tiers: list[TierRow] = Field(default_factory=list)
+    fabric: FabricChoice | None = None
+    power: PowerRow | None = None
+    heat: list[HeatRow] = Field(default_factory=list)
+    halls: list[HallRow] = Field(default_factory=list)
+    binding: list[LimitRow] = Field(default_factory=list)
+    shadow_prices: list[ShadowPrice] = Field(default_factory=list)
+    hints: list[str] = Field(default_factory=list, description="reasons found before solving")
+    model_size: ModelSize | None = None
+    solve_seconds: float = 0.0
+    dinkelbach_iterations: int | None = None
+
+    @property
+    def has_plan(self) -> bool:
+        return self.metrics is not None
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def _v(x) -> float:
+    val = pyo.value(x, exception=False)
+    return 0.0 if val is None else float(val)
+
+
+def model_size(m) -> ModelSize:
+    vars_ = list(m.component_data_objects(pyo.Var, active=True))
+    ints = sum(1 for v in vars_ if v.is_integer() or v.is_binary())
+    cons = sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True))
+    return ModelSize(variables=len(vars_), integer_variables=ints, constraints=cons)
+
+
+def family(name: str) -> str:
+    return name.split("[", 1)[0]
+
+
+def extract_plan(m, d: Data) -> dict:
+    """Read the plan off the model's current variable values, unscaled; integers are rounded."""
+    racks = [
+        RackRow(hardware=h, hall=z, count=int(round(_v(m.n[h, z]))))
+        for h in m.H
+        for z in m.Z
+        if round(_v(m.n[h, z])) > 0
+    ]
+    replicas = [
+        ReplicaRow(hardware=h, model=u, count=int(round(_v(m.k[h, u])))) for (h, u) in m.HU if round(_v(m.k[h, u])) > 0
+    ]
+    allocation = [
+        AllocationRow(hardware=h, tier=t, role=r, racks=_v(m.x[h, t, r])) for (h, t, r) in m.X if _v(m.x[h, t, r]) > 1e-9
+    ]
+    tiers = []
+    for k, t in enumerate(d.tiers):
+        qa, qd = _v(m.qa[t]) * TOKENS, _v(m.qd[t]) * TOKENS
+        q = qa + qd
+        tiers.append(
+            TierRow(
+                tier=t,
+                workload=d.workloads[d.tier_workload[k]],
+                price_usd_per_mtok=float(d.price[k]),
+                min_interactivity=float(d.interactivity[k]),
+                tokens_per_s=q,
+                aggregated_tokens_per_s=qa,
+                disaggregated_tokens_per_s=qd,
+                revenue_usd_per_year=float(d.price[k]) * q * 31_536_000 / 1e6,
+            )
+        )
+    fabric = None
+    for j, x in enumerate(d.designs):
+        if round(_v(m.y[x.name])) == 1 or _v(m.E[x.name]) > 1e-9:
+            ports = _v(m.E[x.name]) * PORTS
+            fabric = FabricChoice(
+                option=x.option,
+                technology=x.technology,
+                switch_tiers=x.tiers,
+                endpoint_ports=ports,
+                reach_ports=x.reach_ports,
+                power_mw=x.power_w * ports / 1e6,
+                capex_usd=x.capex_usd * ports,
+            )
+            break
+    it, net = _v(m.it_mw), _v(m.net_mw)
+    liq, air = _v(m.heat_liq), _v(m.heat_air)
+    losses = d.loss * (it + net)
+    cooling = d.phi_liq * liq + d.phi_air * air
+    total = _v(m.facility_mw)
+    revenue = sum(r.revenue_usd_per_year for r in tiers)
+    cost = _v(m.cost) * MONEY
+    tokens = sum(r.tokens_per_s for r in tiers)
+    metrics = Metrics(
+        revenue_usd_per_year=revenue,
+        cost_usd_per_year=cost,
+        profit_usd_per_year=revenue - cost,
+        tokens_per_s=tokens,
+        tokens_per_joule=tokens / (total * 1e6) if total > 0 else 0.0,
+        facility_power_mw=total,
+        it_power_mw=it,
+        network_power_mw=net,
+        cooling_power_mw=cooling,
+        losses_mw=losses,
+        capex_usd=_v(m.capex) * MONEY,
+    )
+    halls = [
+        HallRow(hall=z, racks=sum(r.count for r in racks if r.hall == z), slots=int(d.slots[j])) for j, z in enumerate(d.halls)
+    ]
+    return dict(
+        metrics=metrics,
+        racks=racks,
+        replicas=replicas,
+        allocation=allocation,
+        tiers=tiers,
+        fabric=fabric,
+        power=PowerRow(it_mw=it, network_mw=net, losses_mw=losses, cooling_mw=cooling, total_mw=total, grid_mw=d.grid_mw),
+        heat=[
+            HeatRow(loop="liquid", load_mw=liq, capacity_mw=d.cool_liq_mw),
+            HeatRow(loop="air", load_mw=air, capacity_mw=d.cool_air_mw),
+        ],
+        halls=halls,
+    )
+
+
+def objective_value(name: str, metrics: Metrics) -> float:
+    """The section-7 objective of a plan, recomputed from its metrics in user units."""
+    return {
+        "revenue": metrics.revenue_usd_per_year,
+        "profit": metrics.profit_usd_per_year,
+        "tokens": metrics.tokens_per_s,
+        "tokens_per_watt": metrics.tokens_per_joule,
+        "min_cost": metrics.cost_usd_per_year,
+    }[name]
+
+
+def limit_constraints(m):
+    """The limit families (LIMIT_UNITS) present in the model, as constraint data objects."""
+    for con in m.component_data_objects(pyo.Constraint, active=True):
+        if family(con.name) in LIMIT_UNITS:
+            yield con
+
+
+def binding_limits(m, rel_tol: float = 1e-6) -> list[LimitRow]:
+    """Limits whose slack is zero (within rel_tol of the limit) in the current plan."""
+    rows = []
+    for con in limit_constraints(m):
+        unit, _, scale = LIMIT_UNITS[family(con.name)]
+        body = _v(con.body)
+        for bound in (con.lower, con.upper):
+            if bound is None:
+                continue
+            b = _v(bound)
+            if abs(body - b) <= rel_tol * max(1.0, abs(b)):
+                rows.append(LimitRow(constraint=con.name, usage=body * scale, limit=b * scale, unit=unit))
+                break
+    return rows
+
+
+def shadow_prices(duals: dict, objective: str) -> list[ShadowPrice]:
+    """Duals (internal units) -> planner units: objective unit per unit of the limit."""
+    obj_unit, obj_scale = OBJECTIVE_UNITS[objective]
+    if objective == "tokens_per_watt":  # the dual LP's objective is TOK - lambda F, in tokens/s
+        obj_unit, obj_scale = "tokens/s", TOKENS
+    out = []
+    for con, val in duals.items():
+        fam = family(con.name)
+        if fam not in LIMIT_UNITS:
+            continue
+        _, per, scale = LIMIT_UNITS[fam]
+        v = float(val) * obj_scale / scale
+        if not math.isfinite(v):
+            continue
+        out.append(ShadowPrice(constraint=con.name, value=0.0 if abs(v) < 1e-12 else v, unit=f"{obj_unit} per {per}"))
+    out.sort(key=lambda s: -abs(s.value))
+    return out
+
+
+def empty_solution(d: Data, objective: str, status: Status, message: str, **extra) -> Solution:
+    unit = OBJECTIVE_UNITS[objective][0]
+    return Solution(
+        instance=d.name,
+        status=status,
+        message=message,
+        objective=ObjectiveValue(name=objective, sense=SENSE[objective], value=None, unit=unit),
+        mip_gap=None,
+        **extra,
+    )

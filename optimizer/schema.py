@@ -1,0 +1,305 @@
+"""The instance file, exactly as MODEL.md section 10 describes it.
+
+Layer 1 of the pipeline (schema -> preprocess -> model -> solve -> results). Pydantic checks
+types and ranges field by field; :func:`check_instance` then checks, in one pass, what spans
+several fields: unique names, references that must resolve, curve shapes, installed racks
+against the supply cap, and min <= max pairs. Every message names the field path and the rule.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import InputError, Issue, format_loc
+
+NonNeg = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Name = Annotated[str, Field(min_length=1)]
+
+
+class Strict(BaseModel):
+    """Base: unknown fields are errors (a typo must not silently become a default), no NaN/inf."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+
+
+class Objective(str, Enum):
+    revenue = "revenue"
+    profit = "profit"
+    tokens = "tokens"
+    tokens_per_watt = "tokens_per_watt"
+    min_cost = "min_cost"
+
+
+class Kind(str, Enum):
+    gpu = "gpu"
+    lpu = "lpu"
+    cpu = "cpu"
+    other = "other"
+
+
+class Technology(str, Enum):
+    pluggable = "pluggable"
+    cpo = "cpo"
+    lpo = "lpo"
+    copper = "copper"
+
+
+class Hall(Strict):
+    name: Name
+    rack_slots: Annotated[int, Field(ge=0, description="rack positions")]
+    max_rack_kw: Annotated[float, Field(gt=0, description="kW per rack the hall can feed")]
+    liquid_cooling: bool = Field(description="the hall has a liquid loop")
+
+
+class Facility(Strict):
+    grid_power_mw: Annotated[float, Field(ge=0, description="MW")]
+    distribution_loss_fraction: Fraction = 0.0
+    liquid_cooling_mw: Annotated[float, Field(ge=0, description="MW of heat")]
+    air_cooling_mw: Annotated[float, Field(ge=0, description="MW of heat")]
+    liquid_cooling_overhead: Annotated[float, Field(ge=0, description="MW of cooling power per MW of heat")] = 0.0
+    air_cooling_overhead: Annotated[float, Field(ge=0, description="MW of cooling power per MW of heat")] = 0.0
+    electricity_usd_per_mwh: NonNeg = 0.0
+    discount_rate: Fraction = 0.08
+    capex_budget_usd: NonNeg | None = None
+    halls: Annotated[list[Hall], Field(min_length=1)]
+
+
+class Model(Strict):
+    name: Name
+    kv_bytes_per_token: NonNeg = 0.0
+
+
+class Workload(Strict):
+    name: Name
+    model: Name
+    input_tokens_per_output_token: NonNeg
+
+
+class Tier(Strict):
+    name: Name
+    workload: Name
+    min_interactivity: Annotated[float, Field(ge=0, description="output tokens/s per user")]
+    price_usd_per_mtok: Annotated[float, Field(ge=0, description="USD per million output tokens")]
+    min_tokens_per_s: NonNeg = 0.0
+    max_tokens_per_s: NonNeg | None = None
+
+
+CurvePoint = tuple[NonNeg, NonNeg]
+
+
+class Performance(Strict):
+    prefill_tokens_per_s: Annotated[float, Field(ge=0, description="input tokens/s per prefill-only rack")] = 0.0
+    aggregated: list[CurvePoint] = Field(default_factory=list, description="[interactivity, output tokens/s per rack]")
+    decode: list[CurvePoint] = Field(default_factory=list, description="[interactivity, output tokens/s per rack]")
+
+
+class Hardware(Strict):
+    name: Name
+    kind: Kind
+    rack_power_kw: Annotated[float, Field(gt=0)]
+    liquid_cooled_fraction: Fraction
+    capex_usd: NonNeg
+    opex_usd_per_year: NonNeg = 0.0
+    lifetime_years: Positive = 5.0
+    availability: Annotated[float, Field(gt=0, le=1)] = 1.0
+    installed_racks: Annotated[int, Field(ge=0)] = 0
+    max_racks: Annotated[int, Field(ge=0)] | None = None
+    scale_out_ports: Annotated[int, Field(ge=0, description="endpoint ports per rack")] = 0
+    port_gbps: Positive = 800.0
+    racks_per_replica: dict[Name, Annotated[float, Field(ge=1)]] = Field(default_factory=dict)
+    performance: dict[Name, Performance] = Field(default_factory=dict)
+
+
+class NetworkOption(Strict):
+    name: Name
+    technology: Technology
+    switch_radix: Annotated[int, Field(ge=2, description="switch ports at the endpoint speed")]
+    switch_power_w: NonNeg = 0.0
+    switch_capex_usd: NonNeg = 0.0
+    switch_port_optics_w: NonNeg = 0.0
+    switch_port_optics_usd: NonNeg = 0.0
+    endpoint_optics_w: NonNeg = 0.0
+    endpoint_optics_usd: NonNeg = 0.0
+    liquid_cooled_fraction: Fraction = 0.0
+    lifetime_years: Positive = 5.0
+
+
+class Network(Strict):
+    max_tiers: Annotated[int, Field(ge=1, le=6)] = 3
+    kv_transfer_max_utilization: Fraction = 0.5
+    options: Annotated[list[NetworkOption], Field(min_length=1)]
+
+
+class Share(Strict):
+    min: Fraction = 0.0
+    max: Fraction = 1.0
+
+
+class Constraints(Strict):
+    min_revenue_usd_per_year: NonNeg | None = None
+    min_tokens_per_joule: NonNeg | None = None
+    kind_power_share: dict[Kind, Share] = Field(default_factory=dict)
+    tier_power_share: dict[Name, Share] = Field(default_factory=dict)
+
+
+class Instance(Strict):
+    name: Name
+    description: str | None = None
+    objective: Objective = Objective.revenue
+    facility: Facility
+    models: Annotated[list[Model], Field(min_length=1)]
+    workloads: Annotated[list[Workload], Field(min_length=1)]
+    tiers: Annotated[list[Tier], Field(min_length=1)]
+    hardware: Annotated[list[Hardware], Field(min_length=1)]
+    network: Network | None = None
+    constraints: Constraints = Field(default_factory=Constraints)
+
+
+# --------------------------------------------------------------------------- cross-field checks
+
+
+def _unique(items: list, field: str, issues: list[Issue]) -> None:
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        if item.name in seen:
+            issues.append(Issue(f"{field}[{i}].name", f"name '{item.name}' is not unique (also {field}[{seen[item.name]}])"))
+        else:
+            seen[item.name] = i
+
+
+def _check_curve(curve: list[tuple[float, float]], path: str, issues: list[Issue]) -> None:
+    for j in range(1, len(curve)):
+        if not curve[j][0] > curve[j - 1][0]:
+            issues.append(Issue(f"{path}[{j}]", f"interactivity must be strictly increasing ({curve[j][0]:g} after {curve[j - 1][0]:g})"))
+        if curve[j][1] > curve[j - 1][1]:
+            issues.append(Issue(f"{path}[{j}]", f"throughput must not increase with interactivity ({curve[j][1]:g} after {curve[j - 1][1]:g})"))
+
+
+def check_instance(inst: Instance) -> list[Issue]:
+    """Every rule that spans fields; returns the broken ones (empty list: valid)."""
+    issues: list[Issue] = []
+    _unique(inst.facility.halls, "facility.halls", issues)
+    for field in ("models", "workloads", "tiers", "hardware"):
+        _unique(getattr(inst, field), field, issues)
+    models = {m.name for m in inst.models}
+    workloads = {w.name for w in inst.workloads}
+    tiers = {t.name for t in inst.tiers}
+    for i, w in enumerate(inst.workloads):
+        if w.model not in models:
+            issues.append(Issue(f"workloads[{i}].model", f"model '{w.model}' is not defined in models"))
+    for i, t in enumerate(inst.tiers):
+        if t.workload not in workloads:
+            issues.append(Issue(f"tiers[{i}].workload", f"workload '{t.workload}' is not defined in workloads"))
+        if t.max_tokens_per_s is not None and t.max_tokens_per_s < t.min_tokens_per_s:
+            issues.append(Issue(f"tiers[{i}].max_tokens_per_s", f"must be >= min_tokens_per_s ({t.max_tokens_per_s:g} < {t.min_tokens_per_s:g})"))
+    for i, h in enumerate(inst.hardware):
+        if h.max_racks is not None and h.installed_racks > h.max_racks:
+            issues.append(Issue(f"hardware[{i}].installed_racks", f"installed racks ({h.installed_racks}) exceed max_racks ({h.max_racks})"))
+        for model in h.racks_per_replica:
+            if model not in models:
+                issues.append(Issue(f"hardware[{i}].racks_per_replica.{model}", f"model '{model}' is not defined in models"))
+        for wname, perf in h.performance.items():
+            base = f"hardware[{i}].performance.{wname}"
+            if wname not in workloads:
+                issues.append(Issue(base, f"workload '{wname}' is not defined in workloads"))
+            _check_curve(perf.aggregated, f"{base}.aggregated", issues)
+            _check_curve(perf.decode, f"{base}.decode", issues)
+    if inst.network is not None:
+        _unique(inst.network.options, "network.options", issues)
+    c = inst.constraints
+    for tier, share in c.tier_power_share.items():
+        if tier not in tiers:
+            issues.append(Issue(f"constraints.tier_power_share.{tier}", f"tier '{tier}' is not defined in tiers"))
+        if share.min > share.max:
+            issues.append(Issue(f"constraints.tier_power_share.{tier}", f"min ({share.min:g}) must be <= max ({share.max:g})"))
+    for kind, share in c.kind_power_share.items():
+        if share.min > share.max:
+            issues.append(Issue(f"constraints.kind_power_share.{kind.value}", f"min ({share.min:g}) must be <= max ({share.max:g})"))
+    return issues
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _pydantic_issues(err: ValidationError) -> list[Issue]:
+    out = []
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        msg = e["msg"]
+        if e["type"] in ("finite_number",):
+            msg = "must be a finite number (NaN and infinity are not allowed)"
+        elif e["type"] == "extra_forbidden":
+            msg = "unknown field (not in the instance schema; check its spelling)"
+        elif "input" in e and e["type"] not in ("missing",):
+            msg = f"{msg} (got {e['input']!r})" if not isinstance(e["input"], (dict, list)) else msg
+        out.append(Issue(format_loc(loc), msg))
+    return out
+
+
+def read_document(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON file into a dict; any failure is an :class:`InputError` naming the file."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(source, [Issue("", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(source, [Issue("", f"cannot read the file: {exc}")]) from None
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(source, [Issue("", f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]) from None
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(source, [Issue("", f"invalid YAML{where}: {problem}")]) from None
+    if not isinstance(data, dict):
+        raise InputError(source, [Issue("", "the document must be a mapping of fields (name, facility, hardware, ...)")])
+    return data
+
+
+def parse_instance(data: dict[str, Any], source: str = "<dict>") -> Instance:
+    """Validate a dict as an instance: field rules, then cross-field rules."""
+    if not isinstance(data, dict):
+        raise InputError(source, [Issue("", "the instance must be a mapping of fields")])
+    try:
+        inst = Instance.model_validate(data)
+    except ValidationError as err:
+        raise InputError(source, _pydantic_issues(err)) from None
+    issues = check_instance(inst)
+    if issues:
+        raise InputError(source, issues)
+    return inst
+
+
+def load_instance(source: str | Path | dict[str, Any]) -> Instance:
+    """Load and validate an instance from a YAML/JSON path or a dict.
+
+    Raises :class:`InputError` listing every broken rule with its field path.
+    """
+    if isinstance(source, dict):
+        return parse_instance(source)
+    return parse_instance(read_document(source), str(source))
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the instance file."""
+    return Instance.model_json_schema()
+
+
+ObjectiveName = Literal["revenue", "profit", "tokens", "tokens_per_watt", "min_cost"]

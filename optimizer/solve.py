@@ -1,0 +1,218 @@
+"""Solve an instance: primary objective, Dinkelbach for the ratio, second-stage tie-break, duals.
+
+MODEL.md section 7: after the primary optimum z*, a second stage keeps the primary within a
+relative 1e-6 of z* and minimises COST (for ``profit`` and ``min_cost``: minimises F). Shadow
+prices are the duals of the LP with every integer fixed at the reported plan (section 8).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pyomo.environ as pyo
+
+from .model import SENSE, build_model, objective_expr, set_objective
+from .preprocess import Data, infeasibility_hints, preprocess
+from .results import (
+    ObjectiveValue,
+    OBJECTIVE_UNITS,
+    Solution,
+    binding_limits,
+    empty_solution,
+    extract_plan,
+    model_size,
+    objective_value,
+    shadow_prices,
+)
+from .schema import Instance, Objective, load_instance
+from .solver import HighsAdapter, SolveResult, SolverOptions
+
+SECOND_STAGE_TOL = 1e-6
+DINKELBACH_MAX_ITER = 50
+
+
+class _Clock:
+    def __init__(self, limit: float | None):
+        self.start = time.perf_counter()
+        self.limit = limit
+
+    def left(self) -> float | None:
+        if self.limit is None:
+            return None
+        return max(self.limit - (time.perf_counter() - self.start), 0.0)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def _snapshot(m) -> list:
+    return [(v, v.value) for v in m.component_data_objects(pyo.Var)]
+
+
+def _restore(snap: list) -> None:
+    for v, val in snap:
+        v.set_value(val, skip_validation=True)
+
+
+def _dinkelbach(m, adapter: HighsAdapter, clock: _Clock) -> tuple[SolveResult, float, int]:
+    """max TOK / (1e6 F) by Dinkelbach: each step an exact MILP max TOK - lambda * 1e6 * F.
+
+    Starts from the max-TOK plan's ratio; stops when the step's optimum is 0 within tolerance
+    (no plan beats lambda). Returns the last plan with TOK > 0 (loaded in the model), lambda*.
+    """
+    set_objective(m, m.tokens, "max")
+    res = adapter.solve(m, clock.left())
+    if not res.has_solution:
+        return res, 0.0, 1
+    tok, F = pyo.value(m.tokens), pyo.value(m.facility_mw)
+    if tok <= 0 or F <= 0:
+        return res, 0.0, 1
+    lam, best, best_res = tok / F, _snapshot(m), res
+    it = 1
+    while it < DINKELBACH_MAX_ITER:
+        set_objective(m, objective_expr(m, "tokens_per_watt", lam), "max")
+        res = adapter.solve(m, clock.left(), abs_gap=1e-9)
+        it += 1
+        if not res.has_solution:
+            break
+        tok, F = pyo.value(m.tokens), pyo.value(m.facility_mw)
+        if tok <= 0 or F <= 0 or tok - lam * F <= 1e-9 * max(1.0, tok):
+            best_res = res if res.status == "optimal" else best_res
+            break
+        new = tok / F
+        if new <= lam:
+            break
+        lam, best, best_res = new, _snapshot(m), res
+        if res.status != "optimal":
+            break
+    _restore(best)
+    return best_res, lam, it
+
+
+def _second_stage(m, objective: str, z: float, lam: float, adapter: HighsAdapter, clock: _Clock) -> bool:
+    """Tie-break: hold the primary within 1e-6 of z*, minimise COST (or F). True if a plan was loaded."""
+    if objective == "tokens_per_watt":
+        if lam <= 0:
+            return False
+        m.primary_floor = pyo.Constraint(expr=m.tokens - lam * (1 - SECOND_STAGE_TOL) * m.facility_mw >= 0)
+        # the reported plan must have TOK > 0 (section 7). "At least one rack" says it robustly:
+        # then F > 0 and the ratio above forces TOK >= lambda * F > 0 (a floor on TOK itself
+        # would sit inside the solver's feasibility tolerance).
+        m.primary_positive = pyo.Constraint(expr=sum(m.racks[h] for h in m.H) >= 1)
+    else:
+        expr = objective_expr(m, objective)
+        tol = SECOND_STAGE_TOL * max(abs(z), 1e-9)
+        if SENSE[objective] == "max":
+            m.primary_floor = pyo.Constraint(expr=expr >= z - tol)
+        else:
+            m.primary_floor = pyo.Constraint(expr=expr <= z + tol)
+    tie = m.facility_mw if objective in ("profit", "min_cost") else m.cost
+    set_objective(m, tie, "min")
+    saved = _snapshot(m)
+    res = adapter.solve(m, clock.left())
+    if not res.has_solution:
+        _restore(saved)
+        return False
+    return True
+
+
+def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clock) -> dict:
+    """Fix every integer at the plan's (rounded) value and solve the LP of the primary objective.
+
+    Its solution replaces the continuous part of the plan (the second stage only holds the
+    primary within 1e-6; the racks it chose earn the full LP optimum), and its duals are the
+    shadow prices of MODEL.md section 8. Cost and power depend on the integers alone (ports
+    follow racks), so the tie-break's choice is kept. Returns the duals ({} if the LP failed).
+    """
+    for name in ("primary_floor", "primary_positive"):
+        if hasattr(m, name):
+            getattr(m, name).deactivate()
+    for v in m.component_data_objects(pyo.Var):
+        if v.is_integer() or v.is_binary():
+            val = round(v.value or 0.0)
+            v.domain = pyo.Reals
+            v.fix(val)
+    set_objective(m, objective_expr(m, objective, lam), SENSE[objective])
+    lp = HighsAdapter(options)
+    saved = _snapshot(m)
+    res = lp.solve(m, clock.left())
+    if res.status != "optimal":
+        _restore(saved)
+        return {}
+    return lp.duals()
+
+
+def solve(
+    instance: Instance | dict[str, Any] | str | Path,
+    objective: str | None = None,
+    time_limit: float | None = None,
+    mip_gap: float | None = None,
+    threads: int | None = None,
+) -> Solution:
+    """Solve one instance and return the plan with every figure of MODEL.md section 8.
+
+    ``instance`` is an :class:`Instance`, a dict or a path (validated first; bad input raises
+    :class:`~optimizer.errors.InputError`). ``objective`` overrides the instance's; ``time_limit``
+    (seconds) bounds the whole solve; ``mip_gap`` is HiGHS's relative gap (default 1e-4).
+    """
+    inst = instance if isinstance(instance, Instance) else load_instance(instance)
+    name = Objective(objective or inst.objective).value
+    options = SolverOptions(time_limit=time_limit, mip_gap=1e-4 if mip_gap is None else mip_gap, threads=threads)
+    clock = _Clock(time_limit)
+    d = preprocess(inst)
+    return solve_data(d, name, options, clock)
+
+
+def solve_data(d: Data, objective: str, options: SolverOptions, clock: _Clock | None = None) -> Solution:
+    clock = clock or _Clock(options.time_limit)
+    m = build_model(d)
+    size = model_size(m)
+    hints = infeasibility_hints(d)
+    adapter = HighsAdapter(options)
+    lam, iters = 0.0, None
+    if objective == "tokens_per_watt":
+        res, lam, iters = _dinkelbach(m, adapter, clock)
+    else:
+        set_objective(m, objective_expr(m, objective), SENSE[objective])
+        res = adapter.solve(m, clock.left())
+    status = res.status
+    if status == "infeasible_or_unbounded":
+        set_objective(m, 0.0 * m.tokens, "max")
+        probe = adapter.solve(m, clock.left())
+        status = "unbounded" if probe.has_solution else "infeasible"
+    if not res.has_solution:
+        messages = {
+            "infeasible": "infeasible: no plan satisfies every constraint",
+            "unbounded": "unbounded: the objective can grow without limit",
+            "time_limit": "time limit reached before any plan was found",
+            "error": f"solver error ({res.message})",
+        }
+        return empty_solution(
+            d, objective, status if status in messages else "error", messages.get(status, res.message),
+            hints=hints, model_size=size, solve_seconds=clock.elapsed(), dinkelbach_iterations=iters,
+        )
+    gap = res.gap
+    if objective == "tokens_per_watt" and res.status == "optimal":
+        gap = 0.0  # each Dinkelbach step is solved to an absolute gap; lambda* is exact within it
+    _second_stage(m, objective, res.objective, lam, adapter, clock)
+    duals = _fixed_lp(m, objective, lam, options, clock)
+    plan = extract_plan(m, d)
+    binding = binding_limits(m)
+    unit = OBJECTIVE_UNITS[objective][0]
+    message = "optimal" if status == "optimal" else f"time limit reached; best plan found, relative gap {gap:.3g}"
+    return Solution(
+        instance=d.name,
+        status=status,
+        message=message,
+        objective=ObjectiveValue(name=objective, sense=SENSE[objective], value=objective_value(objective, plan["metrics"]), unit=unit),
+        mip_gap=gap,
+        binding=binding,
+        shadow_prices=shadow_prices(duals, objective),
+        hints=hints if status != "optimal" else [],
+        model_size=size,
+        solve_seconds=clock.elapsed(),
+        dinkelbach_iterations=iters,
+        **plan,
+    )
