@@ -189,8 +189,18 @@ def model_size(m) -> ModelSize:
     return ModelSize(variables=len(vars_), integer_variables=ints, constraints=cons)
 
 
-def family(name: str) -> str:
-    return name.split("[", 1)[0]
+def label(con) -> str:
+    """Stable name of a constraint: family[index,...], with the index as the instance spells it."""
+    fam = con.parent_component().name
+    idx = con.index()
+    if idx is None:
+        return fam
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    return f"{fam}[{','.join(str(p) for p in parts)}]"
+
+
+def family(con) -> str:
+    return con.parent_component().name
 
 
 def extract_plan(m, d: Data) -> dict:
@@ -291,7 +301,7 @@ def objective_value(name: str, metrics: Metrics) -> float:
 def limit_constraints(m):
     """The limit families (LIMIT_UNITS) present in the model, as constraint data objects."""
     for con in m.component_data_objects(pyo.Constraint, active=True):
-        if family(con.name) in LIMIT_UNITS:
+        if family(con) in LIMIT_UNITS:
             yield con
 
 
@@ -299,14 +309,17 @@ def binding_limits(m, rel_tol: float = 1e-6) -> list[LimitRow]:
     """Limits whose slack is zero (within rel_tol of the limit) in the current plan."""
     rows = []
     for con in limit_constraints(m):
-        unit, _, scale = LIMIT_UNITS[family(con.name)]
+        fam = family(con)
+        unit, _, scale = LIMIT_UNITS[fam]
         body = _v(con.body)
+        if fam == "fabric_reach" and _v(m.E[con.index()]) <= 0:
+            continue  # a design not built: 0 <= 0 is no limit
         for bound in (con.lower, con.upper):
             if bound is None:
                 continue
             b = _v(bound)
             if abs(body - b) <= rel_tol * max(1.0, abs(b)):
-                rows.append(LimitRow(constraint=con.name, usage=body * scale, limit=b * scale, unit=unit))
+                rows.append(LimitRow(constraint=label(con), usage=body * scale, limit=b * scale, unit=unit))
                 break
     return rows
 
@@ -318,14 +331,14 @@ def shadow_prices(duals: dict, objective: str) -> list[ShadowPrice]:
         obj_unit, obj_scale = "tokens/s", TOKENS
     out = []
     for con, val in duals.items():
-        fam = family(con.name)
+        fam = family(con)
         if fam not in LIMIT_UNITS:
             continue
         _, per, scale = LIMIT_UNITS[fam]
         v = float(val) * obj_scale / scale
         if not math.isfinite(v):
             continue
-        out.append(ShadowPrice(constraint=con.name, value=0.0 if abs(v) < 1e-12 else v, unit=f"{obj_unit} per {per}"))
+        out.append(ShadowPrice(constraint=label(con), value=0.0 if abs(v) < 1e-12 else v, unit=f"{obj_unit} per {per}"))
     out.sort(key=lambda s: -abs(s.value))
     return out
 
