@@ -1,0 +1,130 @@
+"""Seeded random small instances (as plain dicts) for the plan verifier and property tests."""
+
+from __future__ import annotations
+
+import random
+
+OBJECTIVES = ["revenue", "profit", "tokens", "tokens_per_watt", "min_cost"]
+
+
+def _curve(rng: random.Random) -> list[list[float]]:
+    points, x, y = [], rng.uniform(5, 60), rng.uniform(1e3, 5e6)
+    for _ in range(rng.randint(1, 4)):
+        points.append([round(x, 3), round(y, 3)])
+        x += rng.uniform(10, 150)
+        y *= rng.uniform(0.2, 1.0)
+    return points
+
+
+def random_instance(seed: int) -> dict:
+    rng = random.Random(seed)
+    models = [{"name": f"m{i}", "kv_bytes_per_token": rng.choice([0, 0, 35136, 70000])} for i in range(rng.randint(1, 2))]
+    workloads = [
+        {"name": f"w{i}", "model": rng.choice(models)["name"], "input_tokens_per_output_token": rng.choice([0.0, 1.0, 4.0, 8.0])}
+        for i in range(rng.randint(1, 3))
+    ]
+    tiers = []
+    for i in range(rng.randint(1, 4)):
+        t = {
+            "name": f"t{i}",
+            "workload": rng.choice(workloads)["name"],
+            "min_interactivity": round(rng.uniform(5, 300), 2),
+            "price_usd_per_mtok": rng.choice([0.0, 1.0, 3.0, 6.0, 45.0, 150.0]),
+        }
+        if rng.random() < 0.07:
+            t["min_tokens_per_s"] = round(rng.uniform(0, 2e4), 1)
+        if rng.random() < 0.5:
+            t["max_tokens_per_s"] = round(t.get("min_tokens_per_s", 0) + rng.uniform(1e3, 1e6), 1)
+        tiers.append(t)
+    halls = [
+        {
+            "name": f"z{i}",
+            "rack_slots": rng.randint(2, 30),
+            "max_rack_kw": rng.choice([50, 150, 300]),
+            "liquid_cooling": rng.random() < 0.7,
+        }
+        for i in range(rng.randint(1, 2))
+    ]
+    hardware = []
+    for i in range(rng.randint(1, 3)):
+        h = {
+            "name": f"h{i}",
+            "kind": rng.choice(["gpu", "gpu", "lpu", "cpu"]),
+            "rack_power_kw": round(rng.uniform(20, 250), 2),
+            "liquid_cooled_fraction": rng.choice([0.0, 0.5, 0.85, 1.0]),
+            "capex_usd": round(rng.uniform(1e5, 1e7), 0),
+            "opex_usd_per_year": rng.choice([0.0, 5e4]),
+            "lifetime_years": rng.choice([3, 4, 5, 6]),
+            "availability": rng.choice([1.0, 1.0, 0.9]),
+            "scale_out_ports": rng.choice([0, 4, 8]),
+            "port_gbps": rng.choice([400, 800]),
+            "performance": {},
+        }
+        if rng.random() < 0.3:
+            h["max_racks"] = rng.randint(1, 20)
+        if rng.random() < 0.3:
+            h["racks_per_replica"] = {rng.choice(models)["name"]: rng.choice([1, 2, 3])}
+        for w in rng.sample(workloads, rng.randint(1, len(workloads))):
+            perf = {}
+            if rng.random() < 0.6:
+                perf["prefill_tokens_per_s"] = round(rng.uniform(1e4, 5e6), 1)
+            if rng.random() < 0.75:
+                perf["aggregated"] = _curve(rng)
+            if rng.random() < 0.4:
+                perf["decode"] = _curve(rng)
+            h["performance"][w["name"]] = perf
+        hardware.append(h)
+    inst = {
+        "name": f"random-{seed}",
+        "objective": rng.choice(OBJECTIVES),
+        "facility": {
+            "grid_power_mw": round(rng.uniform(0.05, 5.0), 3),
+            "distribution_loss_fraction": rng.choice([0.0, 0.02, 0.05]),
+            "liquid_cooling_mw": round(rng.uniform(0.0, 5.0), 3),
+            "air_cooling_mw": round(rng.uniform(0.1, 5.0), 3),
+            "liquid_cooling_overhead": rng.choice([0.0, 0.05]),
+            "air_cooling_overhead": rng.choice([0.0, 0.3]),
+            "electricity_usd_per_mwh": rng.choice([0.0, 81.0]),
+            "discount_rate": rng.choice([0.0, 0.08]),
+            "halls": halls,
+        },
+        "models": models,
+        "workloads": workloads,
+        "tiers": tiers,
+        "hardware": hardware,
+    }
+    if rng.random() < 0.3:
+        inst["facility"]["capex_budget_usd"] = round(rng.uniform(1e6, 5e7), 0)
+    if rng.random() < 0.6:
+        inst["network"] = {
+            "max_tiers": rng.randint(1, 3),
+            "kv_transfer_max_utilization": rng.choice([0.1, 0.5]),
+            "options": [
+                {
+                    "name": f"o{j}",
+                    "technology": rng.choice(["pluggable", "cpo", "lpo", "copper"]),
+                    "switch_radix": rng.choice([8, 16, 64]),
+                    "switch_power_w": rng.choice([0.0, 900.0]),
+                    "switch_capex_usd": rng.choice([0.0, 3e4]),
+                    "switch_port_optics_w": rng.choice([0.0, 7.5, 2.25]),
+                    "switch_port_optics_usd": rng.choice([0.0, 250.0]),
+                    "endpoint_optics_w": rng.choice([0.0, 7.5]),
+                    "endpoint_optics_usd": rng.choice([0.0, 250.0]),
+                    "liquid_cooled_fraction": rng.choice([0.0, 1.0]),
+                }
+                for j in range(rng.randint(1, 2))
+            ],
+        }
+    cons: dict = {}
+    if rng.random() < 0.08:
+        cons["min_revenue_usd_per_year"] = round(rng.uniform(0, 1e5), 0)
+    if rng.random() < 0.08:
+        cons["min_tokens_per_joule"] = round(rng.uniform(0, 0.005), 5)
+    if rng.random() < 0.2:
+        cons["kind_power_share"] = {rng.choice(["gpu", "lpu"]): {"min": 0.0, "max": round(rng.uniform(0.3, 1.0), 2)}}
+    if rng.random() < 0.2:
+        lo = round(rng.uniform(0, 0.3), 2)
+        cons["tier_power_share"] = {rng.choice(tiers)["name"]: {"min": lo, "max": round(rng.uniform(lo, 1.0), 2)}}
+    if cons:
+        inst["constraints"] = cons
+    return inst

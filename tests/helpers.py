@@ -1,0 +1,54 @@
+"""Small instance builders shared by the hand-worked tests."""
+
+from __future__ import annotations
+
+import copy
+
+
+def tiny(**facility) -> dict:
+    """One hall, one model, one chat workload; hardware and tiers added by each test."""
+    fac = {
+        "grid_power_mw": 1.0,
+        "liquid_cooling_mw": 10.0,
+        "air_cooling_mw": 10.0,
+        "discount_rate": 0.0,
+        "halls": [{"name": "a", "rack_slots": 100, "max_rack_kw": 300, "liquid_cooling": True}],
+    }
+    fac.update(facility)
+    return {
+        "name": "tiny",
+        "facility": fac,
+        "models": [{"name": "m"}],
+        "workloads": [{"name": "chat", "model": "m", "input_tokens_per_output_token": 1.0}],
+        "tiers": [],
+        "hardware": [],
+    }
+
+
+def gpu(name="g", kw=100.0, capex=1e6, curve=((10, 10000), (100, 2000), (200, 100)), **extra) -> dict:
+    h = {
+        "name": name,
+        "kind": "gpu",
+        "rack_power_kw": kw,
+        "liquid_cooled_fraction": 1.0,
+        "capex_usd": capex,
+        "lifetime_years": 5,
+        "performance": {"chat": {"aggregated": [list(p) for p in curve]}},
+    }
+    h.update(extra)
+    return h
+
+
+def tier(name, interactivity, price, workload="chat", **extra) -> dict:
+    t = {"name": name, "workload": workload, "min_interactivity": interactivity, "price_usd_per_mtok": price}
+    t.update(extra)
+    return t
+
+
+def with_(inst: dict, **changes) -> dict:
+    out = copy.deepcopy(inst)
+    out.update(changes)
+    return out
+
+
+YEAR_MTOK = 31.536  # USD/yr from 1 token/s at 1 USD/Mtok: 31,536,000 s / 1e6
