@@ -11,7 +11,7 @@ Python API::
 from .errors import InputError, Issue
 from .results import Solution
 from .schema import Instance, json_schema, load_instance
-from .solve import solve
+from .engine import solve
 
 __all__ = ["Instance", "InputError", "Issue", "Solution", "json_schema", "load_instance", "solve"]
 __version__ = "0.1.0"

@@ -24,7 +24,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Plan an AI factory: which racks to buy, which token tiers to sell (MODEL.md v1).",
 )
-err = Console(stderr=True)
 
 
 class ObjectiveChoice(str, Enum):
@@ -36,9 +35,10 @@ class ObjectiveChoice(str, Enum):
 
 
 def _bad_input(exc: InputError) -> None:
-    err.print(f"[bold red]invalid input[/bold red] {exc.source}", highlight=False)
-    for issue in exc.issues:
-        err.print(f"  {exc.source}: {issue.path or '<document>'}: {issue.rule}", highlight=False, markup=False)
+    """Every broken rule on its own plain line (no wrapping: tools grep these), exit code 2."""
+    lines = [f"error: invalid input: {exc.source} ({len(exc.issues)} error(s))"]
+    lines += [f"  {exc.source}: {issue.path or '<document>'}: {issue.rule}" for issue in exc.issues]
+    sys.stderr.write("\n".join(lines) + "\n")
     raise typer.Exit(2)
 
 
@@ -68,7 +68,7 @@ def solve(
 ) -> None:
     """Solve an instance and print the plan (exit 0: plan found, 1: no plan, 2: bad input)."""
     from .report import render
-    from .solve import solve as run
+    from .engine import solve as run
 
     try:
         inst = load_instance(path)
@@ -80,7 +80,7 @@ def solve(
         try:
             output.write_text(text + "\n", encoding="utf-8")
         except OSError as exc:
-            err.print(f"cannot write {output}: {exc}", markup=False)
+            sys.stderr.write(f"error: cannot write {output}: {exc}\n")
             raise typer.Exit(2) from None
     if as_json:
         sys.stdout.write(text + "\n")

@@ -9,6 +9,7 @@ against the supply cap, and min <= max pairs. Every message names the field path
 from __future__ import annotations
 
 import json
+import re
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -234,14 +235,35 @@ def _pydantic_issues(err: ValidationError) -> list[Issue]:
     for e in err.errors():
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         msg = e["msg"]
+        is_key = bool(loc) and loc[-1] == "[key]"  # a bad dict key, e.g. kind_power_share.tpu
+        loc = loc[:-1] if is_key else loc
         if e["type"] in ("finite_number",):
             msg = "must be a finite number (NaN and infinity are not allowed)"
         elif e["type"] == "extra_forbidden":
             msg = "unknown field (not in the instance schema; check its spelling)"
         elif "input" in e and e["type"] not in ("missing",):
             msg = f"{msg} (got {e['input']!r})" if not isinstance(e["input"], (dict, list)) else msg
-        out.append(Issue(format_loc(loc), msg))
+        out.append(Issue(format_loc(loc), f"invalid key: {msg}" if is_key else msg))
     return out
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads floats as YAML 1.2 does: ``7.8e6`` and ``1e9`` are numbers, not strings
+    (PyYAML follows YAML 1.1, whose floats need a dot and a signed exponent)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
 
 
 def read_document(path: str | Path) -> dict[str, Any]:
@@ -258,7 +280,7 @@ def read_document(path: str | Path) -> dict[str, Any]:
         if path.suffix.lower() == ".json":
             data = json.loads(text)
         else:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except json.JSONDecodeError as exc:
         raise InputError(source, [Issue("", f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]) from None
     except yaml.YAMLError as exc:

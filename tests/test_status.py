@@ -1,0 +1,83 @@
+"""The solver status is mapped completely, and each outcome reaches the user correctly."""
+
+from __future__ import annotations
+
+import pytest
+from pyomo.contrib.solver.common.results import TerminationCondition
+
+import optimizer
+import optimizer.engine as solve_mod
+from helpers import gpu, tier, tiny
+from optimizer.solver import STATUS_MAP, HighsAdapter, SolveResult
+
+
+def instance():
+    inst = tiny()
+    inst["hardware"] = [gpu()]
+    inst["tiers"] = [tier("t", 10, 1.0)]
+    return inst
+
+
+def test_every_termination_condition_is_mapped():
+    assert set(TerminationCondition) == set(STATUS_MAP)
+    assert set(STATUS_MAP.values()) == {"optimal", "time_limit", "infeasible", "infeasible_or_unbounded", "unbounded", "error"}
+
+
+class Relabel(HighsAdapter):
+    """A real HiGHS run whose first result is relabelled, to reach paths no tiny model hits."""
+
+    outcome: tuple[str, bool] = ("time_limit", True)
+
+    def solve(self, model, time_limit, **kw):
+        res = super().solve(model, time_limit, **kw)
+        if getattr(self, "_done", False):
+            return res
+        self._done = True
+        status, keep = self.outcome
+        if not keep:
+            return SolveResult(status, False, None, None, None, res.seconds, status)
+        return SolveResult(status, True, res.objective, res.objective * 1.01, 0.01, res.seconds, status)
+
+
+@pytest.fixture
+def relabel(monkeypatch):
+    def use(status, keep):
+        cls = type("R", (Relabel,), {"outcome": (status, keep)})
+        monkeypatch.setattr(solve_mod, "HighsAdapter", cls)
+
+    return use
+
+
+def test_time_limit_with_incumbent_reports_plan_and_gap(relabel):
+    relabel("time_limit", True)
+    sol = optimizer.solve(instance())
+    assert sol.status == "time_limit" and sol.has_plan
+    assert sol.mip_gap == pytest.approx(0.01)
+    assert "gap" in sol.message
+
+
+def test_time_limit_without_incumbent(relabel):
+    relabel("time_limit", False)
+    sol = optimizer.solve(instance())
+    assert sol.status == "time_limit" and not sol.has_plan and "before any plan" in sol.message
+
+
+def test_error_is_reported(relabel):
+    relabel("error", False)
+    sol = optimizer.solve(instance())
+    assert sol.status == "error" and not sol.has_plan
+
+
+def test_infeasible_or_unbounded_is_resolved(relabel):
+    relabel("infeasible_or_unbounded", False)
+    assert optimizer.solve(instance()).status == "unbounded"  # the probe finds a feasible plan
+    inst = instance()
+    inst["tiers"][0]["min_tokens_per_s"] = 1e12
+    relabel("infeasible_or_unbounded", False)
+    assert optimizer.solve(inst).status == "infeasible"
+
+
+def test_real_time_limit_is_honoured():
+    """A real (tiny) time limit: either solved within it, or a time_limit status; never an error."""
+    sol = optimizer.solve(instance(), time_limit=0.001)
+    assert sol.status in ("optimal", "time_limit")

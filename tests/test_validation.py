@@ -1,0 +1,201 @@
+"""Every validation rule: exit code 2, the file, the field path and the rule in the message, no
+traceback. Most cases run the CLI in-process; a few run it as a real subprocess."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from helpers import gpu, tier, tiny
+from optimizer.cli import app
+
+runner = CliRunner()
+
+
+def valid() -> dict:
+    inst = tiny()
+    inst["workloads"].append({"name": "code", "model": "m", "input_tokens_per_output_token": 8})
+    h = gpu(curve=((10, 10000), (100, 2000)))
+    h["performance"]["chat"]["decode"] = [[10, 20000], [50, 9000]]
+    inst["hardware"] = [h, gpu("h2")]
+    inst["tiers"] = [tier("t", 10, 1.0), tier("u", 50, 3.0, workload="code")]
+    inst["network"] = {"options": [{"name": "o", "technology": "cpo", "switch_radix": 64}]}
+    return inst
+
+
+def setter(path: str, value):
+    """A mutation that sets a dotted path (list indexes as integers) to a value."""
+
+    def apply(d):
+        keys = [int(k) if k.isdigit() else k for k in path.split(".")]
+        for k in keys[:-1]:
+            d = d[k]
+        d[keys[-1]] = value
+
+    return apply
+
+
+def deleter(path: str):
+    def apply(d):
+        keys = [int(k) if k.isdigit() else k for k in path.split(".")]
+        for k in keys[:-1]:
+            d = d[k]
+        del d[keys[-1]]
+
+    return apply
+
+
+def duplicate(field: str):
+    def apply(d):
+        container = d["facility"] if field == "halls" else (d["network"] if field == "options" else d)
+        container[field].append(copy.deepcopy(container[field][0]))
+
+    return apply
+
+
+CASES = [
+    # (id, mutation, field path, words of the rule)
+    ("missing-required", deleter("facility.grid_power_mw"), "facility.grid_power_mw", "Field required"),
+    ("missing-name", deleter("name"), "name", "Field required"),
+    ("wrong-type", setter("facility.grid_power_mw", "lots"), "facility.grid_power_mw", "valid number"),
+    ("negative", setter("facility.grid_power_mw", -1), "facility.grid_power_mw", "greater than or equal to 0"),
+    ("fraction-above-1", setter("hardware.0.liquid_cooled_fraction", 1.5), "hardware[0].liquid_cooled_fraction", "less than or equal to 1"),
+    ("loss-fraction", setter("facility.distribution_loss_fraction", 2), "facility.distribution_loss_fraction", "less than or equal to 1"),
+    ("availability-zero", setter("hardware.0.availability", 0), "hardware[0].availability", "greater than 0"),
+    ("rack-power-zero", setter("hardware.0.rack_power_kw", 0), "hardware[0].rack_power_kw", "greater than 0"),
+    ("nan", setter("hardware.0.capex_usd", float("nan")), "hardware[0].capex_usd", "finite number"),
+    ("infinity", setter("hardware.1.rack_power_kw", float("inf")), "hardware[1].rack_power_kw", "finite number"),
+    ("nan-in-curve", setter("hardware.0.performance.chat.aggregated.1", [100, float("nan")]), "hardware[0].performance.chat.aggregated[1][1]", "finite number"),
+    ("unknown-field", setter("hardware.0.rack_power", 3), "hardware[0].rack_power", "unknown field"),
+    ("unknown-top-field", setter("facilty", {}), "facilty", "unknown field"),
+    ("bad-kind", setter("hardware.0.kind", "tpu"), "hardware[0].kind", "'gpu'"),
+    ("bad-technology", setter("network.options.0.technology", "laser"), "network.options[0].technology", "'pluggable'"),
+    ("bad-objective", setter("objective", "fame"), "objective", "'revenue'"),
+    ("no-halls", setter("facility.halls", []), "facility.halls", "at least 1"),
+    ("no-hardware", setter("hardware", []), "hardware", "at least 1"),
+    ("no-network-options", setter("network", {"options": []}), "network.options", "at least 1"),
+    ("installed-not-integer", setter("hardware.0.installed_racks", 2.5), "hardware[0].installed_racks", "integer"),
+    ("slots-negative", setter("facility.halls.0.rack_slots", -3), "facility.halls[0].rack_slots", "greater than or equal to 0"),
+    ("curve-point-shape", setter("hardware.0.performance.chat.aggregated.0", [1, 2, 3]), "hardware[0].performance.chat.aggregated[0]", "at most 2 items"),
+    ("replica-racks-below-1", setter("hardware.0.racks_per_replica", {"m": 0.5}), "hardware[0].racks_per_replica.m", "greater than or equal to 1"),
+    ("radix-below-2", setter("network.options.0.switch_radix", 1), "network.options[0].switch_radix", "greater than or equal to 2"),
+    ("max-tiers-zero", setter("network.max_tiers", 0), "network.max_tiers", "greater than or equal to 1"),
+    ("share-above-1", setter("constraints", {"kind_power_share": {"lpu": {"min": 1.2}}}), "constraints.kind_power_share.lpu.min", "less than or equal to 1"),
+    ("bad-kind-key", setter("constraints", {"kind_power_share": {"tpu": {"min": 0.2}}}), "constraints.kind_power_share.tpu", "invalid key"),
+    # cross-field rules
+    ("duplicate-hardware", duplicate("hardware"), "hardware[2].name", "not unique"),
+    ("duplicate-tier", duplicate("tiers"), "tiers[2].name", "not unique"),
+    ("duplicate-model", duplicate("models"), "models[1].name", "not unique"),
+    ("duplicate-workload", duplicate("workloads"), "workloads[2].name", "not unique"),
+    ("duplicate-hall", duplicate("halls"), "facility.halls[1].name", "not unique"),
+    ("duplicate-option", duplicate("options"), "network.options[1].name", "not unique"),
+    ("workload-model-missing", setter("workloads.0.model", "ghost"), "workloads[0].model", "model 'ghost' is not defined"),
+    ("tier-workload-missing", setter("tiers.0.workload", "ghost"), "tiers[0].workload", "workload 'ghost' is not defined"),
+    ("performance-workload-missing", setter("hardware.1.performance.ghost", {}), "hardware[1].performance.ghost", "workload 'ghost' is not defined"),
+    ("replica-model-missing", setter("hardware.0.racks_per_replica", {"ghost": 2}), "hardware[0].racks_per_replica.ghost", "model 'ghost' is not defined"),
+    ("share-tier-missing", setter("constraints", {"tier_power_share": {"ghost": {"min": 0.1}}}), "constraints.tier_power_share.ghost", "tier 'ghost' is not defined"),
+    ("interactivity-not-increasing", setter("hardware.0.performance.chat.decode.1", [10, 9000]), "hardware[0].performance.chat.decode[1]", "strictly increasing"),
+    ("throughput-increasing", setter("hardware.0.performance.chat.aggregated.1", [100, 20000]), "hardware[0].performance.chat.aggregated[1]", "must not increase"),
+    ("installed-above-max", lambda d: d["hardware"][0].update(installed_racks=5, max_racks=3), "hardware[0].installed_racks", "exceed max_racks"),
+    ("tier-max-below-min", lambda d: d["tiers"][0].update(min_tokens_per_s=10, max_tokens_per_s=5), "tiers[0].max_tokens_per_s", "must be >= min_tokens_per_s"),
+    ("kind-share-min-above-max", setter("constraints", {"kind_power_share": {"gpu": {"min": 0.6, "max": 0.4}}}), "constraints.kind_power_share.gpu", "min (0.6) must be <= max (0.4)"),
+    ("tier-share-min-above-max", setter("constraints", {"tier_power_share": {"t": {"min": 0.6, "max": 0.4}}}), "constraints.tier_power_share.t", "min (0.6) must be <= max (0.4)"),
+]
+
+
+def write(tmp_path, data, suffix=".yaml"):
+    path = tmp_path / f"instance{suffix}"
+    if suffix == ".json":
+        path.write_text(json.dumps(data))
+    else:
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_valid_instance_passes(tmp_path):
+    path = write(tmp_path, valid())
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "valid" in res.output
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("command", ["validate", "solve"])
+def test_rule(tmp_path, case, command):
+    _, mutate, field, words = case
+    data = valid()
+    mutate(data)
+    path = write(tmp_path, data)
+    res = runner.invoke(app, [command, str(path)])
+    out = res.output
+    assert res.exit_code == 2, out
+    assert "Traceback" not in out
+    line = next((ln for ln in out.splitlines() if f"{path}: {field}:" in ln), None)
+    assert line is not None, f"no line names {path}: {field}:\n{out}"
+    assert words in line, line
+
+
+def test_every_error_is_listed(tmp_path):
+    """Several broken rules: every one is reported, not only the first."""
+    data = valid()
+    data["hardware"][0]["availability"] = 0
+    data["tiers"][0]["workload"] = "ghost"
+    path = write(tmp_path, data)
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 2
+    assert "hardware[0].availability" in res.output
+
+
+@pytest.mark.parametrize(
+    "content,suffix,words",
+    [
+        ("name: [unclosed", ".yaml", "invalid YAML at line"),
+        ("{\"name\": ", ".json", "invalid JSON at line"),
+        ("- just\n- a list\n", ".yaml", "must be a mapping"),
+        ("", ".yaml", "must be a mapping"),
+    ],
+    ids=["yaml", "json", "list", "empty"],
+)
+def test_unreadable_documents(tmp_path, content, suffix, words):
+    path = tmp_path / f"bad{suffix}"
+    path.write_text(content)
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 2 and words in res.output and str(path) in res.output and "Traceback" not in res.output
+
+
+def test_missing_file(tmp_path):
+    res = runner.invoke(app, ["solve", str(tmp_path / "nope.yaml")])
+    assert res.exit_code == 2 and "file not found" in res.output
+
+
+def test_json_instances_validate_too(tmp_path):
+    data = valid()
+    data["hardware"][0]["availability"] = 0
+    path = write(tmp_path, data, ".json")
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 2 and "hardware[0].availability" in res.output
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[8], CASES[39]], ids=["missing", "nan", "curve"])
+def test_real_process_exit_code_and_no_traceback(tmp_path, case):
+    _, mutate, field, words = case
+    data = valid()
+    mutate(data)
+    path = write(tmp_path, data)
+    proc = subprocess.run([sys.executable, "-m", "optimizer", "solve", str(path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert f"{path}: {field}:" in proc.stderr and words in proc.stderr
+
+
+def test_bad_options_are_usage_errors(tmp_path):
+    path = write(tmp_path, valid())
+    for args in (["--objective", "fame"], ["--time-limit", "-1"], ["--mip-gap", "2"]):
+        res = runner.invoke(app, ["solve", str(path), *args])
+        assert res.exit_code == 2, (args, res.output)
