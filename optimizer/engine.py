@@ -201,7 +201,10 @@ def solve_data(d: Data, objective: str, options: SolverOptions, clock: _Clock | 
     plan = extract_plan(m, d)
     binding = binding_limits(m)
     unit = OBJECTIVE_UNITS[objective][0]
-    message = "optimal" if status == "optimal" else f"time limit reached; best plan found, relative gap {gap:.3g}"
+    if status == "optimal":
+        message = "optimal"
+    else:
+        message = "time limit reached; best plan found, " + ("relative gap unknown" if gap is None else f"relative gap {gap:.3g}")
     return Solution(
         instance=d.name,
         status=status,

@@ -86,7 +86,17 @@ def add_sets(m, d: Data) -> None:
         coef = d.coefficient(r)
         cells += [(h, t, r) for i, h in enumerate(d.hardware) for k, t in enumerate(d.tiers) if coef[i, k] > 0]
     order = {r: n for n, r in enumerate(ROLES)}
-    m.X = pyo.Set(dimen=3, ordered=True, initialize=sorted(cells, key=lambda c: (d.hardware.index(c[0]), d.tiers.index(c[1]), order[c[2]])))
+    hi = {h: i for i, h in enumerate(d.hardware)}
+    ti = {t: k for k, t in enumerate(d.tiers)}
+    cells.sort(key=lambda c: (hi[c[0]], ti[c[1]], order[c[2]]))
+    m.X = pyo.Set(dimen=3, ordered=True, initialize=cells)
+    # the allocation cells grouped once, so that no constraint rule scans all of X
+    m.cells_by_tier = {t: [c for c in cells if c[1] == t] for t in d.tiers}
+    tier_model = {t: d.models[d.workload_model[d.tier_workload[k]]] for k, t in enumerate(d.tiers)}
+    m.cells_by_host = {hu: [] for hu in m.HU}
+    for c in cells:
+        m.cells_by_host[(c[0], tier_model[c[1]])].append(c)
+    m.models_by_hardware = {h: [u for (hh, u) in m.HU if hh == h] for h in d.hardware}
 
 
 def add_variables(m, d: Data) -> None:
@@ -155,7 +165,7 @@ def add_expressions(m, d: Data) -> None:
         + d.elec_usd_mwh * HOURS_PER_YEAR / MONEY * m.facility_mw
     )
     # power of allocated rack-equivalents, per tier (section 6.14)
-    m.tier_mw = pyo.Expression(m.T, rule=lambda m, t: sum(mw[h] * m.x[h, tt, r] for (h, tt, r) in m.X if tt == t))
+    m.tier_mw = pyo.Expression(m.T, rule=lambda m, t: sum(mw[c[0]] * m.x[c] for c in m.cells_by_tier[t]))
 
 
 # --------------------------------------------------------------------------- constraint families
@@ -178,7 +188,7 @@ def add_replica_fit(m, d: Data) -> None:
     ui = {u: j for j, u in enumerate(d.models)}
 
     def rule(m, h):
-        terms = [d.replica_racks[hi[h], ui[u]] * m.k[hh, u] for (hh, u) in m.HU if hh == h]
+        terms = [d.replica_racks[hi[h], ui[u]] * m.k[h, u] for u in m.models_by_hardware[h]]
         return sum(terms) <= m.racks[h] if terms else pyo.Constraint.Skip
 
     m.replica_fit = pyo.Constraint(m.H, rule=rule)
@@ -188,11 +198,10 @@ def add_replica_allocation(m, d: Data) -> None:
     """6.3 sum_{t: mu(w(t)) = mu} sum_r x_htr <= a_h * m_hmu * k_hmu."""
     hi = {h: i for i, h in enumerate(d.hardware)}
     ui = {u: j for j, u in enumerate(d.models)}
-    tier_model = {t: d.models[d.workload_model[d.tier_workload[k]]] for k, t in enumerate(d.tiers)}
 
     def rule(m, h, u):
         i = hi[h]
-        lhs = [m.x[c] for c in m.X if c[0] == h and tier_model[c[1]] == u]
+        lhs = [m.x[c] for c in m.cells_by_host[(h, u)]]
         if not lhs:
             return pyo.Constraint.Skip
         return sum(lhs) <= d.availability[i] * d.replica_racks[i, ui[u]] * m.k[h, u]
@@ -212,7 +221,7 @@ def add_output(m, d: Data) -> None:
     Pt = d.coefficient("prefill") / TOKENS
 
     def supply(t, role, coef):
-        return sum(coef[hi[h], ti[t]] * m.x[h, tt, r] for (h, tt, r) in m.X if tt == t and r == role)
+        return sum(coef[hi[c[0]], ti[t]] * m.x[c] for c in m.cells_by_tier[t] if c[2] == role)
 
     m.aggregated_output = pyo.Constraint(m.T, rule=lambda m, t: m.qa[t] <= supply(t, "aggregated", A))
     m.decode_output = pyo.Constraint(m.T, rule=lambda m, t: m.qd[t] <= supply(t, "decode", Dc))

@@ -12,7 +12,7 @@ import json
 import re
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -323,5 +323,3 @@ def json_schema() -> dict[str, Any]:
     """The JSON Schema of the instance file."""
     return Instance.model_json_schema()
 
-
-ObjectiveName = Literal["revenue", "profit", "tokens", "tokens_per_watt", "min_cost"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 
 def tiny(**facility) -> dict:
     """One hall, one model, one chat workload; hardware and tiers added by each test."""
@@ -43,12 +41,6 @@ def tier(name, interactivity, price, workload="chat", **extra) -> dict:
     t = {"name": name, "workload": workload, "min_interactivity": interactivity, "price_usd_per_mtok": price}
     t.update(extra)
     return t
-
-
-def with_(inst: dict, **changes) -> dict:
-    out = copy.deepcopy(inst)
-    out.update(changes)
-    return out
 
 
 YEAR_MTOK = 31.536  # USD/yr from 1 token/s at 1 USD/Mtok: 31,536,000 s / 1e6

@@ -30,6 +30,7 @@ class Relabel(HighsAdapter):
     """A real HiGHS run whose first result is relabelled, to reach paths no tiny model hits."""
 
     outcome: tuple[str, bool] = ("time_limit", True)
+    gap: float | None = 0.01
 
     def solve(self, model, time_limit, **kw):
         res = super().solve(model, time_limit, **kw)
@@ -39,13 +40,14 @@ class Relabel(HighsAdapter):
         status, keep = self.outcome
         if not keep:
             return SolveResult(status, False, None, None, None, res.seconds, status)
-        return SolveResult(status, True, res.objective, res.objective * 1.01, 0.01, res.seconds, status)
+        bound = None if self.gap is None else res.objective * (1 + self.gap)
+        return SolveResult(status, True, res.objective, bound, self.gap, res.seconds, status)
 
 
 @pytest.fixture
 def relabel(monkeypatch):
-    def use(status, keep):
-        cls = type("R", (Relabel,), {"outcome": (status, keep)})
+    def use(status, keep, gap=0.01):
+        cls = type("R", (Relabel,), {"outcome": (status, keep), "gap": gap})
         monkeypatch.setattr(solve_mod, "HighsAdapter", cls)
 
     return use
@@ -57,6 +59,13 @@ def test_time_limit_with_incumbent_reports_plan_and_gap(relabel):
     assert sol.status == "time_limit" and sol.has_plan
     assert sol.mip_gap == pytest.approx(0.01)
     assert "gap" in sol.message
+
+
+def test_time_limit_with_incumbent_but_no_bound(relabel):
+    relabel("time_limit", True, gap=None)
+    sol = optimizer.solve(instance())
+    assert sol.status == "time_limit" and sol.has_plan and sol.mip_gap is None
+    assert "gap unknown" in sol.message
 
 
 def test_time_limit_without_incumbent(relabel):
