@@ -121,10 +121,13 @@ def _second_stage(m, objective: str, z: float, lam: float, adapter: HighsAdapter
 def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clock) -> dict:
     """Fix every integer at the plan's (rounded) value and solve the LP of the primary objective.
 
-    Its solution replaces the continuous part of the plan (the second stage only holds the
-    primary within 1e-6; the racks it chose earn the full LP optimum), and its duals are the
-    shadow prices of MODEL.md section 8. Cost and power depend on the integers alone (ports
-    follow racks), so the tie-break's choice is kept. Returns the duals ({} if the LP failed).
+    Its duals are the shadow prices of MODEL.md section 8. Its solution replaces the continuous
+    part of the plan (the second stage only holds the primary within 1e-6; the racks it chose
+    earn the full LP optimum). Then, holding that optimum, a last LP serves as many tokens as the
+    allocation allows: without it a tier that earns nothing (a free tier given power by a
+    split) could be reported at 0 tokens/s with its racks idle. Cost and power depend on the
+    integers alone (ports follow racks), so the tie-break's choice is kept. Returns the duals
+    ({} if the LP failed).
     """
     for name in ("primary_floor", "primary_positive"):
         if hasattr(m, name):
@@ -134,14 +137,24 @@ def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clo
             val = round(v.value or 0.0)
             v.domain = pyo.Reals
             v.fix(val)
-    set_objective(m, objective_expr(m, objective, lam), SENSE[objective])
+    primary = objective_expr(m, objective, lam)
+    set_objective(m, primary, SENSE[objective])
     lp = HighsAdapter(options)
     saved = _snapshot(m)
     res = lp.solve(m, clock.left())
     if res.status != "optimal":
         _restore(saved)
         return {}
-    return lp.duals()
+    duals = lp.duals()
+    if objective not in ("tokens", "tokens_per_watt"):  # those already maximise TOK
+        z = res.objective
+        m.primary_held = pyo.Constraint(expr=primary >= z if SENSE[objective] == "max" else primary <= z)
+        set_objective(m, m.tokens, "max")
+        saved = _snapshot(m)
+        # hold the primary to 1e-10 (internal units), not HiGHS's default 1e-7
+        if lp.solve(m, clock.left(), highs_options={"primal_feasibility_tolerance": 1e-10}).status != "optimal":
+            _restore(saved)
+    return duals
 
 
 def solve(

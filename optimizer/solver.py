@@ -61,7 +61,7 @@ class HighsAdapter:
         self.last = None
 
     def solve(self, model: pyo.ConcreteModel, time_limit: float | None, mip_gap: float | None = None,
-              abs_gap: float | None = None, load: bool = True) -> SolveResult:
+              abs_gap: float | None = None, load: bool = True, highs_options: dict | None = None) -> SolveResult:
         kwargs = dict(
             load_solutions=False,
             raise_exception_on_nonoptimal_result=False,
@@ -70,6 +70,8 @@ class HighsAdapter:
         )
         if abs_gap is not None:
             kwargs["abs_gap"] = abs_gap
+        if highs_options:
+            kwargs["solver_options"] = dict(highs_options)
         if time_limit is not None:
             kwargs["time_limit"] = max(time_limit, 0.01)
         try:
