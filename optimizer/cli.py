@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from .errors import InputError
 from .schema import json_schema, load_instance
@@ -49,10 +48,9 @@ def validate(path: Annotated[Path, typer.Argument(help="instance file (YAML or J
         inst = load_instance(path)
     except InputError as exc:
         _bad_input(exc)
-    Console().print(
+    sys.stdout.write(
         f"{path}: valid ({len(inst.hardware)} hardware, {len(inst.tiers)} tiers, "
-        f"{len(inst.facility.halls)} halls, {len(inst.network.options) if inst.network else 0} network options)",
-        highlight=False,
+        f"{len(inst.facility.halls)} halls, {len(inst.network.options) if inst.network else 0} network options)\n"
     )
 
 
