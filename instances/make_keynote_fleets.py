@@ -56,3 +56,28 @@ objective: revenue
 {network.rstrip()}
 {constraints}'''
     open(f"instances/gtc2026-1gw-{key}.yaml", "w").write(text)
+
+# The brownfield case: the reference site with an installed GB300 fleet that new VR and LPX
+# racks compete with for the remaining power.
+INSTALLED = 2500
+brown = src.replace(
+    "name: gtc2026-1gw\n",
+    "name: gtc2026-1gw-brownfield\n",
+).replace(
+    src[: src.index("name: gtc2026-1gw\n")],
+    f"""# Brownfield: the 1 GW site of gtc2026-1gw.yaml (every number and source as there) with
+# {INSTALLED:,} GB300 NVL72 racks already installed and running (assumption: a first phase built in
+# 2025, about a third of the site's power). Installed racks carry no capex and may not be removed
+# (MODEL.md 6.1); new GB300 racks are no longer sold (assumption: max_racks = installed).
+# New Vera Rubin and LPX racks compete for the remaining power and slots.
+""",
+).replace(
+    "    capex_usd: 4.0e6                  # ~$4M per rack, Morgan Stanley (DATA.md 2)\n",
+    "    capex_usd: 4.0e6                  # ~$4M per rack, Morgan Stanley (DATA.md 2)\n"
+    f"    installed_racks: {INSTALLED}            # assumption: the installed first phase (see the header)\n"
+    f"    max_racks: {INSTALLED}                  # assumption: GB300 is no longer bought\n",
+    ).replace(
+    src[src.index("description: >"):src.index("objective:")],
+    "description: >\n  Brownfield 1 GW site: 2,500 GB300 NVL72 racks installed; new Vera Rubin NVL72 and\n  Groq 3 LPX racks compete for the remaining power.\n",
+)
+open("instances/gtc2026-1gw-brownfield.yaml", "w").write(brown)

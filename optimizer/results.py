@@ -182,6 +182,11 @@ def _v(x) -> float:
     return 0.0 if val is None else float(val)
 
 
+def _nonneg(x: float) -> float:
+    """A non-negative variable's value, without the solver's round-off below 1e-6 (internal units)."""
+    return 0.0 if x < 1e-6 else x
+
+
 def model_size(m) -> ModelSize:
     vars_ = list(m.component_data_objects(pyo.Var, active=True))
     ints = sum(1 for v in vars_ if v.is_integer() or v.is_binary())
@@ -219,7 +224,7 @@ def extract_plan(m, d: Data) -> dict:
     ]
     tiers = []
     for k, t in enumerate(d.tiers):
-        qa, qd = _v(m.qa[t]) * TOKENS, _v(m.qd[t]) * TOKENS
+        qa, qd = (_nonneg(_v(q)) * TOKENS for q in (m.qa[t], m.qd[t]))
         q = qa + qd
         tiers.append(
             TierRow(
