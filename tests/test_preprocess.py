@@ -48,11 +48,18 @@ def test_fabric_designs_formulas():
 
 def test_shipped_coefficients():
     d = preprocess(optimizer.load_instance(GTC))
-    h, t = d.hardware.index("vr-nvl72"), d.tiers.index("standard")
-    assert d.A[h, t] == pytest.approx(819529)  # floor 50 below the first point (66)
-    assert d.A[d.hardware.index("gb300-nvl72"), d.tiers.index("premium")] == 0.0  # 400 beyond its curve
-    lpx = d.hardware.index("lpx")
-    assert d.Dc[lpx, d.tiers.index("premium")] == pytest.approx(2.4e6)
-    assert d.Dc[lpx, d.tiers.index("ultra")] == pytest.approx(0.8e6)
+    vr, gb, lpx = (d.hardware.index(h) for h in ("vr-nvl72", "gb300-nvl72", "lpx"))
+    t = {name: d.tiers.index(name) for name in d.tiers}
+    # long-context @50, between (33, 819,529) and (125, 519,882)
+    assert d.A[vr, t["standard"]] == pytest.approx(819529 - 17 / 92 * (819529 - 519882))
+    # GB300 @150, between (125, 70,704) and (162, 33,624); @190 between (162, 33,624) and (198, 12,600)
+    assert d.A[gb, t["premium"]] == pytest.approx(70704 - 25 / 37 * (70704 - 33624))
+    assert d.A[gb, t["ultra"]] == pytest.approx(33624 - 28 / 36 * (33624 - 12600))
+    # LPX decode only: @150 and @190 between (100, 594,000) and (200, 475,200)
+    assert d.Dc[lpx, t["premium"]] == pytest.approx(594000 - 0.5 * 118800)
+    assert d.Dc[lpx, t["ultra"]] == pytest.approx(594000 - 0.9 * 118800)
+    assert d.A[lpx].sum() == 0 and d.P[lpx].sum() == 0
     assert d.replica_racks[lpx, 0] == 4
     assert d.allowed.all()
+    # VR is GB300 at 5x per watt: x 5 x 200/136 at every measured point
+    assert d.A[vr, t["premium"]] / d.A[gb, t["premium"]] == pytest.approx(5 * 200 / 136, rel=1e-5)
