@@ -88,6 +88,51 @@ def solve(
 
 
 @app.command()
+def sweep(
+    path: Annotated[Path, typer.Argument(help="sweep file (YAML): base instance, parameters, scenarios")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="results file: .parquet or .csv")],
+    jobs: Annotated[Optional[int], typer.Option(min=1, help="worker processes [default: all cores]")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")] = None,
+    resume: Annotated[bool, typer.Option(help="finish a killed sweep: solve only the points its journal lacks")] = False,
+    overwrite: Annotated[bool, typer.Option(help="discard a partial sweep's journal and start again")] = False,
+) -> None:
+    """Solve every point of a sweep; one row per point, written as points finish."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .scenarios import load_sweep
+    from .sweep import run_sweep
+
+    if output.suffix.lower() not in (".parquet", ".csv"):
+        sys.stderr.write(f"error: {output}: the output must end in .parquet or .csv\n")
+        raise typer.Exit(2)
+    try:
+        spec, base, _ = load_sweep(path)
+    except InputError as exc:
+        _bad_input(exc)
+    columns = [TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]} points/s"), TimeRemainingColumn()]
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task("sweep", total=None, rate="-")
+        start = {}
+
+        def tick(done: int, total: int) -> None:
+            import time
+
+            now = time.perf_counter()
+            start.setdefault("t", (now, done))
+            t0, d0 = start["t"]
+            rate = (done - d0) / (now - t0) if now > t0 else 0.0
+            bar.update(task, completed=done, total=total, rate=f"{rate:.1f}")
+
+        try:
+            df = run_sweep(spec, base, output, jobs=jobs, scheduler=scheduler, resume=resume, overwrite=overwrite, progress=tick)
+        except InputError as exc:
+            _bad_input(exc)
+    counts = df["status"].value_counts().to_dict() if not df.empty else {}
+    sys.stdout.write(f"{output}: {len(df)} points ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})\n")
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of instance files."""
     sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")

@@ -1,0 +1,318 @@
+"""What-if sweeps as data: a base instance, parameters addressed by path, named scenarios.
+
+A sweep file (YAML)::
+
+    base: ../instances/gtc2026-1gw.yaml   # relative to the sweep file
+    objective: revenue                     # optional override of the instance's
+    mode: grid                             # grid | zip | random | lhs
+    samples: 100                           # random and lhs only
+    seed: 0
+    parameters:
+      - path: facility.grid_power_mw
+        values: [250, 500, 750, 1000]
+      - path: hardware[lpx].capex_usd
+        range: {start: 3.0e6, stop: 7.0e6, count: 5}
+      - path: tiers[premium].price_usd_per_mtok
+        distribution: {kind: uniform, low: 20, high: 60}
+    scenarios:
+      - {name: cheap-lpx, set: {"hardware[lpx].capex_usd": 3.0e6}}
+
+Paths name list elements by their ``name`` (``hardware[lpx]``) or position (``hardware[0]``)
+and dict keys by dots (``constraints.kind_power_share.lpu.min``; missing dicts are created).
+Points are every scenario (or the base alone) times every parameter combination; each point is
+validated through the instance schema when it is solved, and an invalid one becomes a row with
+status ``invalid``, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import NormalDist
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import InputError, Issue, format_loc
+from .schema import Objective, read_document
+
+_STEP = re.compile(r"([^.\[\]]+)|\[([^\]]+)\]")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Range(_Strict):
+    start: float
+    stop: float
+    step: Annotated[float, Field(gt=0)] | None = None
+    count: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.step is None) == (self.count is None):
+            raise ValueError("give exactly one of step or count")
+        return self
+
+    def values(self) -> list[float]:
+        if self.count is not None:
+            if self.count == 1:
+                return [self.start]
+            return [self.start + (self.stop - self.start) * i / (self.count - 1) for i in range(self.count)]
+        n = int(math.floor((self.stop - self.start) / self.step + 1e-9)) + 1
+        return [self.start + i * self.step for i in range(max(n, 0))]
+
+
+class Distribution(_Strict):
+    kind: Literal["uniform", "normal", "choice"]
+    low: float | None = None
+    high: float | None = None
+    mean: float | None = None
+    sd: Annotated[float, Field(gt=0)] | None = None
+    values: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _fields(self):
+        need = {"uniform": ("low", "high"), "normal": ("mean", "sd"), "choice": ("values",)}[self.kind]
+        missing = [f for f in need if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} distribution needs {', '.join(missing)}")
+        if self.kind == "uniform" and self.high < self.low:
+            raise ValueError("high must be >= low")
+        return self
+
+    def at(self, u: float) -> Any:
+        """The value at quantile u in [0, 1)."""
+        if self.kind == "uniform":
+            return self.low + u * (self.high - self.low)
+        if self.kind == "normal":
+            return NormalDist(self.mean, self.sd).inv_cdf(min(max(u, 1e-12), 1 - 1e-12))
+        return self.values[min(int(u * len(self.values)), len(self.values) - 1)]
+
+
+class Parameter(_Strict):
+    path: Annotated[str, Field(min_length=1)]
+    values: list[Any] | None = None
+    range: Range | None = None
+    distribution: Distribution | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        given = [f for f in ("values", "range", "distribution") if getattr(self, f) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of values, range or distribution")
+        if self.values is not None and not self.values:
+            raise ValueError("values must not be empty")
+        return self
+
+    def listed(self) -> list[Any] | None:
+        if self.values is not None:
+            return list(self.values)
+        if self.range is not None:
+            return self.range.values()
+        return None
+
+    def at(self, u: float) -> Any:
+        """The value at quantile u, for random and Latin hypercube sampling."""
+        if self.distribution is not None:
+            return self.distribution.at(u)
+        if self.range is not None and self.range.count is None:
+            return self.range.start + u * (self.range.stop - self.range.start)
+        vals = self.listed()
+        return vals[min(int(u * len(vals)), len(vals) - 1)]
+
+
+class Scenario(_Strict):
+    name: Annotated[str, Field(min_length=1)]
+    set: dict[str, Any] = Field(default_factory=dict)
+
+
+class SweepSpec(_Strict):
+    base: Annotated[str, Field(min_length=1)]
+    objective: Objective | None = None
+    mode: Literal["grid", "zip", "random", "lhs"] = "grid"
+    samples: Annotated[int, Field(ge=1)] | None = None
+    seed: int = 0
+    time_limit: Annotated[float, Field(gt=0)] | None = None
+    mip_gap: Annotated[float, Field(ge=0, le=1)] | None = None
+    parameters: list[Parameter] = Field(default_factory=list)
+    scenarios: list[Scenario] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.mode in ("random", "lhs") and self.samples is None:
+            raise ValueError(f"mode {self.mode} needs samples")
+        if self.mode in ("grid", "zip"):
+            bad = [p.path for p in self.parameters if p.distribution is not None]
+            if bad:
+                raise ValueError(f"mode {self.mode} needs values or a range, not a distribution ({', '.join(bad)})")
+        if self.mode == "zip":
+            lengths = {len(p.listed()) for p in self.parameters}
+            if len(lengths) > 1:
+                raise ValueError(f"mode zip needs parameters of equal length (got {sorted(lengths)})")
+        names = [s.name for s in self.scenarios]
+        if len(names) != len(set(names)):
+            raise ValueError("scenario names must be unique")
+        paths = [p.path for p in self.parameters]
+        if len(paths) != len(set(paths)):
+            raise ValueError("parameter paths must be unique")
+        return self
+
+
+@dataclass(frozen=True)
+class Point:
+    """One what-if: its number, its scenario and the value of every swept parameter."""
+
+    index: int
+    scenario: str | None
+    values: tuple[tuple[str, Any], ...]
+
+    def overrides(self, spec: SweepSpec) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        if self.scenario is not None:
+            out += list(next(s for s in spec.scenarios if s.name == self.scenario).set.items())
+        return out + list(self.values)
+
+
+def points(spec: SweepSpec) -> list[Point]:
+    """Every point of the sweep, numbered from 0 in a fixed order."""
+    params = spec.parameters
+    if not params:
+        combos: list[tuple] = [()]
+    elif spec.mode == "grid":
+        combos = [tuple(c) for c in _product([p.listed() for p in params])]
+    elif spec.mode == "zip":
+        combos = [tuple(c) for c in zip(*[p.listed() for p in params])]
+    else:
+        rng = random.Random(spec.seed)
+        n = spec.samples
+        if spec.mode == "random":
+            combos = [tuple(p.at(rng.random()) for p in params) for _ in range(n)]
+        else:  # Latin hypercube: one sample per stratum and parameter, strata shuffled
+            columns = []
+            for p in params:
+                strata = [(i + rng.random()) / n for i in range(n)]
+                rng.shuffle(strata)
+                columns.append([p.at(u) for u in strata])
+            combos = [tuple(col[i] for col in columns) for i in range(n)]
+    scenarios = [s.name for s in spec.scenarios] or [None]
+    out, i = [], 0
+    for sc in scenarios:
+        for combo in combos:
+            out.append(Point(i, sc, tuple(zip([p.path for p in params], combo))))
+            i += 1
+    return out
+
+
+def _product(lists):
+    if not lists:
+        yield ()
+        return
+    for head in lists[0]:
+        for tail in _product(lists[1:]):
+            yield (head, *tail)
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def parse_path(path: str) -> list[str | int]:
+    steps: list[str | int] = []
+    pos = 0
+    for m in _STEP.finditer(path):
+        if m.start() != pos and path[pos:m.start()] != ".":
+            raise ValueError(f"cannot read path {path!r} at {path[pos:]!r}")
+        pos = m.end()
+        if m.group(1) is not None:
+            steps.append(m.group(1))
+        else:
+            sel = m.group(2).strip()
+            steps.append(int(sel) if sel.isdigit() else f"[{sel}]")
+    if pos != len(path) or not steps:
+        raise ValueError(f"cannot read path {path!r}")
+    return steps
+
+
+def set_path(doc: dict, path: str, value: Any) -> None:
+    """Set ``value`` at ``path`` in an instance document (in place)."""
+    steps = parse_path(path)
+    node: Any = doc
+    for i, step in enumerate(steps):
+        last = i == len(steps) - 1
+        if isinstance(step, str) and step.startswith("["):
+            name = step[1:-1]
+            if not isinstance(node, list):
+                raise KeyError(f"{path}: {_where(steps, i)} is not a list")
+            match = [j for j, item in enumerate(node) if isinstance(item, dict) and item.get("name") == name]
+            if not match:
+                raise KeyError(f"{path}: no element named {name!r} in {_where(steps, i)}")
+            key: Any = match[0]
+        elif isinstance(step, int):
+            if not isinstance(node, list) or not -len(node) <= step < len(node):
+                raise KeyError(f"{path}: no element {step} in {_where(steps, i)}")
+            key = step
+        else:
+            if not isinstance(node, dict):
+                raise KeyError(f"{path}: {_where(steps, i)} is not a mapping")
+            key = step
+            if not last and node.get(key) is None:
+                node[key] = {}
+        if last:
+            node[key] = value
+        else:
+            node = node[key]
+
+
+def _where(steps, i) -> str:
+    return format_loc(tuple(s for s in steps[:i])) or "the document"
+
+
+def apply(base: dict, overrides: list[tuple[str, Any]]) -> dict:
+    doc = copy.deepcopy(base)
+    for path, value in overrides:
+        set_path(doc, path, value)
+    return doc
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_sweep(path: str | Path) -> tuple[SweepSpec, dict, Path]:
+    """Read and validate a sweep file; return the spec, the base instance document and its path."""
+    path = Path(path)
+    raw = read_document(path)
+    try:
+        spec = SweepSpec.model_validate(raw)
+    except ValidationError as err:
+        raise InputError(str(path), [Issue(format_loc(e["loc"]), e["msg"]) for e in err.errors()]) from None
+    base_path = (path.parent / spec.base).resolve() if not Path(spec.base).is_absolute() else Path(spec.base)
+    base = read_document(base_path)
+    issues = []
+    for i, p in enumerate(spec.parameters):
+        try:
+            parse_path(p.path)
+            set_path(copy.deepcopy(base), p.path, None)
+        except (ValueError, KeyError) as exc:
+            issues.append(Issue(f"parameters[{i}].path", str(exc).strip("'\"")))
+    for i, s in enumerate(spec.scenarios):
+        for key in s.set:
+            try:
+                set_path(copy.deepcopy(base), key, None)
+            except (ValueError, KeyError) as exc:
+                issues.append(Issue(f"scenarios[{i}].set.{key}", str(exc).strip("'\"")))
+    if issues:
+        raise InputError(str(path), issues)
+    return spec, base, base_path
+
+
+def fingerprint(spec: SweepSpec, base: dict) -> str:
+    """Identifies a sweep: resuming checks that the spec and the base instance are unchanged."""
+    blob = json.dumps([spec.model_dump(mode="json"), base], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
