@@ -13,5 +13,20 @@ from .results import Solution
 from .schema import Instance, json_schema, load_instance
 from .engine import solve
 
-__all__ = ["Instance", "InputError", "Issue", "Solution", "json_schema", "load_instance", "solve"]
+
+def sweep(spec, output=None, **kw):
+    """Run a sweep file; returns a pandas DataFrame (see optimizer.sweeps.sweep)."""
+    from .sweeps import sweep as run
+
+    return run(spec, output, **kw)
+
+
+def pareto(instance, x="tokens_per_joule", y="revenue", points=10, **kw):
+    """Trace a Pareto frontier; returns a pandas DataFrame (see optimizer.frontier.pareto)."""
+    from .frontier import pareto as trace
+
+    return trace(instance, x=x, y=y, points=points, **kw)
+
+
+__all__ = ["Instance", "InputError", "Issue", "Solution", "json_schema", "load_instance", "pareto", "solve", "sweep"]
 __version__ = "0.1.0"

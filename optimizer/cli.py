@@ -101,7 +101,7 @@ def sweep(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from .scenarios import load_sweep
-    from .sweep import run_sweep
+    from .sweeps import run_sweep
 
     if output.suffix.lower() not in (".parquet", ".csv"):
         sys.stderr.write(f"error: {output}: the output must end in .parquet or .csv\n")
@@ -130,6 +130,84 @@ def sweep(
             _bad_input(exc)
     counts = df["status"].value_counts().to_dict() if not df.empty else {}
     sys.stdout.write(f"{output}: {len(df)} points ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})\n")
+
+
+class Axis(str, Enum):
+    revenue = "revenue"
+    tokens_per_joule = "tokens_per_joule"
+    profit = "profit"
+    tokens = "tokens"
+
+
+@app.command()
+def pareto(
+    path: Annotated[Path, typer.Argument(help="instance file (YAML or JSON)")],
+    x: Annotated[Axis, typer.Option("--x", help="axis with a linear floor: revenue or tokens_per_joule")] = Axis.tokens_per_joule,
+    y: Annotated[Axis, typer.Option("--y", help="axis to maximise")] = Axis.revenue,
+    points: Annotated[int, typer.Option(min=2, max=200, help="frontier points")] = 10,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="frontier as .csv or .parquet")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="frontier picture, .png or .svg")] = None,
+) -> None:
+    """Trace the frontier between two objectives by the epsilon-constraint method."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .frontier import pareto as trace
+    from .plots import plot_pareto
+    from .report import num
+
+    try:
+        front = trace(path, x=x.value, y=y.value, points=points)
+    except InputError as exc:
+        _bad_input(exc)
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise typer.Exit(1 if str(exc).startswith("no plan") else 2) from None
+    xs, ys = front.attrs["x"], front.attrs["y"]
+    table = Table(title=f"Pareto frontier: {ys} against {xs}")
+    racks = sorted(c for c in front.columns if c.startswith("racks["))
+    heads = [f"{xs} ({front.attrs['x_unit']})", f"{ys} ({front.attrs['y_unit']})", "facility MW", *[f"{c[6:-1]} racks" for c in racks]]
+    for head in heads:
+        table.add_column(head, justify="right")
+    for _, r in front.iterrows():
+        table.add_row(*[num(float(r[c])) for c in (xs, ys, "facility_power_mw", *racks)])
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)
+    console.print(table)
+    if output is not None:
+        (front.to_csv(output, index=False) if output.suffix.lower() == ".csv" else front.to_parquet(output, index=False))
+    if plot is not None:
+        try:
+            plot_pareto(front, plot)
+        except ValueError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            raise typer.Exit(2) from None
+
+
+@app.command()
+def plot(
+    results: Annotated[Path, typer.Argument(help="sweep results (.parquet or .csv)")],
+    x: Annotated[str, typer.Option("--x", help="swept parameter, e.g. facility.grid_power_mw")],
+    y: Annotated[str, typer.Option("--y", help="metric column, e.g. revenue_usd_per_year")],
+    output: Annotated[Path, typer.Option("-o", "--output", help=".png or .svg")],
+) -> None:
+    """Plot a metric against a swept parameter, with the hardware mix stacked beneath."""
+    import pandas as pd
+
+    from .plots import plot_sweep
+
+    if not results.exists():
+        sys.stderr.write(f"error: {results}: file not found\n")
+        raise typer.Exit(2)
+    df = pd.read_csv(results) if results.suffix.lower() == ".csv" else pd.read_parquet(results)
+    unit = "USD/yr" if y.endswith("_usd_per_year") else ("tokens/s" if y.startswith("tokens_per_s") else "")
+    try:
+        plot_sweep(df, x, y, output, unit=unit)
+    except (KeyError, ValueError) as exc:
+        sys.stderr.write(f"error: {results}: {str(exc).strip(chr(39))}\n")
+        raise typer.Exit(2) from None
+    sys.stdout.write(f"{output}\n")
 
 
 @app.command()
