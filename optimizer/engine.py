@@ -118,7 +118,7 @@ def _second_stage(m, objective: str, z: float, lam: float, adapter: HighsAdapter
     return True
 
 
-def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clock) -> dict:
+def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clock, lp: HighsAdapter) -> dict:
     """Fix every integer at the plan's (rounded) value and solve the LP of the primary objective.
 
     Its duals are the shadow prices of MODEL.md section 8. Its solution replaces the continuous
@@ -139,7 +139,6 @@ def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clo
             v.fix(val)
     primary = objective_expr(m, objective, lam)
     set_objective(m, primary, SENSE[objective])
-    lp = HighsAdapter(options)
     saved = _snapshot(m)
     res = lp.solve(m, clock.left())
     if res.status != "optimal":
@@ -204,13 +203,15 @@ def solve_data(d: Data, objective: str, options: SolverOptions, clock: _Clock | 
         }
         return empty_solution(
             d, objective, status if status in messages else "error", messages.get(status, res.message),
-            hints=hints, model_size=size, solve_seconds=clock.elapsed(), dinkelbach_iterations=iters,
+            hints=hints, model_size=size, solve_seconds=clock.elapsed(), solver_seconds=adapter.seconds,
+            dinkelbach_iterations=iters,
         )
     gap = res.gap
     if objective == "tokens_per_watt" and res.status == "optimal":
         gap = 0.0  # each Dinkelbach step is solved to an absolute gap; lambda* is exact within it
     _second_stage(m, objective, res.objective, lam, adapter, clock)
-    duals = _fixed_lp(m, objective, lam, options, clock)
+    lp = HighsAdapter(options)
+    duals = _fixed_lp(m, objective, lam, options, clock, lp)
     plan = extract_plan(m, d)
     binding = binding_limits(m)
     unit = OBJECTIVE_UNITS[objective][0]
@@ -229,6 +230,7 @@ def solve_data(d: Data, objective: str, options: SolverOptions, clock: _Clock | 
         hints=hints if status != "optimal" else [],
         model_size=size,
         solve_seconds=clock.elapsed(),
+        solver_seconds=adapter.seconds + lp.seconds,
         dinkelbach_iterations=iters,
         **plan,
     )

@@ -166,7 +166,8 @@ class Solution(BaseModel):
     shadow_prices: list[ShadowPrice] = Field(default_factory=list)
     hints: list[str] = Field(default_factory=list, description="reasons found before solving")
     model_size: ModelSize | None = None
-    solve_seconds: float = 0.0
+    solve_seconds: float = Field(0.0, description="wall time of the solve, s")
+    solver_seconds: float = Field(0.0, description="HiGHS's own run time, summed over every run, s")
     dinkelbach_iterations: int | None = None
 
     @property

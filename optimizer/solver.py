@@ -59,6 +59,8 @@ class HighsAdapter:
         self.options = options
         self.solver = Highs()
         self.last = None
+        self.seconds = 0.0  # HiGHS's own run time, summed over this adapter's solves
+        self._clock = (None, 0.0)  # (highspy object, its run clock after the last solve)
 
     def solve(self, model: pyo.ConcreteModel, time_limit: float | None, mip_gap: float | None = None,
               abs_gap: float | None = None, load: bool = True, highs_options: dict | None = None) -> SolveResult:
@@ -90,7 +92,12 @@ class HighsAdapter:
                 gap = 0.0
             elif bound is not None and math.isfinite(bound):
                 gap = abs(obj - bound) / max(abs(obj), 1e-12) if abs(obj - bound) > 1e-12 else 0.0
-        seconds = float(getattr(res.timing_info, "highs_time", 0.0) or 0.0)
+        # HiGHS's run clock accumulates over the runs of one highspy object: take differences
+        clock = float(getattr(res.timing_info, "highs_time", 0.0) or 0.0)
+        highs = getattr(self.solver, "_solver_model", None)
+        seconds = clock - self._clock[1] if highs is self._clock[0] else clock
+        self._clock = (highs, clock)
+        self.seconds += seconds
         return SolveResult(status, has, obj, bound, gap, seconds, str(res.termination_condition.name))
 
     def duals(self) -> dict:
