@@ -13,6 +13,7 @@ from typing import Any
 
 import pyomo.environ as pyo
 
+from .diagnose import diagnose
 from .model import SENSE, build_model, objective_expr, set_objective
 from .preprocess import Data, infeasibility_hints, preprocess
 from .results import (
@@ -201,10 +202,14 @@ def solve_data(d: Data, objective: str, options: SolverOptions, clock: _Clock | 
             "time_limit": "time limit reached before any plan was found",
             "error": f"solver error ({res.message})",
         }
+        status = status if status in messages else "error"
+        message, diagnosis = messages[status] if status in messages else res.message, None
+        if status == "infeasible":
+            diagnosis = diagnose(d, SolverOptions(time_limit=clock.left(), mip_gap=options.mip_gap, threads=options.threads))
+            message = f"infeasible: {diagnosis.sentence}"
         return empty_solution(
-            d, objective, status if status in messages else "error", messages.get(status, res.message),
-            hints=hints, model_size=size, solve_seconds=clock.elapsed(), solver_seconds=adapter.seconds,
-            dinkelbach_iterations=iters,
+            d, objective, status, message, hints=hints, diagnosis=diagnosis, model_size=size,
+            solve_seconds=clock.elapsed(), solver_seconds=adapter.seconds, dinkelbach_iterations=iters,
         )
     gap = res.gap
     if objective == "tokens_per_watt" and res.status == "optimal":

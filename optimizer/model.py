@@ -44,11 +44,16 @@ from .preprocess import HOURS_PER_YEAR, MONEY, PORTS, ROLES, SECONDS_PER_YEAR, T
 REV_PER_PRICE_QTY = SECONDS_PER_YEAR / 1e6
 
 
-def build_model(d: Data) -> pyo.ConcreteModel:
-    """Build the MILP for one instance: sets, variables, expressions, every constraint family."""
+def build_model(d: Data, tight: bool = True) -> pyo.ConcreteModel:
+    """Build the MILP for one instance: sets, variables, expressions, every constraint family.
+
+    ``tight`` adds variable bounds and a fabric big-M implied by the slot and supply limits
+    (same optimum, tighter relaxation); the elastic models of ``diagnose`` relax those limits
+    and must build without them.
+    """
     m = pyo.ConcreteModel(name=d.name)
     add_sets(m, d)
-    add_variables(m, d)
+    add_variables(m, d, tight)
     add_expressions(m, d)
     add_supply(m, d)
     add_replica_fit(m, d)
@@ -58,7 +63,7 @@ def build_model(d: Data) -> pyo.ConcreteModel:
     add_cooling(m, d)
     add_power(m, d)
     add_halls(m, d)
-    add_fabric(m, d)
+    add_fabric(m, d, tight)
     add_kv_transfer(m, d)
     add_budget(m, d)
     add_side_constraints(m, d)
@@ -99,8 +104,11 @@ def add_sets(m, d: Data) -> None:
     m.models_by_hardware = {h: [u for (hh, u) in m.HU if hh == h] for h in d.hardware}
 
 
-def add_variables(m, d: Data) -> None:
-    """Section 5: n_hz, k_hmu (integer), x_htr, qa_t, qd_t (continuous), y_d (binary), E_d."""
+def add_variables(m, d: Data, tight: bool = True) -> None:
+    """Section 5: n_hz, k_hmu (integer), x_htr, qa_t, qd_t (continuous), y_d (binary), E_d.
+
+    n_hz is 0 where h may not stand in z; with ``tight`` the counts are also bounded by what the
+    slots and supply caps imply (those constraints hold anyway)."""
     hi = {h: i for i, h in enumerate(d.hardware)}
     zi = {z: j for j, z in enumerate(d.halls)}
     ui = {u: j for j, u in enumerate(d.models)}
@@ -110,15 +118,15 @@ def add_variables(m, d: Data) -> None:
         i, j = hi[h], zi[z]
         if not d.allowed[i, j]:
             return (0, 0)  # h may not stand in z
-        return (0, min(d.slots[j], d.max_racks[i]))
+        return (0, min(d.slots[j], d.max_racks[i]) if tight else None)
 
     m.n = pyo.Var(m.H, m.Z, within=pyo.NonNegativeIntegers, bounds=n_bounds)
     m.k = pyo.Var(
         m.HU,
         within=pyo.NonNegativeIntegers,
-        bounds=lambda m, h, u: (0, math.floor(bound[hi[h]] / d.replica_racks[hi[h], ui[u]])),
+        bounds=lambda m, h, u: (0, math.floor(bound[hi[h]] / d.replica_racks[hi[h], ui[u]]) if tight else None),
     )
-    m.x = pyo.Var(m.X, within=pyo.NonNegativeReals, bounds=lambda m, h, t, r: (0, bound[hi[h]] * d.availability[hi[h]]))
+    m.x = pyo.Var(m.X, within=pyo.NonNegativeReals, bounds=lambda m, h, t, r: (0, bound[hi[h]] * d.availability[hi[h]] if tight else None))
     m.qa = pyo.Var(m.T, within=pyo.NonNegativeReals)
     m.qd = pyo.Var(m.T, within=pyo.NonNegativeReals)
     m.y = pyo.Var(m.D, within=pyo.Binary)
@@ -263,15 +271,16 @@ def add_halls(m, d: Data) -> None:
     m.hall_slots = pyo.Constraint(m.Z, rule=lambda m, z: sum(m.n[h, z] for h in m.H) <= d.slots[zi[z]])
 
 
-def add_fabric(m, d: Data) -> None:
+def add_fabric(m, d: Data, tight: bool = True) -> None:
     """6.11 Fabric: sum_d E_d = sum_h pi_h n_h;  E_d <= M_d y_d;  sum_d y_d <= 1.
 
-    M_d is tightened to the most ports the site could ever need (an equivalent, tighter big-M).
+    With ``tight``, M_d is cut to the most ports the site could ever need (an equivalent,
+    tighter big-M).
     """
     if not d.has_network:
         return
     hi = {h: i for i, h in enumerate(d.hardware)}
-    most = float(d.ports @ d.rack_bound()) / PORTS
+    most = float(d.ports @ d.rack_bound()) / PORTS if tight else float("inf")
     reach = {x.name: min(x.reach_ports / PORTS, most) for x in d.designs}
     m.fabric_ports = pyo.Constraint(expr=sum(m.E[n] for n in m.D) == sum(d.ports[hi[h]] / PORTS * m.racks[h] for h in m.H))
     m.fabric_reach = pyo.Constraint(m.D, rule=lambda m, n: m.E[n] <= reach[n] * m.y[n])

@@ -139,6 +139,21 @@ class ShadowPrice(BaseModel):
     unit: str
 
 
+class Shortfall(BaseModel):
+    constraint: str
+    missing: float = Field(description="how much the limit must move, in `unit`")
+    unit: str
+
+
+class Diagnosis(BaseModel):
+    """Why an instance is infeasible (optimizer/diagnose.py)."""
+
+    sentence: str
+    needs: list[Shortfall] | None = Field(description="null: no addition to the site's limits alone suffices")
+    gives_up: list[Shortfall] | None = Field(description="null: no reduction of demand and side constraints alone suffices")
+    conflict: list[str] = Field(default_factory=list, description="constraints of the LP relaxation's IIS")
+
+
 class ModelSize(BaseModel):
     variables: int
     integer_variables: int
@@ -165,6 +180,7 @@ class Solution(BaseModel):
     binding: list[LimitRow] = Field(default_factory=list)
     shadow_prices: list[ShadowPrice] = Field(default_factory=list)
     hints: list[str] = Field(default_factory=list, description="reasons found before solving")
+    diagnosis: Diagnosis | None = Field(None, description="why an infeasible instance is infeasible")
     model_size: ModelSize | None = None
     solve_seconds: float = Field(0.0, description="wall time of the solve, s")
     solver_seconds: float = Field(0.0, description="HiGHS's own run time, summed over every run, s")
@@ -173,6 +189,7 @@ class Solution(BaseModel):
     @property
     def has_plan(self) -> bool:
         return self.metrics is not None
+
 
 
 # --------------------------------------------------------------------------- extraction

@@ -1,0 +1,149 @@
+"""Why an instance is infeasible, in the planner's units.
+
+Two elastic models of the same MILP. Each gives a non-negative slack to every limit of one
+group, normalised by the limit (s = 0.1 means 10% more), and minimises the sum of slacks:
+
+- ``needs``: the site's limits alone (grid power, cooling, hall slots, budget, supply caps,
+  fabric reach, KV transfer): the smallest additions that make the instance feasible;
+- ``gives_up``: the demand floors, installed fleets and side constraints alone: the smallest
+  reductions that do.
+
+``conflict`` names the constraints of the infeasible subset that HiGHS's IIS search (elasticity
+filter) finds in the LP relaxation, when that relaxation is itself infeasible (an integer-only
+infeasibility has none). HiGHS says whether the subset is irreducible; it may not be minimal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+from .model import build_model, set_objective
+from .preprocess import MONEY, PORTS, TOKENS, Data
+from .results import Diagnosis, Shortfall, family, label
+from .solver import HighsAdapter, SolverOptions
+
+# family -> (unit, internal -> user factor, phrase for "needs X ...")
+NEEDS = {
+    "facility_power": ("MW", 1.0, "{x} MW more grid power"),
+    "liquid_cooling": ("MW heat", 1.0, "{x} MW more liquid cooling"),
+    "air_cooling": ("MW heat", 1.0, "{x} MW more air cooling"),
+    "hall_slots": ("racks", 1.0, "{x} more rack slots in hall {i}"),
+    "capex_budget": ("USD", MONEY, "${x} more capex budget"),
+    "supply_cap": ("racks", 1.0, "{x} more {i} racks on offer"),
+    "fabric_reach": ("ports", PORTS, "{x} more endpoint ports of fabric reach"),
+    "kv_transfer": ("Gb/s", 1000.0, "{x} Gb/s more KV-transfer bandwidth"),
+}
+GIVES_UP = {
+    "demand_floor": ("tokens/s", TOKENS, "{x} fewer tokens/s in tier {i}"),
+    "installed": ("racks", 1.0, "{x} fewer installed {i} racks"),
+    "min_revenue": ("USD/yr", MONEY, "${x}/yr less required revenue"),
+    "min_tokens_per_joule": ("tokens/J", None, "{x} tokens/J less required efficiency"),
+    "kind_power_share": ("share of IT power", None, "a {i} power share {x} lower (or higher, for a max)"),
+    "tier_power_share": ("share of allocated power", None, "a tier {i} power share {x} lower (or higher, for a max)"),
+}
+
+
+def _fmt(x: float) -> str:
+    a = abs(x)
+    if a >= 1e6:
+        return f"{x:.3g}"
+    if a >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.3g}"
+
+
+def _name(con) -> tuple[str, str]:
+    """Reported name and index: the min/max suffix of shares is dropped (kind_power_share[lpu])."""
+    fam = family(con)
+    idx = con.index()
+    if fam in ("kind_power_share", "tier_power_share"):
+        return f"{fam}[{idx[0]}]", str(idx[0])
+    if fam == "fabric_reach":
+        return fam, ""
+    return label(con), "" if idx is None else str(idx)
+
+
+def elastic(d: Data, groups: dict, options: SolverOptions) -> list[Shortfall] | None:
+    """Minimise the normalised slack on the limits of ``groups``; None if that cannot help."""
+    m = build_model(d, tight=False)
+    targets = [c for c in m.component_data_objects(pyo.Constraint, active=True) if family(c) in groups]
+    m.slack = pyo.Var(range(len(targets)), within=pyo.NonNegativeReals)
+    m.elastic = pyo.ConstraintList()
+    scales = []
+    for k, con in enumerate(targets):
+        bound = con.upper if con.upper is not None else con.lower
+        scale = abs(pyo.value(bound)) or 1.0  # normalised by the limit; 1 internal unit for a limit of 0
+        scales.append(scale)
+        con.deactivate()
+        if con.upper is not None:
+            m.elastic.add(con.body - scale * m.slack[k] <= con.upper)
+        else:
+            m.elastic.add(con.body + scale * m.slack[k] >= con.lower)
+    set_objective(m, sum(m.slack[k] for k in m.slack) if targets else 0.0 * m.tokens, "min")
+    res = HighsAdapter(options).solve(m, options.time_limit)
+    if not res.has_solution:
+        return None
+    out: dict[str, Shortfall] = {}
+    for k, con in enumerate(targets):
+        s = pyo.value(m.slack[k]) * scales[k]
+        if s <= 1e-7 * scales[k]:
+            continue
+        fam = family(con)
+        unit, factor, _ = groups[fam]
+        if fam == "min_tokens_per_joule":
+            missing = s / max(pyo.value(m.facility_mw), 1e-12)  # tokens/J: TOK >= (eps - s/F) F
+        elif fam == "kind_power_share":
+            missing = s / max(pyo.value(m.it_mw), 1e-12)
+        elif fam == "tier_power_share":
+            missing = s / max(sum(pyo.value(m.tier_mw[t]) for t in m.T), 1e-12)
+        else:
+            missing = s * factor
+        name, _ = _name(con)
+        if name in out:
+            out[name].missing += missing
+        else:
+            out[name] = Shortfall(constraint=name, missing=missing, unit=unit)
+    return sorted(out.values(), key=lambda e: e.constraint)
+
+
+def iis(m, options: SolverOptions) -> list[str]:
+    """Constraint names of HiGHS's IIS of the LP relaxation ([] if it is feasible or HiGHS cannot say)."""
+    try:
+        ad = HighsAdapter(options)
+        ad.solve(m, options.time_limit, highs_options={"iis_strategy": 2})
+        h = ad.solver._solver_model
+        rows = ad.solver._solver_con_to_pyomo_con_map
+        h.setOptionValue("output_flag", False)
+        n = h.getNumCol()
+        h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.zeros(n, dtype=np.uint8))
+        h.run()
+        if str(h.getModelStatus()).split(".")[-1] != "kInfeasible":
+            return []
+        _, found = h.getIis()
+        return sorted({label(rows[int(r)]) for r in found.row_index_ if int(r) in rows})
+    except Exception:  # the IIS is a courtesy: never let it hide the diagnosis
+        return []
+
+
+def sentence(needs: list[Shortfall] | None, gives: list[Shortfall] | None) -> str:
+    def phrase(entries, groups):
+        parts = []
+        for e in entries:
+            fam = e.constraint.split("[", 1)[0]
+            idx = e.constraint[len(fam) + 1:-1] if "[" in e.constraint else ""
+            parts.append(groups[fam][2].format(x=_fmt(e.missing), i=idx))
+        return " and ".join(parts)
+
+    if needs:
+        text = "needs " + phrase(needs, NEEDS)
+        return text + (", or " + phrase(gives, GIVES_UP) if gives else " (no reduction of demand alone suffices)")
+    if gives:
+        return "no addition to the site's limits alone suffices; it needs " + phrase(gives, GIVES_UP)
+    return "neither more site capacity nor less demand alone makes it feasible; see the conflict"
+
+
+def diagnose(d: Data, options: SolverOptions, m=None) -> Diagnosis:
+    needs = elastic(d, NEEDS, options)
+    gives = elastic(d, GIVES_UP, options)
+    conflict = iis(m if m is not None else build_model(d), options)
+    return Diagnosis(sentence=sentence(needs, gives), needs=needs, gives_up=gives, conflict=conflict)
