@@ -211,6 +211,37 @@ def plot(
 
 
 @app.command()
+def report(
+    path: Annotated[Path, typer.Argument(help="instance file (YAML or JSON)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="report file: .html or .md")],
+    objective: Annotated[Optional[ObjectiveChoice], typer.Option(help="override the instance's objective")] = None,
+    time_limit: Annotated[Optional[float], typer.Option(min=0.0, help="seconds for the main solve")] = None,
+    entry: Annotated[bool, typer.Option(help="find what would bring each unchosen system in (re-solves)")] = True,
+) -> None:
+    """Write a self-contained report a planner can forward (exit 0: plan, 1: no plan, 2: bad input)."""
+    from .document import assumptions, to_html, to_markdown
+    from .engine import solve as run
+    from .explain import Explanation, explain, limits
+
+    if output.suffix.lower() not in (".html", ".md"):
+        sys.stderr.write(f"error: {output}: the report must end in .html or .md\n")
+        raise typer.Exit(2)
+    try:
+        inst = load_instance(path)
+    except InputError as exc:
+        _bad_input(exc)
+    sol = run(inst, objective=objective.value if objective else None, time_limit=time_limit)
+    exp = None
+    if sol.has_plan:
+        exp = explain(inst, sol) if entry else Explanation(limits=limits(inst, sol), not_chosen=[])
+    notes = assumptions(path)
+    text = to_html(inst, sol, exp, notes) if output.suffix.lower() == ".html" else to_markdown(inst, sol, exp, notes)
+    output.write_text(text, encoding="utf-8")
+    sys.stdout.write(f"{output}: {sol.status}\n")
+    raise typer.Exit(0 if sol.has_plan else 1)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of instance files."""
     sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")

@@ -77,3 +77,17 @@ def test_shipped_instance_shadow_prices_match_finite_differences():
     check(inst, sol, "demand_cap[pro]", "pro", "max_tokens_per_s", 1e5)
     floor = check(inst, sol, "demand_floor[free]", "free", "min_tokens_per_s", 1e5)
     assert floor < 0  # serving more free tokens costs revenue
+
+
+def test_shipped_instance_zero_prices_are_zero_by_finite_differences():
+    """Limits only racks consume have a 0 price with the racks fixed, and moving them changes
+    the fixed-integer LP by nothing: grid power, cooling, slots."""
+    inst = optimizer.schema.read_document(GTC)
+    sol = optimizer.solve(inst)
+    base = fixed_lp_value(inst, sol)
+    for path, delta in ((("facility", "grid_power_mw"), 5.0), (("facility", "liquid_cooling_mw"), 5.0)):
+        moved = copy.deepcopy(inst)
+        moved[path[0]][path[1]] += delta
+        assert fixed_lp_value(moved, sol) == pytest.approx(base, rel=1e-12)
+    prices = {s.constraint: s.value for s in sol.shadow_prices}
+    assert prices["facility_power"] == 0 and prices["liquid_cooling"] == 0 and prices["hall_slots[hall-a]"] == 0

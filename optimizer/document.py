@@ -1,0 +1,189 @@
+"""A report a planner can forward: one self-contained HTML page (charts as inline SVG, no
+network needed to view it) or Markdown, built from a Solution, its Explanation and the
+instance's own assumption comments."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .explain import Explanation  # noqa: E402
+from .preprocess import fabric_designs  # noqa: E402
+from .report import money, num  # noqa: E402
+from .results import Solution  # noqa: E402
+from .schema import Instance  # noqa: E402
+
+SECTIONS = ["headline", "diagnosis", "mix", "tiers", "power", "heat", "fabric", "limits", "shadow-prices", "not-chosen", "assumptions"]
+
+
+def assumptions(path: str | Path | None) -> list[tuple[str, str]]:
+    """(field, text) for every comment of the instance file that states an assumption."""
+    if path is None or not Path(path).exists():
+        return []
+    out = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        code, _, comment = line.partition("#")
+        if re.search(r"\bassumption", comment, re.I):
+            field = code.strip().rstrip(":").split(":")[0].strip(" -{") or "(block)"
+            out.append((field, comment.strip()))
+    return out
+
+
+def fabric_options(inst: Instance, sol: Solution) -> list[dict]:
+    """For each optics option: its least-power design that reaches the plan's ports."""
+    if sol.fabric is None:
+        return []
+    ports = sol.fabric.endpoint_ports
+    best: dict[str, dict] = {}
+    for d in fabric_designs(inst):
+        if d.reach_ports + 1e-9 < ports:
+            continue
+        row = {"option": d.option, "technology": d.technology, "tiers": d.tiers, "power_mw": d.power_w * ports / 1e6, "capex_usd": d.capex_usd * ports}
+        if d.option not in best or row["power_mw"] < best[d.option]["power_mw"]:
+            best[d.option] = row
+    return list(best.values())
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def power_chart(sol: Solution) -> str:
+    p = sol.power
+    parts = [("IT", p.it_mw, "#4c78a8"), ("network", p.network_mw, "#f58518"), ("losses", p.losses_mw, "#e45756"), ("cooling", p.cooling_mw, "#72b7b2"),
+             ("headroom", max(p.grid_mw - p.total_mw, 0.0), "#dddddd")]
+    fig, ax = plt.subplots(figsize=(8, 1.8))
+    left = 0.0
+    for name, v, color in parts:
+        ax.barh([0], [v], left=left, color=color, label=f"{name} {v:,.1f} MW")
+        left += v
+    ax.axvline(p.grid_mw, color="black", lw=1)
+    ax.set_yticks([])
+    ax.set_xlabel("MW (the black line is the grid connection)")
+    ax.legend(ncol=5, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 1.6))
+    return _svg(fig)
+
+
+def heat_chart(sol: Solution) -> str:
+    fig, ax = plt.subplots(figsize=(6, 2.2))
+    loops = [h.loop for h in sol.heat]
+    ax.barh(loops, [h.capacity_mw for h in sol.heat], color="#dddddd", label="capacity")
+    ax.barh(loops, [h.load_mw for h in sol.heat], color="#e45756", height=0.5, label="heat")
+    ax.set_xlabel("MW of heat")
+    ax.legend(fontsize=7)
+    return _svg(fig)
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[tuple[str, str]]) -> list[tuple[str, str, list]]:
+    """(section id, title, [("p", text) | ("table", head, rows) | ("svg", markup)])."""
+    out: list[tuple[str, str, list]] = []
+    o = sol.objective
+    head = [("p", f"{sol.instance}: {sol.status} ({sol.message})")]
+    if sol.has_plan:
+        m = sol.metrics
+        head += [("table", ["figure", "value"], [
+            [f"objective: {o.name} ({o.sense})", f"{num(o.value)} {o.unit}"],
+            ["MIP gap", "-" if sol.mip_gap is None else f"{sol.mip_gap:.2g}"],
+            ["revenue", f"{money(m.revenue_usd_per_year)}/yr"], ["cost", f"{money(m.cost_usd_per_year)}/yr"],
+            ["profit", f"{money(m.profit_usd_per_year)}/yr"], ["capex", money(m.capex_usd)],
+            ["tokens", f"{num(m.tokens_per_s)} tokens/s"], ["tokens per joule", f"{num(m.tokens_per_joule)} tokens/J"],
+            ["facility power", f"{num(m.facility_power_mw)} MW"]])]
+    out.append(("headline", "Headline", head))
+    if sol.diagnosis is not None:
+        dg = sol.diagnosis
+        rows = [["needs", e.constraint, num(e.missing), e.unit] for e in dg.needs or []]
+        rows += [["gives up", e.constraint, num(e.missing), e.unit] for e in dg.gives_up or []]
+        out.append(("diagnosis", "Why it is infeasible", [("p", dg.sentence), ("table", ["route", "constraint", "missing", "unit"], rows),
+                                                           ("p", "Conflicting constraints (HiGHS IIS of the LP relaxation): " + (", ".join(dg.conflict) or "none found"))]))
+    if not sol.has_plan:
+        return out
+    halls = sorted({r.hall for r in sol.racks})
+    hw = sorted({r.hardware for r in sol.racks})
+    rows = [[h] + [num(sum(r.count for r in sol.racks if r.hardware == h and r.hall == z)) for z in halls] + [num(sum(r.count for r in sol.racks if r.hardware == h))] for h in hw]
+    out.append(("mix", "Racks per hall", [("table", ["hardware", *halls, "total"], rows)]))
+    out.append(("tiers", "Tokens and revenue per tier", [("table", ["tier", "USD/Mtok", "tok/s/user floor", "tokens/s", "aggregated", "disaggregated", "revenue USD/yr"],
+               [[t.tier, num(t.price_usd_per_mtok), num(t.min_interactivity), num(t.tokens_per_s), num(t.aggregated_tokens_per_s), num(t.disaggregated_tokens_per_s), money(t.revenue_usd_per_year)] for t in sol.tiers])]))
+    p = sol.power
+    out.append(("power", "Power chain, grid to IT", [("svg", power_chart(sol)), ("table", ["item", "MW"], [
+        ["IT", num(p.it_mw)], ["network", num(p.network_mw)], ["distribution losses", num(p.losses_mw)], ["cooling", num(p.cooling_mw)],
+        ["total facility", num(p.total_mw)], ["grid connection", num(p.grid_mw)]])]))
+    out.append(("heat", "Heat against each cooling loop", [("svg", heat_chart(sol)), ("table", ["loop", "heat MW", "capacity MW"],
+               [[h.loop, num(h.load_mw), num(h.capacity_mw)] for h in sol.heat])]))
+    if sol.fabric is not None:
+        f = sol.fabric
+        opts = fabric_options(inst, sol)
+        out.append(("fabric", "Scale-out fabric", [
+            ("p", f"Built: {f.option} ({f.technology}), {f.switch_tiers} switch tiers, {num(f.endpoint_ports)} endpoint ports, {num(f.power_mw)} MW, {money(f.capex_usd)}."),
+            ("table", ["option", "technology", "tiers", "power MW for these ports", "capex USD"], [[r["option"], r["technology"], r["tiers"], num(r["power_mw"]), money(r["capex_usd"])] for r in opts])]))
+    else:
+        out.append(("fabric", "Scale-out fabric", [("p", "No scale-out fabric is modelled for this instance.")]))
+    if exp is not None:
+        out.append(("limits", "What limits the plan (binding first)", [("table", ["limit", "usage", "capacity", "unit", "use", "binding"],
+                   [[r.constraint, num(r.usage), num(r.limit), r.unit, f"{100 * r.use:.1f}%", "yes" if r.binding else ""] for r in exp.limits])]))
+    out.append(("shadow-prices", "Shadow prices (LP with the integers fixed)", [("table", ["constraint", "value", "unit"],
+               [[s.constraint, num(s.value), s.unit] for s in sol.shadow_prices if s.value != 0]),
+               ("p", f"{sum(1 for s in sol.shadow_prices if s.value == 0)} other limits have a shadow price of 0 with the racks fixed.")]))
+    if exp is not None:
+        rows = [[e.hardware, e.forced_racks, "infeasible" if e.forced_loss is None else f"{num(e.forced_loss)} {e.unit}",
+                 "-" if e.capex_cut_usd_per_rack is None else money(e.capex_cut_usd_per_rack),
+                 "more than 100x" if e.speedup_needed is None else f"{e.speedup_needed:.3g}x"] for e in exp.not_chosen]
+        out.append(("not-chosen", "Systems not chosen: what would bring them in", [("table", ["hardware", "racks forced", "objective lost", "capex cut per rack", "throughput needed"], rows)]))
+    out.append(("assumptions", "The instance's assumptions", [("table", ["field", "assumption"], [list(n) for n in notes])] if notes else [("p", "None stated in the file.")]))
+    return out
+
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+td:first-child,th:first-child{text-align:left}h2{border-bottom:1px solid #aaa;margin-top:1.5em}svg{max-width:100%;height:auto}"""
+
+
+def to_html(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[tuple[str, str]]) -> str:
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(sol.instance)}: plan</title><style>{CSS}</style></head><body>",
+             f"<h1>{html.escape(sol.instance)}</h1>"]
+    for sid, title, items in blocks(inst, sol, exp, notes):
+        parts.append(f"<section id='{sid}'><h2>{html.escape(title)}</h2>")
+        for item in items:
+            if item[0] == "p":
+                parts.append(f"<p>{html.escape(item[1])}</p>")
+            elif item[0] == "table":
+                parts.append(_table(item[1], item[2]))
+            else:
+                parts.append(f"<figure>{item[1]}</figure>")
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def to_markdown(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[tuple[str, str]]) -> str:
+    parts = [f"# {sol.instance}"]
+    for sid, title, items in blocks(inst, sol, exp, notes):
+        parts.append(f"\n## {title}\n")
+        for item in items:
+            if item[0] == "p":
+                parts.append(item[1] + "\n")
+            elif item[0] == "table":
+                parts.append(_md_table(item[1], item[2]) + "\n")
+    return "\n".join(parts)

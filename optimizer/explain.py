@@ -1,0 +1,165 @@
+"""What limits a plan: every limit's use against its capacity, and what a system left out of the
+plan would need to enter it.
+
+Entry thresholds are found by re-solving, which is exact where the LP reduced cost is not (a
+rack is an integer and its replica may span several racks):
+
+- ``forced_loss``: the objective lost when one replica's worth of the system's racks is forced in;
+- ``capex_cut_usd_per_rack`` (objectives that count cost): the capex cut per rack at which that
+  forced plan ties the optimum, loss / (CRF x racks); a larger cut brings the system in;
+- ``speedup_needed``: the smallest multiplier on all its throughput (found by bisection to 1%)
+  at which the optimizer buys it freely; ``None`` when even 100x does not.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .engine import solve
+from .preprocess import crf
+from .results import Solution
+from .schema import Instance, load_instance
+
+MAX_SPEEDUP = 100.0
+
+
+class LimitUse(BaseModel):
+    constraint: str
+    usage: float
+    limit: float
+    unit: str
+    use: float = Field(description="usage / limit (for a floor: how far above it)")
+    binding: bool
+
+
+class Entry(BaseModel):
+    hardware: str
+    forced_racks: int
+    forced_loss: float | None = Field(description="objective lost with forced_racks forced in; null if that is infeasible")
+    unit: str
+    capex_cut_usd_per_rack: float | None = None
+    speedup_needed: float | None = Field(None, description="throughput multiplier to enter freely; null: not even 100x")
+
+
+class Explanation(BaseModel):
+    limits: list[LimitUse]
+    not_chosen: list[Entry]
+
+
+def limits(inst: Instance, sol: Solution, rel_tol: float = 1e-6) -> list[LimitUse]:
+    """Use against capacity of every site limit and demand bound, binding first."""
+    fac, rows = inst.facility, []
+
+    def add(name, usage, limit, unit, floor=False):
+        if limit is None:
+            return
+        use = (usage / limit if limit else (1.0 if usage == 0 else math.inf)) if not floor else (usage / limit if limit else math.inf)
+        binding = abs(usage - limit) <= rel_tol * max(abs(limit), 1.0)
+        rows.append(LimitUse(constraint=name, usage=usage, limit=limit, unit=unit, use=use, binding=binding))
+
+    m, p = sol.metrics, sol.power
+    add("facility_power", p.total_mw, fac.grid_power_mw, "MW")
+    heat = {h.loop: h for h in sol.heat}
+    add("liquid_cooling", heat["liquid"].load_mw, fac.liquid_cooling_mw, "MW heat")
+    add("air_cooling", heat["air"].load_mw, fac.air_cooling_mw, "MW heat")
+    for h in sol.halls:
+        add(f"hall_slots[{h.hall}]", h.racks, h.slots, "racks")
+    if fac.capex_budget_usd is not None:
+        add("capex_budget", m.capex_usd, fac.capex_budget_usd, "USD")
+    for h in inst.hardware:
+        if h.max_racks is not None:
+            add(f"supply_cap[{h.name}]", sum(r.count for r in sol.racks if r.hardware == h.name), h.max_racks, "racks")
+    tiers = {t.name: t for t in inst.tiers}
+    for row in sol.tiers:
+        t = tiers[row.tier]
+        if t.max_tokens_per_s is not None:
+            add(f"demand_cap[{t.name}]", row.tokens_per_s, t.max_tokens_per_s, "tokens/s")
+        if t.min_tokens_per_s > 0:
+            add(f"demand_floor[{t.name}]", row.tokens_per_s, t.min_tokens_per_s, "tokens/s", floor=True)
+    if sol.fabric is not None:
+        add("fabric_reach", sol.fabric.endpoint_ports, sol.fabric.reach_ports, "ports")
+    if inst.network is not None:
+        models = {u.name: u for u in inst.models}
+        work = {w.name: w for w in inst.workloads}
+        bits = sum(8 * models[work[tiers[r.tier].workload].model].kv_bytes_per_token
+                   * work[tiers[r.tier].workload].input_tokens_per_output_token * r.disaggregated_tokens_per_s for r in sol.tiers)
+        racks = {h.name: sum(r.count for r in sol.racks if r.hardware == h.name) for h in inst.hardware}
+        bw = inst.network.kv_transfer_max_utilization * sum(h.scale_out_ports * h.port_gbps * racks[h.name] for h in inst.hardware)
+        if bits > 0:
+            add("kv_transfer", bits / 1e9, bw, "Gb/s")
+    return sorted(rows, key=lambda r: (not r.binding, -min(r.use, 1e9)))
+
+
+def _doc(inst: Instance) -> dict[str, Any]:
+    return inst.model_dump(mode="json")
+
+
+def _scaled(doc: dict, name: str, factor: float) -> dict:
+    out = copy.deepcopy(doc)
+    for h in out["hardware"]:
+        if h["name"] == name:
+            for perf in h["performance"].values():
+                perf["prefill_tokens_per_s"] = perf.get("prefill_tokens_per_s", 0.0) * factor
+                for role in ("aggregated", "decode"):
+                    perf[role] = [[x, y * factor] for x, y in perf.get(role, [])]
+    return out
+
+
+def _uses(sol: Solution, name: str) -> bool:
+    return sol.has_plan and any(r.hardware == name and r.count > 0 for r in sol.racks)
+
+
+def entry(inst: Instance, sol: Solution, name: str, objective: str, mip_gap: float = 1e-6) -> Entry:
+    h = next(x for x in inst.hardware if x.name == name)
+    hosted = {w.model for w in inst.workloads if w.name in h.performance}
+    racks = int(math.ceil(min((h.racks_per_replica.get(u, 1.0) for u in hosted), default=1.0)))
+    doc = _doc(inst)
+    forced = copy.deepcopy(doc)
+    for x in forced["hardware"]:
+        if x["name"] == name:
+            x["installed_racks"] = max(x.get("installed_racks", 0), racks)
+            if x.get("max_racks") is not None and x["max_racks"] < racks:
+                x["max_racks"] = racks
+    # forced in as installed racks, which carry no capex: the capex annuity is added back below
+    # so that the loss counts what buying them costs
+    base = solve(doc, objective=objective, mip_gap=mip_gap)
+    f_sol = solve(forced, objective=objective, mip_gap=mip_gap)
+    sense = 1 if base.objective.sense == "max" else -1
+    loss = None
+    cut = None
+    if f_sol.has_plan and base.has_plan:
+        annuity = crf(inst.facility.discount_rate, h.lifetime_years) * h.capex_usd * racks
+        cost_counts = objective in ("profit", "min_cost")
+        forced_value = f_sol.objective.value - sense * (annuity if cost_counts else 0.0)
+        loss = sense * (base.objective.value - forced_value)
+        if abs(loss) <= 1e-9 * max(abs(base.objective.value), 1.0):
+            loss = 0.0  # solver round-off, not a loss
+        if cost_counts:
+            cut = max(loss, 0.0) / (crf(inst.facility.discount_rate, h.lifetime_years) * racks)
+    speed = None
+    if h.performance:
+        lo, hi = 1.0, MAX_SPEEDUP
+        if _uses(solve(_scaled(doc, name, hi), objective=objective, mip_gap=mip_gap), name):
+            while hi / lo > 1.01:
+                mid = math.sqrt(lo * hi)
+                if _uses(solve(_scaled(doc, name, mid), objective=objective, mip_gap=mip_gap), name):
+                    hi = mid
+                else:
+                    lo = mid
+            speed = hi
+    return Entry(hardware=name, forced_racks=racks, forced_loss=loss, unit=base.objective.unit,
+                 capex_cut_usd_per_rack=cut, speedup_needed=speed)
+
+
+def explain(instance: Instance | dict | str, sol: Solution | None = None, objective: str | None = None) -> Explanation:
+    inst = instance if isinstance(instance, Instance) else load_instance(instance)
+    sol = sol or solve(inst, objective=objective)
+    if not sol.has_plan:
+        return Explanation(limits=[], not_chosen=[])
+    chosen = {r.hardware for r in sol.racks if r.count > 0}
+    entries = [entry(inst, sol, h.name, sol.objective.name) for h in inst.hardware if h.name not in chosen]
+    return Explanation(limits=limits(inst, sol), not_chosen=entries)
