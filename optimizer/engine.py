@@ -74,7 +74,7 @@ def _dinkelbach(m, adapter: HighsAdapter, clock: _Clock) -> tuple[SolveResult, f
     it = 1
     while it < DINKELBACH_MAX_ITER:
         set_objective(m, objective_expr(m, "tokens_per_watt", lam), "max")
-        res = adapter.solve(m, clock.left(), abs_gap=1e-9)
+        res = adapter.solve(m, clock.left(), abs_gap=1e-9, start=_snapshot(m))
         it += 1
         if not res.has_solution:
             break
@@ -92,11 +92,15 @@ def _dinkelbach(m, adapter: HighsAdapter, clock: _Clock) -> tuple[SolveResult, f
     return best_res, lam, it
 
 
-def _second_stage(m, objective: str, z: float, lam: float, adapter: HighsAdapter, clock: _Clock) -> bool:
-    """Tie-break: hold the primary within 1e-6 of z*, minimise COST (or F). True if a plan was loaded."""
+def _second_stage(m, objective: str, z: float, lam: float, adapter: HighsAdapter, clock: _Clock,
+                  budget: float | None) -> float | None:
+    """Tie-break: hold the primary within 1e-6 of z*, minimise COST (or F), starting from the
+    primary plan (always feasible here). It runs for at most ``budget`` seconds and keeps its
+    best plan. Returns its relative gap (0: proven), or None if it did not run or found nothing.
+    """
     if objective == "tokens_per_watt":
         if lam <= 0:
-            return False
+            return None
         m.primary_floor = pyo.Constraint(expr=m.tokens - lam * (1 - SECOND_STAGE_TOL) * m.facility_mw >= 0)
         # the reported plan must have TOK > 0 (section 7). "At least one rack" says it robustly:
         # then F > 0 and the ratio above forces TOK >= lambda * F > 0 (a floor on TOK itself
@@ -112,11 +116,13 @@ def _second_stage(m, objective: str, z: float, lam: float, adapter: HighsAdapter
     tie = m.facility_mw if objective in ("profit", "min_cost") else m.cost
     set_objective(m, tie, "min")
     saved = _snapshot(m)
-    res = adapter.solve(m, clock.left())
+    left = clock.left()
+    limit = budget if left is None else (left if budget is None else min(left, budget))
+    res = adapter.solve(m, limit, start=saved)
     if not res.has_solution:
         _restore(saved)
-        return False
-    return True
+        return None
+    return res.gap
 
 
 def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clock, lp: HighsAdapter) -> dict:
@@ -163,27 +169,42 @@ def solve(
     time_limit: float | None = None,
     mip_gap: float | None = None,
     threads: int | None = None,
+    tie_break_time: float | None = None,
 ) -> Solution:
     """Solve one instance and return the plan with every figure of MODEL.md section 8.
 
     ``instance`` is an :class:`Instance`, a dict or a path (validated first; bad input raises
     :class:`~optimizer.errors.InputError`). ``objective`` overrides the instance's; ``time_limit``
-    (seconds) bounds the whole solve; ``mip_gap`` is HiGHS's relative gap (default 1e-4).
+    (seconds) bounds the whole solve; ``mip_gap`` is HiGHS's relative gap (default 1e-4);
+    ``tie_break_time`` caps the second stage (default: the primary's own HiGHS time, at least
+    1 s), whose remaining gap is reported as ``tie_break_gap``.
     """
-    inst = instance if isinstance(instance, Instance) else load_instance(instance)
-    name = Objective(objective or inst.objective).value
-    options = SolverOptions(time_limit=time_limit, mip_gap=1e-4 if mip_gap is None else mip_gap, threads=threads)
     clock = _Clock(time_limit)
+    t = time.perf_counter()
+    inst = instance if isinstance(instance, Instance) else load_instance(instance)
+    timings = {"validate": time.perf_counter() - t}
+    name = Objective(objective or inst.objective).value
+    options = SolverOptions(time_limit=time_limit, mip_gap=1e-4 if mip_gap is None else mip_gap, threads=threads,
+                            tie_break_time=tie_break_time)
+    t = time.perf_counter()
     d = preprocess(inst)
-    return solve_data(d, name, options, clock)
+    timings["preprocess"] = time.perf_counter() - t
+    return solve_data(d, name, options, clock, timings)
 
 
-def solve_data(d: Data, objective: str, options: SolverOptions, clock: _Clock | None = None) -> Solution:
+def solve_data(d: Data, objective: str, options: SolverOptions, clock: _Clock | None = None,
+               timings: dict | None = None) -> Solution:
     clock = clock or _Clock(options.time_limit)
+    timings = {} if timings is None else timings
+    t = time.perf_counter()
     m = build_model(d)
+    timings["build"] = time.perf_counter() - t
     size = model_size(m)
     hints = infeasibility_hints(d)
     adapter = HighsAdapter(options)
+    t = time.perf_counter()
+    adapter.solver.set_instance(m)  # the hand-over to HiGHS, timed on its own
+    timings["handover"] = time.perf_counter() - t
     lam, iters = 0.0, None
     if objective == "tokens_per_watt":
         res, lam, iters = _dinkelbach(m, adapter, clock)
@@ -214,11 +235,17 @@ def solve_data(d: Data, objective: str, options: SolverOptions, clock: _Clock | 
     gap = res.gap
     if objective == "tokens_per_watt" and res.status == "optimal":
         gap = 0.0  # each Dinkelbach step is solved to an absolute gap; lambda* is exact within it
-    _second_stage(m, objective, res.objective, lam, adapter, clock)
-    lp = HighsAdapter(options)
+    primary_highs = adapter.seconds
+    budget = options.tie_break_time if options.tie_break_time is not None else max(1.0, primary_highs)
+    tie_gap = _second_stage(m, objective, res.objective, lam, adapter, clock, budget)
+    lp = HighsAdapter(options)  # a fresh LP: reusing the MILP's adapter was slower and not identical
     duals = _fixed_lp(m, objective, lam, options, clock, lp)
+    t = time.perf_counter()
     plan = extract_plan(m, d)
     binding = binding_limits(m)
+    prices = shadow_prices(duals, objective)
+    timings["extract"] = time.perf_counter() - t
+    timings["highs"] = adapter.seconds + lp.seconds
     unit = OBJECTIVE_UNITS[objective][0]
     if status == "optimal":
         message = "optimal"
@@ -231,7 +258,9 @@ def solve_data(d: Data, objective: str, options: SolverOptions, clock: _Clock | 
         objective=ObjectiveValue(name=objective, sense=SENSE[objective], value=objective_value(objective, plan["metrics"]), unit=unit),
         mip_gap=gap,
         binding=binding,
-        shadow_prices=shadow_prices(duals, objective),
+        shadow_prices=prices,
+        tie_break_gap=tie_gap,
+        timings=timings,
         hints=hints if status != "optimal" else [],
         model_size=size,
         solve_seconds=clock.elapsed(),

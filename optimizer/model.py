@@ -96,12 +96,15 @@ def add_sets(m, d: Data) -> None:
     cells.sort(key=lambda c: (hi[c[0]], ti[c[1]], order[c[2]]))
     m.X = pyo.Set(dimen=3, ordered=True, initialize=cells)
     # the allocation cells grouped once, so that no constraint rule scans all of X
-    m.cells_by_tier = {t: [c for c in cells if c[1] == t] for t in d.tiers}
     tier_model = {t: d.models[d.workload_model[d.tier_workload[k]]] for k, t in enumerate(d.tiers)}
+    m.cells_by_tier = {t: [] for t in d.tiers}
     m.cells_by_host = {hu: [] for hu in m.HU}
-    for c in cells:
+    for c in cells:  # one pass: grouping per tier by scanning X once per tier was O(T x X)
+        m.cells_by_tier[c[1]].append(c)
         m.cells_by_host[(c[0], tier_model[c[1]])].append(c)
-    m.models_by_hardware = {h: [u for (hh, u) in m.HU if hh == h] for h in d.hardware}
+    m.models_by_hardware = {h: [] for h in d.hardware}
+    for h, u in m.HU:
+        m.models_by_hardware[h].append(u)
 
 
 def add_variables(m, d: Data, tight: bool = True) -> None:

@@ -185,6 +185,8 @@ class Solution(BaseModel):
     solve_seconds: float = Field(0.0, description="wall time of the solve, s")
     solver_seconds: float = Field(0.0, description="HiGHS's own run time, summed over every run, s")
     dinkelbach_iterations: int | None = None
+    tie_break_gap: float | None = Field(None, description="relative gap of the second stage (0: proven; it runs for at most tie_break_time)")
+    timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage: validate, preprocess, build, handover, highs, extract")
 
     @property
     def has_plan(self) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import highspy
+import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
@@ -50,6 +52,27 @@ class SolverOptions:
     time_limit: float | None = None  # seconds for the whole solve (all stages)
     mip_gap: float = 1e-4
     threads: int | None = 1
+    tie_break_time: float | None = None  # seconds for the second stage; None: max(1 s, primary's HiGHS time)
+
+
+class _Highs(Highs):
+    """Pyomo's persistent HiGHS with a MIP start: values by variable id, set just before the run
+    (after Pyomo has sent the model's changes, which would otherwise discard it)."""
+
+    mip_start: dict[int, float] | None = None
+
+    def _solve(self):
+        if self.mip_start:
+            cols = self._pyomo_var_to_solver_var_map
+            values = np.zeros(self._solver_model.getNumCol())
+            for vid, val in self.mip_start.items():
+                col = cols.get(vid)
+                if col is not None and val is not None:
+                    values[col] = val
+            start = highspy.HighsSolution()
+            start.col_value = values.tolist()
+            self._solver_model.setSolution(start)
+        return super()._solve()
 
 
 class HighsAdapter:
@@ -57,13 +80,15 @@ class HighsAdapter:
 
     def __init__(self, options: SolverOptions):
         self.options = options
-        self.solver = Highs()
+        self.solver = _Highs()
         self.last = None
         self.seconds = 0.0  # HiGHS's own run time, summed over this adapter's solves
         self._clock = (None, 0.0)  # (highspy object, its run clock after the last solve)
 
     def solve(self, model: pyo.ConcreteModel, time_limit: float | None, mip_gap: float | None = None,
-              abs_gap: float | None = None, load: bool = True, highs_options: dict | None = None) -> SolveResult:
+              abs_gap: float | None = None, load: bool = True, highs_options: dict | None = None,
+              start: list | None = None) -> SolveResult:
+        """Solve; ``start`` is a plan [(variable, value)] that HiGHS may use as its first incumbent."""
         kwargs = dict(
             load_solutions=False,
             raise_exception_on_nonoptimal_result=False,
@@ -76,6 +101,7 @@ class HighsAdapter:
             kwargs["solver_options"] = dict(highs_options)
         if time_limit is not None:
             kwargs["time_limit"] = max(time_limit, 0.01)
+        self.solver.mip_start = {id(v): val for v, val in start} if start else None
         try:
             res = self.solver.solve(model, **kwargs)
         except Exception as exc:  # the solver itself failed: report, never crash

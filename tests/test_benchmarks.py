@@ -8,3 +8,13 @@ def test_sweep_benchmark_smoke():
     assert res["points"] == 4 and res["sample"] == 2
     assert res["statuses"] == {"optimal": 4}
     assert 0 < res["highs_ms_per_point"] <= res["full_path_ms_per_point"] * 1.05
+
+
+def test_solve_scaling_smoke():
+    from benchmarks.solve_scaling import measure
+
+    (row,) = measure(["small"], time_limit=60)
+    assert row["status"] == "optimal" and row["floor"]["status"] == "kOptimal"
+    assert row["variables"] > 0 and row["peak_mb"] > 0 and row["floor"]["peak_mb"] > 0
+    for key in ("validate_s", "preprocess_s", "build_s", "handover_s", "highs_s", "extract_report_s"):
+        assert 0 <= row[key] <= row["total_s"]
