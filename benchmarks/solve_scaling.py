@@ -31,6 +31,14 @@ MIP_GAP = 1e-4
 
 
 def _peak_mb() -> float:
+    """This process's peak resident memory. VmHWM belongs to the process image; ru_maxrss would
+    carry the parent's high-water mark across fork and exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -90,7 +98,8 @@ def run_floor(mps: str, time_limit: float) -> dict:
     def solve(file, limit):
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
-        h.readModel(file)
+        if h.readModel(file) != highspy.HighsStatus.kOk:
+            raise RuntimeError(f"HiGHS cannot read {file}")
         h.setOptionValue("mip_rel_gap", MIP_GAP)
         h.setOptionValue("time_limit", float(limit))
         t = time.perf_counter()
