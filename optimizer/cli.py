@@ -41,6 +41,13 @@ def _bad_input(exc: InputError) -> None:
     raise typer.Exit(2)
 
 
+def _require_suffix(output: Path, suffixes: tuple[str, ...], what: str) -> None:
+    """Exit 2 before any work when an output file has a suffix we cannot write."""
+    if output.suffix.lower() not in suffixes:
+        sys.stderr.write(f"error: {output}: {what} must end in {' or '.join(suffixes)}\n")
+        raise typer.Exit(2)
+
+
 @app.command()
 def validate(path: Annotated[Path, typer.Argument(help="instance file (YAML or JSON)")]) -> None:
     """Validate an instance file: exit 0 when valid, 2 with every error otherwise."""
@@ -103,9 +110,7 @@ def sweep(
     from .scenarios import load_sweep
     from .sweeps import run_sweep
 
-    if output.suffix.lower() not in (".parquet", ".csv"):
-        sys.stderr.write(f"error: {output}: the output must end in .parquet or .csv\n")
-        raise typer.Exit(2)
+    _require_suffix(output, (".parquet", ".csv"), "the output")
     try:
         spec, base, _ = load_sweep(path)
     except InputError as exc:
@@ -156,6 +161,10 @@ def pareto(
     from .plots import plot_pareto
     from .report import num
 
+    if output is not None:
+        _require_suffix(output, (".csv", ".parquet"), "the frontier file")
+    if plot is not None:
+        _require_suffix(plot, (".png", ".svg"), "the picture")
     try:
         front = trace(path, x=x.value, y=y.value, points=points)
     except InputError as exc:
@@ -178,11 +187,7 @@ def pareto(
     if output is not None:
         (front.to_csv(output, index=False) if output.suffix.lower() == ".csv" else front.to_parquet(output, index=False))
     if plot is not None:
-        try:
-            plot_pareto(front, plot)
-        except ValueError as exc:
-            sys.stderr.write(f"error: {exc}\n")
-            raise typer.Exit(2) from None
+        plot_pareto(front, plot)
 
 
 @app.command()
@@ -223,9 +228,7 @@ def report(
     from .engine import solve as run
     from .explain import Explanation, explain, limits
 
-    if output.suffix.lower() not in (".html", ".md"):
-        sys.stderr.write(f"error: {output}: the report must end in .html or .md\n")
-        raise typer.Exit(2)
+    _require_suffix(output, (".html", ".md"), "the report")
     try:
         inst = load_instance(path)
     except InputError as exc:
