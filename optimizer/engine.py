@@ -28,7 +28,7 @@ from .results import (
     shadow_prices,
 )
 from .schema import Instance, Objective, load_instance
-from .solver import HighsAdapter, SolveResult, SolverOptions
+from .solver import HighsAdapter, SolveResult, SolverOptions, fixed_integer_lps
 
 SECOND_STAGE_TOL = 1e-6
 DINKELBACH_MAX_ITER = 50
@@ -238,8 +238,13 @@ def solve_data(d: Data, objective: str, options: SolverOptions, clock: _Clock | 
     primary_highs = adapter.seconds
     budget = options.tie_break_time if options.tie_break_time is not None else max(1.0, primary_highs)
     tie_gap = _second_stage(m, objective, res.objective, lam, adapter, clock, budget)
-    lp = HighsAdapter(options)  # a fresh LP: reusing the MILP's adapter was slower and not identical
-    duals = _fixed_lp(m, objective, lam, options, clock, lp)
+    primary = objective_expr(m, objective, lam)
+    tokens = None if objective in ("tokens", "tokens_per_watt") else m.tokens
+    drop = [getattr(m, n) for n in ("primary_floor", "primary_positive") if hasattr(m, n)]
+    duals = fixed_integer_lps(adapter, primary, SENSE[objective], tokens, drop, clock.left(), options.threads)
+    lp = HighsAdapter(options)
+    if duals is None:  # the same LPs through Pyomo
+        duals = _fixed_lp(m, objective, lam, options, clock, lp)
     t = time.perf_counter()
     plan = extract_plan(m, d)
     binding = binding_limits(m)

@@ -14,6 +14,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
+from pyomo.repn import generate_standard_repn
 
 # Our statuses (the JSON's ``status``) and the termination conditions that map to them.
 STATUS_MAP = {
@@ -129,3 +130,75 @@ class HighsAdapter:
     def duals(self) -> dict:
         """Row duals of the last (LP) solve, d objective / d right-hand side, by constraint."""
         return dict(self.last.solution_loader.get_duals())
+
+
+def _costs(expr, cols: dict[int, int], n: int) -> tuple[np.ndarray, float]:
+    """A linear expression as a cost vector over the solver's columns, and its constant."""
+    repn = generate_standard_repn(expr, compute_values=True, quadratic=False)
+    c = np.zeros(n)
+    for var, coef in zip(repn.linear_vars, repn.linear_coefs):
+        c[cols[id(var)]] += coef
+    return c, float(repn.constant)
+
+
+def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, tokens, drop: list, time_limit: float | None,
+                      threads: int | None) -> dict | None:
+    """The LP stages of MODEL.md section 8 on a copy of the solved MILP's arrays, without a second
+    hand-over from Pyomo: integer columns fixed at their rounded values, the rows of ``drop``
+    (the tie-break's) freed, the LP of ``primary`` solved (its row duals are returned, by Pyomo
+    constraint), then, holding that optimum, ``tokens`` maximised (when given). The solution is
+    loaded into the model's variables. Returns None if anything fails (the caller falls back).
+    """
+    try:
+        solver = adapter.solver
+        lp = solver._solver_model.getLp()
+        n = lp.num_col_
+        col_of = solver._pyomo_var_to_solver_var_map
+        var_of = {col: solver._vars[vid][0] for vid, col in col_of.items()}
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        if threads is not None:
+            h.setOptionValue("threads", threads)
+        if time_limit is not None:
+            h.setOptionValue("time_limit", max(float(time_limit), 0.01))
+        h.passModel(lp)
+        integer = np.array(lp.integrality_, dtype=np.uint8) if len(lp.integrality_) else np.zeros(n, dtype=np.uint8)
+        cols = np.nonzero(integer)[0].astype(np.int32)
+        if len(cols):
+            vals = np.array([round(var_of[int(c)].value or 0.0) for c in cols], dtype=float)
+            h.changeColsBounds(len(cols), cols, vals, vals)
+            h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.zeros(n, dtype=np.uint8))
+        rows = [solver._pyomo_con_to_solver_con_map[c] for c in drop if c in solver._pyomo_con_to_solver_con_map]
+        if rows:
+            inf = highspy.kHighsInf
+            h.changeRowsBounds(len(rows), np.array(rows, dtype=np.int32), np.full(len(rows), -inf), np.full(len(rows), inf))
+        c, _ = _costs(primary, col_of, n)
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), c)
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize if sense == "max" else highspy.ObjSense.kMinimize)
+        h.run()
+        adapter.seconds += h.getRunTime()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        sol = h.getSolution()
+        freed = set(rows)
+        duals = {con: sol.row_dual[r] for r, con in solver._solver_con_to_pyomo_con_map.items() if r not in freed}
+        x = np.array(sol.col_value)
+        if tokens is not None:
+            z = float(c @ x)
+            nz = np.nonzero(c)[0].astype(np.int32)
+            lo, hi = (z, highspy.kHighsInf) if sense == "max" else (-highspy.kHighsInf, z)
+            h.addRow(lo, hi, len(nz), nz, c[nz])
+            t, _ = _costs(tokens, col_of, n)
+            h.changeColsCost(n, np.arange(n, dtype=np.int32), t)
+            h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+            h.setOptionValue("primal_feasibility_tolerance", 1e-10)
+            clock = h.getRunTime()
+            h.run()
+            adapter.seconds += h.getRunTime() - clock
+            if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                x = np.array(h.getSolution().col_value)
+        for col, var in var_of.items():
+            var.set_value(float(x[col]), skip_validation=True)
+        return duals
+    except Exception:  # any surprise: the caller solves the same LPs through Pyomo
+        return None
