@@ -68,6 +68,7 @@ def solve(
     time_limit: Annotated[Optional[float], typer.Option(min=0.0, help="seconds for the whole solve")] = None,
     mip_gap: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="relative MIP gap [default: 1e-4]")] = None,
     threads: Annotated[Optional[int], typer.Option(min=1, help="HiGHS threads [default: HiGHS decides]")] = None,
+    tie_break_time: Annotated[Optional[float], typer.Option(min=0.0, help="seconds for the cost tie-break [default: the primary's HiGHS time, at least 1 s]")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the solution as JSON on stdout, nothing else")] = False,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="also write the solution as JSON to this file")] = None,
 ) -> None:
@@ -79,7 +80,8 @@ def solve(
         inst = load_instance(path)
     except InputError as exc:
         _bad_input(exc)
-    sol = run(inst, objective=objective.value if objective else None, time_limit=time_limit, mip_gap=mip_gap, threads=threads)
+    sol = run(inst, objective=objective.value if objective else None, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
+              tie_break_time=tie_break_time)
     text = sol.model_dump_json(indent=2)
     if output is not None:
         try:

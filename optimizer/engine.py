@@ -224,7 +224,7 @@ def solve_data(d: Data, objective: str, options: SolverOptions, clock: _Clock | 
             "error": f"solver error ({res.message})",
         }
         status = status if status in messages else "error"
-        message, diagnosis = messages[status] if status in messages else res.message, None
+        message, diagnosis = messages[status], None
         if status == "infeasible":
             diagnosis = diagnose(d, SolverOptions(time_limit=clock.left(), mip_gap=options.mip_gap, threads=options.threads))
             message = f"infeasible: {diagnosis.sentence}"
@@ -242,15 +242,17 @@ def solve_data(d: Data, objective: str, options: SolverOptions, clock: _Clock | 
     tokens = None if objective in ("tokens", "tokens_per_watt") else m.tokens
     drop = [getattr(m, n) for n in ("primary_floor", "primary_positive") if hasattr(m, n)]
     duals = fixed_integer_lps(adapter, primary, SENSE[objective], tokens, drop, clock.left(), options.threads)
-    lp = HighsAdapter(options)
+    lp_seconds = 0.0
     if duals is None:  # the same LPs through Pyomo
+        lp = HighsAdapter(options)
         duals = _fixed_lp(m, objective, lam, options, clock, lp)
+        lp_seconds = lp.seconds
     t = time.perf_counter()
     plan = extract_plan(m, d)
     binding = binding_limits(m)
     prices = shadow_prices(duals, objective)
     timings["extract"] = time.perf_counter() - t
-    timings["highs"] = adapter.seconds + lp.seconds
+    timings["highs"] = adapter.seconds + lp_seconds
     unit = OBJECTIVE_UNITS[objective][0]
     if status == "optimal":
         message = "optimal"
@@ -269,7 +271,7 @@ def solve_data(d: Data, objective: str, options: SolverOptions, clock: _Clock | 
         hints=hints if status != "optimal" else [],
         model_size=size,
         solve_seconds=clock.elapsed(),
-        solver_seconds=adapter.seconds + lp.seconds,
+        solver_seconds=adapter.seconds + lp_seconds,
         dinkelbach_iterations=iters,
         **plan,
     )

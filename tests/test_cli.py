@@ -95,3 +95,12 @@ def test_hints_name_certain_reasons(tmp_path):
 def test_validate_shipped_instance():
     res = runner.invoke(app, ["validate", str(GTC)])
     assert res.exit_code == 0 and "valid" in res.output
+
+
+def test_tie_break_time_option(tmp_path):
+    out = tmp_path / "sol.json"
+    res = runner.invoke(app, ["solve", str(GTC), "--tie-break-time", "5", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    sol = json.loads(out.read_text())
+    assert sol["tie_break_gap"] is not None and sol["tie_break_gap"] <= 1e-3
+    assert set(sol["timings"]) >= {"validate", "preprocess", "build", "handover", "highs", "extract"}
