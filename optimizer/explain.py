@@ -54,10 +54,10 @@ def limits(inst: Instance, sol: Solution, rel_tol: float = 1e-6) -> list[LimitUs
     """Use against capacity of every site limit and demand bound, binding first."""
     fac, rows = inst.facility, []
 
-    def add(name, usage, limit, unit, floor=False):
+    def add(name, usage, limit, unit):
         if limit is None:
             return
-        use = (usage / limit if limit else (1.0 if usage == 0 else math.inf)) if not floor else (usage / limit if limit else math.inf)
+        use = usage / limit if limit else (1.0 if usage == 0 else math.inf)
         binding = abs(usage - limit) <= rel_tol * max(abs(limit), 1.0)
         rows.append(LimitUse(constraint=name, usage=usage, limit=limit, unit=unit, use=use, binding=binding))
 
@@ -79,7 +79,7 @@ def limits(inst: Instance, sol: Solution, rel_tol: float = 1e-6) -> list[LimitUs
         if t.max_tokens_per_s is not None:
             add(f"demand_cap[{t.name}]", row.tokens_per_s, t.max_tokens_per_s, "tokens/s")
         if t.min_tokens_per_s > 0:
-            add(f"demand_floor[{t.name}]", row.tokens_per_s, t.min_tokens_per_s, "tokens/s", floor=True)
+            add(f"demand_floor[{t.name}]", row.tokens_per_s, t.min_tokens_per_s, "tokens/s")
     if sol.fabric is not None:
         add("fabric_reach", sol.fabric.endpoint_ports, sol.fabric.reach_ports, "ports")
     if inst.network is not None:
@@ -113,7 +113,7 @@ def _uses(sol: Solution, name: str) -> bool:
     return sol.has_plan and any(r.hardware == name and r.count > 0 for r in sol.racks)
 
 
-def entry(inst: Instance, sol: Solution, name: str, objective: str, mip_gap: float = 1e-6) -> Entry:
+def entry(inst: Instance, name: str, objective: str, mip_gap: float = 1e-6) -> Entry:
     h = next(x for x in inst.hardware if x.name == name)
     hosted = {w.model for w in inst.workloads if w.name in h.performance}
     racks = int(math.ceil(min((h.racks_per_replica.get(u, 1.0) for u in hosted), default=1.0)))
@@ -161,5 +161,5 @@ def explain(instance: Instance | dict | str, sol: Solution | None = None, object
     if not sol.has_plan:
         return Explanation(limits=[], not_chosen=[])
     chosen = {r.hardware for r in sol.racks if r.count > 0}
-    entries = [entry(inst, sol, h.name, sol.objective.name) for h in inst.hardware if h.name not in chosen]
+    entries = [entry(inst, h.name, sol.objective.name) for h in inst.hardware if h.name not in chosen]
     return Explanation(limits=limits(inst, sol), not_chosen=entries)
