@@ -57,6 +57,7 @@ def solve_point(base: dict, spec: SweepSpec, point: Point) -> dict[str, Any]:
         objective_value=sol.objective.value,
         objective_unit=sol.objective.unit,
         mip_gap=sol.mip_gap,
+        tie_break_gap=sol.tie_break_gap,  # > 0: the tie-break stopped at its time budget (timing-dependent)
     )
     if sol.metrics is not None:
         row.update({k: getattr(sol.metrics, k) for k in METRICS})
@@ -95,7 +96,8 @@ def _write_final(rows: list[dict], output: Path, spec: SweepSpec) -> pd.DataFram
     df = pd.DataFrame(rows)
     if not df.empty:
         df = df.sort_values("point", kind="stable").drop_duplicates("point", keep="first").reset_index(drop=True)
-        first = ["point", "scenario", *[p.path for p in spec.parameters], "status", "message", "objective", "objective_value", "objective_unit", "mip_gap", *METRICS]
+        first = ["point", "scenario", *[p.path for p in spec.parameters], "status", "message", "objective", "objective_value",
+                 "objective_unit", "mip_gap", "tie_break_gap", *METRICS]
         rest = sorted(c for c in df.columns if c not in first)
         df = df[[c for c in first if c in df.columns] + rest]
     tmp = output.with_name(output.name + ".tmp")
