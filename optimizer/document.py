@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .explain import Explanation  # noqa: E402
 from .preprocess import fabric_designs  # noqa: E402
-from .report import money, num  # noqa: E402
+from .report import heat_table, mix_table, money, num, power_table, tier_table  # noqa: E402
 from .results import Solution  # noqa: E402
 from .schema import Instance  # noqa: E402
 
@@ -120,18 +120,10 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
                                                            ("p", "Conflicting constraints (HiGHS IIS of the LP relaxation): " + (", ".join(dg.conflict) or "none found"))]))
     if not sol.has_plan:
         return out
-    halls = sorted({r.hall for r in sol.racks})
-    hw = sorted({r.hardware for r in sol.racks})
-    rows = [[h] + [num(sum(r.count for r in sol.racks if r.hardware == h and r.hall == z)) for z in halls] + [num(sum(r.count for r in sol.racks if r.hardware == h))] for h in hw]
-    out.append(("mix", "Racks per hall", [("table", ["hardware", *halls, "total"], rows)]))
-    out.append(("tiers", "Tokens and revenue per tier", [("table", ["tier", "USD/Mtok", "tok/s/user floor", "tokens/s", "aggregated", "disaggregated", "revenue USD/yr"],
-               [[t.tier, num(t.price_usd_per_mtok), num(t.min_interactivity), num(t.tokens_per_s), num(t.aggregated_tokens_per_s), num(t.disaggregated_tokens_per_s), money(t.revenue_usd_per_year)] for t in sol.tiers])]))
-    p = sol.power
-    out.append(("power", "Power chain, grid to IT", [("svg", power_chart(sol)), ("table", ["item", "MW"], [
-        ["IT", num(p.it_mw)], ["network", num(p.network_mw)], ["distribution losses", num(p.losses_mw)], ["cooling", num(p.cooling_mw)],
-        ["total facility", num(p.total_mw)], ["grid connection", num(p.grid_mw)]])]))
-    out.append(("heat", "Heat against each cooling loop", [("svg", heat_chart(sol)), ("table", ["loop", "heat MW", "capacity MW"],
-               [[h.loop, num(h.load_mw), num(h.capacity_mw)] for h in sol.heat])]))
+    out.append(("mix", "Racks per hall", [("table", *mix_table(sol))]))
+    out.append(("tiers", "Tokens and revenue per tier", [("table", *tier_table(sol))]))
+    out.append(("power", "Power chain, grid to IT", [("svg", power_chart(sol)), ("table", *power_table(sol))]))
+    out.append(("heat", "Heat against each cooling loop", [("svg", heat_chart(sol)), ("table", *heat_table(sol))]))
     if sol.fabric is not None:
         f = sol.fabric
         opts = fabric_options(inst, sol)

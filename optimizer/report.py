@@ -55,6 +55,47 @@ def _table(title: str, *columns: str) -> Table:
     return t
 
 
+# --------------------------------------------------------------------------- tables, any renderer
+
+
+def mix_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
+    """Racks per hardware and hall, with totals."""
+    halls = sorted({r.hall for r in sol.racks})
+    rows = []
+    for hw in sorted({r.hardware for r in sol.racks}):
+        counts = [sum(r.count for r in sol.racks if r.hardware == hw and r.hall == z) for z in halls]
+        rows.append([hw, *[num(c) for c in counts], num(sum(counts))])
+    return ["hardware", *halls, "total"], rows
+
+
+def tier_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
+    head = ["tier", "USD/Mtok", "tok/s/user floor", "tokens/s", "aggregated tokens/s", "disaggregated tokens/s", "revenue USD/yr"]
+    rows = [[r.tier, num(r.price_usd_per_mtok), num(r.min_interactivity), num(r.tokens_per_s), num(r.aggregated_tokens_per_s),
+             num(r.disaggregated_tokens_per_s), money(r.revenue_usd_per_year)] for r in sol.tiers]
+    return head, rows
+
+
+def power_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
+    p = sol.power
+    items = (("IT", p.it_mw), ("network", p.network_mw), ("distribution losses", p.losses_mw), ("cooling", p.cooling_mw),
+             ("total facility", p.total_mw), ("grid connection", p.grid_mw))
+    return ["item", "MW", "share of grid"], [[k, num(v), f"{100 * v / p.grid_mw:.1f}%" if p.grid_mw > 0 else "-"] for k, v in items]
+
+
+def heat_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
+    rows = [[h.loop, num(h.load_mw), num(h.capacity_mw), f"{100 * h.load_mw / h.capacity_mw:.1f}%" if h.capacity_mw > 0 else "-"]
+            for h in sol.heat]
+    return ["loop", "heat MW", "capacity MW", "use"], rows
+
+
+def _filled(title: str, table: tuple[list[str], list[list[str]]]) -> Table:
+    head, rows = table
+    t = _table(title, *head)
+    for row in rows:
+        t.add_row(*row)
+    return t
+
+
 def render(sol: Solution, console: Console | None = None) -> None:
     if console is None:
         console = Console()
@@ -88,33 +129,16 @@ def sections(sol: Solution) -> list:
     ]
     out.append(Panel("\n".join(lines), title="plan"))
 
-    halls = sorted({r.hall for r in sol.racks})
-    t = _table("Racks per hall (racks)", "hardware", *halls, "total")
-    for hw in sorted({r.hardware for r in sol.racks}):
-        counts = [sum(r.count for r in sol.racks if r.hardware == hw and r.hall == z) for z in halls]
-        t.add_row(hw, *[num(c) for c in counts], num(sum(counts)))
-    out.append(t)
-
-    t = _table("Tiers served", "tier", "USD/Mtok", "tok/s/user floor", "tokens/s", "aggregated tokens/s", "disaggregated tokens/s", "revenue USD/yr")
-    for r in sol.tiers:
-        t.add_row(r.tier, num(r.price_usd_per_mtok), num(r.min_interactivity), num(r.tokens_per_s), num(r.aggregated_tokens_per_s), num(r.disaggregated_tokens_per_s), money(r.revenue_usd_per_year))
-    out.append(t)
+    out.append(_filled("Racks per hall (racks)", mix_table(sol)))
+    out.append(_filled("Tiers served", tier_table(sol)))
 
     t = _table("Allocation (rack-equivalents)", "hardware", "tier", "role", "racks")
     for a in sol.allocation:
         t.add_row(a.hardware, a.tier, a.role, num(a.racks))
     out.append(t)
 
-    p = sol.power
-    t = _table("Power against the grid (MW)", "item", "MW", "share of grid")
-    for label, v in (("IT", p.it_mw), ("network", p.network_mw), ("distribution losses", p.losses_mw), ("cooling", p.cooling_mw), ("total facility", p.total_mw), ("grid connection", p.grid_mw)):
-        t.add_row(label, num(v), f"{100 * v / p.grid_mw:.1f}%" if p.grid_mw > 0 else "-")
-    out.append(t)
-
-    t = _table("Heat against cooling (MW of heat)", "loop", "load", "capacity", "use")
-    for h in sol.heat:
-        t.add_row(h.loop, num(h.load_mw), num(h.capacity_mw), f"{100 * h.load_mw / h.capacity_mw:.1f}%" if h.capacity_mw > 0 else "-")
-    out.append(t)
+    out.append(_filled("Power against the grid (MW)", power_table(sol)))
+    out.append(_filled("Heat against cooling (MW of heat)", heat_table(sol)))
 
     t = _table("Hall slots (racks)", "hall", "racks", "slots", "use")
     for h in sol.halls:

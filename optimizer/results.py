@@ -193,7 +193,6 @@ class Solution(BaseModel):
         return self.metrics is not None
 
 
-
 # --------------------------------------------------------------------------- extraction
 
 
