@@ -50,15 +50,17 @@ class Explanation(BaseModel):
     not_chosen: list[Entry]
 
 
-def limits(inst: Instance, sol: Solution, rel_tol: float = 1e-6) -> list[LimitUse]:
-    """Use against capacity of every site limit and demand bound, binding first."""
+def limits(inst: Instance, sol: Solution) -> list[LimitUse]:
+    """Use against capacity of every site limit and demand bound, binding first. "Binding" is the
+    solution's own list (results.binding_limits), so the report and `optimizer solve` agree."""
     fac, rows = inst.facility, []
+    bound = {b.constraint.split("[", 1)[0] if b.constraint.startswith("fabric_reach[") else b.constraint for b in sol.binding}
 
     def add(name, usage, limit, unit):
         if limit is None:
             return
         use = usage / limit if limit else (1.0 if usage == 0 else math.inf)
-        binding = abs(usage - limit) <= rel_tol * max(abs(limit), 1.0)
+        binding = name in bound
         rows.append(LimitUse(constraint=name, usage=usage, limit=limit, unit=unit, use=use, binding=binding))
 
     m, p = sol.metrics, sol.power
