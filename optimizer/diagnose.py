@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyomo.environ as pyo
+from .horizon import HorizonData, build_horizon_model
 from .model import build_model, set_objective
 from .preprocess import MONEY, PORTS, TOKENS, Data
 from .results import Diagnosis, Shortfall, family, label
@@ -32,10 +33,13 @@ NEEDS = {
     "supply_cap": ("racks", 1.0, "{x} more {i} racks on offer"),
     "fabric_reach": ("ports", PORTS, "{x} more endpoint ports of fabric reach"),
     "kv_transfer": ("Gb/s", 1000.0, "{x} Gb/s more KV-transfer bandwidth"),
+    "period_budget": ("USD", MONEY, "${x} more capex budget"),
+    "max_new_racks": ("racks", 1.0, "{x} more {i} racks bought in one period"),
 }
 GIVES_UP = {
     "demand_floor": ("tokens/s", TOKENS, "{x} fewer tokens/s in tier {i}"),
     "installed": ("racks", 1.0, "{x} fewer installed {i} racks"),
+    "installed_fleet": ("racks", 1.0, "{x} fewer installed {i} racks"),
     "min_revenue": ("USD/yr", MONEY, "${x}/yr less required revenue"),
     "min_tokens_per_joule": ("tokens/J", None, "{x} tokens/J less required efficiency"),
     "kind_power_share": ("share of IT power", None, "a {i} power share {x} lower (or higher, for a max)"),
@@ -52,20 +56,31 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _build(d, tight: bool = True):
+    return build_horizon_model(d, tight) if isinstance(d, HorizonData) else build_model(d, tight)
+
+
 def _name(con) -> tuple[str, str]:
-    """Reported name and index: the min/max suffix of shares is dropped (kind_power_share[lpu])."""
+    """Reported name and index: the min/max suffix of shares is dropped (kind_power_share[lpu]);
+    a period's constraint keeps its block (period[2027].facility_power)."""
     fam = family(con)
     idx = con.index()
+    blk = con.parent_block()
+    prefix = "" if blk.parent_block() is None else f"{blk.name}."
     if fam in ("kind_power_share", "tier_power_share"):
-        return f"{fam}[{idx[0]}]", str(idx[0])
+        return f"{prefix}{fam}[{idx[0]}]", str(idx[0])
     if fam == "fabric_reach":
-        return fam, ""
+        return f"{prefix}{fam}", ""
+    if fam == "max_new_racks":
+        return label(con), str(idx[0])
     return label(con), "" if idx is None else str(idx)
 
 
-def elastic(d: Data, groups: dict, options: SolverOptions) -> list[Shortfall] | None:
-    """Minimise the normalised slack on the limits of ``groups``; None if that cannot help."""
-    m = build_model(d, tight=False)
+def elastic(d, groups: dict, options: SolverOptions) -> list[Shortfall] | None:
+    """Minimise the normalised slack on the limits of ``groups``; None if that cannot help.
+
+    An equality (an installed fleet) keeps its upper side and relaxes its lower side."""
+    m = _build(d, tight=False)
     targets = [c for c in m.component_data_objects(pyo.Constraint, active=True) if family(c) in groups]
     m.slack = pyo.Var(range(len(targets)), within=pyo.NonNegativeReals)
     m.elastic = pyo.ConstraintList()
@@ -75,7 +90,10 @@ def elastic(d: Data, groups: dict, options: SolverOptions) -> list[Shortfall] | 
         scale = abs(pyo.value(bound)) or 1.0  # normalised by the limit; 1 internal unit for a limit of 0
         scales.append(scale)
         con.deactivate()
-        if con.upper is not None:
+        if con.equality:
+            m.elastic.add(con.body <= con.upper)
+            m.elastic.add(con.body + scale * m.slack[k] >= con.lower)
+        elif con.upper is not None:
             m.elastic.add(con.body - scale * m.slack[k] <= con.upper)
         else:
             m.elastic.add(con.body + scale * m.slack[k] >= con.lower)
@@ -90,12 +108,13 @@ def elastic(d: Data, groups: dict, options: SolverOptions) -> list[Shortfall] | 
             continue
         fam = family(con)
         unit, factor, _ = groups[fam]
+        blk = con.parent_block()  # the model, or the period's block
         if fam == "min_tokens_per_joule":
-            missing = s / max(pyo.value(m.facility_mw), 1e-12)  # tokens/J: TOK >= (eps - s/F) F
+            missing = s / max(pyo.value(blk.facility_mw), 1e-12)  # tokens/J: TOK >= (eps - s/F) F
         elif fam == "kind_power_share":
-            missing = s / max(pyo.value(m.it_mw), 1e-12)
+            missing = s / max(pyo.value(blk.it_mw), 1e-12)
         elif fam == "tier_power_share":
-            missing = s / max(sum(pyo.value(m.tier_mw[t]) for t in m.T), 1e-12)
+            missing = s / max(sum(pyo.value(blk.tier_mw[t]) for t in blk.T), 1e-12)
         else:
             missing = s * factor
         name, _ = _name(con)
@@ -129,9 +148,18 @@ def sentence(needs: list[Shortfall] | None, gives: list[Shortfall] | None) -> st
     def phrase(entries, groups):
         parts = []
         for e in entries:
-            fam = e.constraint.split("[", 1)[0]
-            idx = e.constraint[len(fam) + 1:-1] if "[" in e.constraint else ""
-            parts.append(groups[fam][2].format(x=_fmt(e.missing), i=idx))
+            name, when = e.constraint, ""
+            if name.startswith("period["):  # period[2027].facility_power -> "... in 2027"
+                block, name = name.split(".", 1)
+                when = f" in {block[len('period['):-1]}"
+            fam = name.split("[", 1)[0]
+            idx = name[len(fam) + 1:-1] if "[" in name else ""
+            if fam == "max_new_racks":
+                idx, year = idx.split(",")
+                when = f" in {year}"
+            elif fam == "period_budget":
+                when, idx = f" in {idx}", ""
+            parts.append(groups[fam][2].format(x=_fmt(e.missing), i=idx) + when)
         return " and ".join(parts)
 
     if needs:
@@ -142,8 +170,9 @@ def sentence(needs: list[Shortfall] | None, gives: list[Shortfall] | None) -> st
     return "neither more site capacity nor less demand alone makes it feasible; see the conflict"
 
 
-def diagnose(d: Data, options: SolverOptions, m=None) -> Diagnosis:
+def diagnose(d, options: SolverOptions, m=None) -> Diagnosis:
+    """Why ``d`` (one period's :class:`Data` or a :class:`HorizonData`) is infeasible."""
     needs = elastic(d, NEEDS, options)
     gives = elastic(d, GIVES_UP, options)
-    conflict = iis(m if m is not None else build_model(d), options)
+    conflict = iis(m if m is not None else _build(d), options)
     return Diagnosis(sentence=sentence(needs, gives), needs=needs, gives_up=gives, conflict=conflict)

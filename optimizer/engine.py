@@ -14,9 +14,11 @@ from typing import Any
 import pyomo.environ as pyo
 
 from .diagnose import diagnose
+from .horizon import HorizonData, build_horizon_model, extract_horizon_plan, horizon_hints, preprocess_horizon
 from .model import SENSE, build_model, objective_expr, set_objective
 from .preprocess import Data, infeasibility_hints, preprocess
 from .results import (
+    HORIZON_UNITS,
     ObjectiveValue,
     OBJECTIVE_UNITS,
     Solution,
@@ -187,20 +189,23 @@ def solve(
     options = SolverOptions(time_limit=time_limit, mip_gap=1e-4 if mip_gap is None else mip_gap, threads=threads,
                             tie_break_time=tie_break_time)
     t = time.perf_counter()
-    d = preprocess(inst)
+    d = preprocess(inst) if inst.horizon is None else preprocess_horizon(inst)
     timings["preprocess"] = time.perf_counter() - t
     return solve_data(d, name, options, clock, timings)
 
 
-def solve_data(d: Data, objective: str, options: SolverOptions, clock: _Clock | None = None,
+def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, clock: _Clock | None = None,
                timings: dict | None = None) -> Solution:
+    """Solve preprocessed data: one period (:class:`Data`) or a horizon (:class:`HorizonData`)."""
     clock = clock or _Clock(options.time_limit)
     timings = {} if timings is None else timings
+    multi = isinstance(d, HorizonData)
+    units = HORIZON_UNITS if multi else OBJECTIVE_UNITS
     t = time.perf_counter()
-    m = build_model(d)
+    m = build_horizon_model(d) if multi else build_model(d)
     timings["build"] = time.perf_counter() - t
     size = model_size(m)
-    hints = infeasibility_hints(d)
+    hints = horizon_hints(d) if multi else infeasibility_hints(d)
     adapter = HighsAdapter(options)
     t = time.perf_counter()
     adapter.solver.set_instance(m)  # the hand-over to HiGHS, timed on its own
@@ -229,7 +234,7 @@ def solve_data(d: Data, objective: str, options: SolverOptions, clock: _Clock | 
             diagnosis = diagnose(d, SolverOptions(time_limit=clock.left(), mip_gap=options.mip_gap, threads=options.threads))
             message = f"infeasible: {diagnosis.sentence}"
         return empty_solution(
-            d, objective, status, message, hints=hints, diagnosis=diagnosis, model_size=size,
+            d, objective, status, message, units=units, hints=hints, diagnosis=diagnosis, model_size=size,
             solve_seconds=clock.elapsed(), solver_seconds=adapter.seconds, dinkelbach_iterations=iters,
         )
     gap = res.gap
@@ -248,12 +253,12 @@ def solve_data(d: Data, objective: str, options: SolverOptions, clock: _Clock | 
         duals = _fixed_lp(m, objective, lam, options, clock, lp)
         lp_seconds = lp.seconds
     t = time.perf_counter()
-    plan = extract_plan(m, d)
+    plan = extract_horizon_plan(m, d) if multi else extract_plan(m, d)
     binding = binding_limits(m)
-    prices = shadow_prices(duals, objective)
+    prices = shadow_prices(duals, objective, HORIZON_UNITS if multi else None)
     timings["extract"] = time.perf_counter() - t
     timings["highs"] = adapter.seconds + lp_seconds
-    unit = OBJECTIVE_UNITS[objective][0]
+    unit = units[objective][0]
     if status == "optimal":
         message = "optimal"
     else:

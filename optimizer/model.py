@@ -52,6 +52,13 @@ def build_model(d: Data, tight: bool = True) -> pyo.ConcreteModel:
     and must build without them.
     """
     m = pyo.ConcreteModel(name=d.name)
+    populate(m, d, tight)
+    return m
+
+
+def populate(m, d: Data, tight: bool = True) -> None:
+    """Every section 5-6 component of one period on ``m`` (a model, or one period's block of the
+    multi-year model of ``horizon.py``)."""
     add_sets(m, d)
     add_variables(m, d, tight)
     add_expressions(m, d)
@@ -67,7 +74,6 @@ def build_model(d: Data, tight: bool = True) -> pyo.ConcreteModel:
     add_kv_transfer(m, d)
     add_budget(m, d)
     add_side_constraints(m, d)
-    return m
 
 
 # --------------------------------------------------------------------------- sets and variables

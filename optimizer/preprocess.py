@@ -197,16 +197,17 @@ def preprocess(inst: Instance) -> Data:
             allowed[i, j] = h.rack_power_kw <= z.max_rack_kw and (h.liquid_cooled_fraction == 0 or z.liquid_cooling)
         for mname, racks in h.racks_per_replica.items():
             mrep[i, mu_idx[mname]] = racks
+        gain = h.performance_multiplier  # section 11.1: scales every throughput (default 1)
         for wname, perf in h.performance.items():
             w = w_idx[wname]
             hosts[i, workload_model[w]] = True
-            P[i, w] = perf.prefill_tokens_per_s
+            P[i, w] = gain * perf.prefill_tokens_per_s
         for k, t in enumerate(T):
             perf = h.performance.get(t.workload)
             if perf is None:
                 continue
-            A[i, k] = throughput_at(perf.aggregated, t.min_interactivity)
-            Dc[i, k] = throughput_at(perf.decode, t.min_interactivity)
+            A[i, k] = gain * throughput_at(perf.aggregated, t.min_interactivity)
+            Dc[i, k] = gain * throughput_at(perf.decode, t.min_interactivity)
 
     designs = fabric_designs(inst)
     c = inst.constraints

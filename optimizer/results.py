@@ -41,6 +41,17 @@ LIMIT_UNITS = {
     "min_tokens_per_joule": ("tokens/s", "token/s", TOKENS),
     "kind_power_share": ("MW", "MW", 1.0),
     "tier_power_share": ("MW", "MW", 1.0),
+    # section 11 (multi-year)
+    "max_new_racks": ("racks", "rack", 1.0),
+    "period_budget": ("USD", "USD", MONEY),
+}
+# Section 11.3: with a horizon the objectives are totals over it.
+HORIZON_UNITS = {
+    "revenue": ("USD (discounted)", MONEY),
+    "profit": ("USD (net present value)", MONEY),
+    "tokens": ("tokens/s (year-weighted mean)", TOKENS),
+    "tokens_per_watt": ("tokens/J (over the horizon)", 1.0),
+    "min_cost": ("USD (discounted)", MONEY),
 }
 
 
@@ -154,6 +165,83 @@ class Diagnosis(BaseModel):
     conflict: list[str] = Field(default_factory=list, description="constraints of the LP relaxation's IIS")
 
 
+class HorizonMetrics(BaseModel):
+    """Section 11.3 totals over the horizon (money discounted to ``start_year``)."""
+
+    discounted_revenue_usd: float
+    discounted_cost_usd: float
+    npv_usd: float = Field(description="discounted revenue - discounted cost")
+    discounted_opex_usd: float
+    discounted_energy_usd: float
+    discounted_capital_usd: float = Field(description="annuities of purchases, paid over their life inside the horizon")
+    mean_tokens_per_s: float = Field(description="year-weighted mean output tokens/s")
+    tokens_per_joule: float
+    mean_facility_power_mw: float = Field(description="year-weighted mean facility power")
+    capex_usd: float = Field(description="undiscounted purchases over the horizon (racks and fabric ports)")
+    horizon_years: int
+
+
+class PeriodRackRow(BaseModel):
+    hardware: str
+    hall: str
+    alive: int = Field(description="racks standing for the whole period")
+    bought: int = Field(description="racks bought at the start of the period")
+    retired: int = Field(description="racks alive in the previous period and gone in this one (early or at end of life)")
+    retired_early: int = Field(description="of those, racks whose life would have covered this period")
+
+
+class CashFlows(BaseModel):
+    """A period's money, undiscounted; ``discount_weight`` is DF_p (sum of its years' weights)."""
+
+    revenue_usd_per_year: float
+    opex_usd_per_year: float
+    energy_usd_per_year: float
+    capital_usd: float = Field(description="annuities paid in the period's years, summed")
+    capital_discounted_usd: float
+    purchases_usd: float = Field(description="capex of racks bought and ports added at the period's start")
+    discount_weight: float
+
+
+class PeriodPlan(BaseModel):
+    year: int
+    years: int
+    racks: list[PeriodRackRow]
+    replicas: list[ReplicaRow]
+    allocation: list[AllocationRow]
+    tiers: list[TierRow]
+    fabric: FabricChoice | None
+    added_ports: float = Field(description="fabric endpoint ports added at the period's start")
+    power: PowerRow
+    heat: list[HeatRow]
+    halls: list[HallRow]
+    tokens_per_s: float
+    tokens_per_joule: float
+    cash: CashFlows
+
+
+class VintageRow(BaseModel):
+    hardware: str
+    hall: str
+    vintage: str = Field(description="purchase year, or 'installed YEAR'")
+    bought_year: int
+    installed: bool
+    bought: int
+    alive: dict[int, int] = Field(description="period start year -> racks alive")
+    life_ends: int = Field(description="first year the rack no longer lives")
+
+
+class RefreshEvent(BaseModel):
+    """A vintage retired before its life ends, and what took its power."""
+
+    year: int
+    hardware: str
+    vintage: str
+    racks: int
+    life_left_years: int
+    power_freed_mw: float = Field(description="rack power freed (IT, MW)")
+    replaced_by: list[str] = Field(description="hardware bought in the same period, 'N x name'")
+
+
 class ModelSize(BaseModel):
     variables: int
     integer_variables: int
@@ -168,7 +256,7 @@ class Solution(BaseModel):
     message: str
     objective: ObjectiveValue
     mip_gap: float | None
-    metrics: Metrics | None = None
+    metrics: Metrics | HorizonMetrics | None = None
     racks: list[RackRow] = Field(default_factory=list)
     replicas: list[ReplicaRow] = Field(default_factory=list)
     allocation: list[AllocationRow] = Field(default_factory=list)
@@ -187,6 +275,9 @@ class Solution(BaseModel):
     dinkelbach_iterations: int | None = None
     tie_break_gap: float | None = Field(None, description="relative gap of the second stage (0: proven; it runs for at most tie_break_time)")
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage: validate, preprocess, build, handover, highs, extract")
+    periods: list[PeriodPlan] = Field(default_factory=list, description="multi-year plans (section 11): one entry per period")
+    vintages: list[VintageRow] = Field(default_factory=list)
+    refresh: list[RefreshEvent] = Field(default_factory=list, description="early retirements")
 
     @property
     def has_plan(self) -> bool:
@@ -215,7 +306,7 @@ def model_size(m) -> ModelSize:
 
 def label(con) -> str:
     """Stable name of a constraint: family[index,...], with the index as the instance spells it."""
-    fam = con.parent_component().name
+    fam = con.parent_component().name  # with its block: period[2027].facility_power
     idx = con.index()
     if idx is None:
         return fam
@@ -224,7 +315,7 @@ def label(con) -> str:
 
 
 def family(con) -> str:
-    return con.parent_component().name
+    return con.parent_component().local_name
 
 
 def extract_plan(m, d: Data) -> dict:
@@ -311,8 +402,16 @@ def extract_plan(m, d: Data) -> dict:
     )
 
 
-def objective_value(name: str, metrics: Metrics) -> float:
-    """The section-7 objective of a plan, recomputed from its metrics in user units."""
+def objective_value(name: str, metrics: Metrics | HorizonMetrics) -> float:
+    """The section-7 (or 11.3) objective of a plan, recomputed from its metrics in user units."""
+    if isinstance(metrics, HorizonMetrics):
+        return {
+            "revenue": metrics.discounted_revenue_usd,
+            "profit": metrics.npv_usd,
+            "tokens": metrics.mean_tokens_per_s,
+            "tokens_per_watt": metrics.tokens_per_joule,
+            "min_cost": metrics.discounted_cost_usd,
+        }[name]
     return {
         "revenue": metrics.revenue_usd_per_year,
         "profit": metrics.profit_usd_per_year,
@@ -336,7 +435,7 @@ def binding_limits(m, rel_tol: float = 1e-6) -> list[LimitRow]:
         fam = family(con)
         unit, _, scale = LIMIT_UNITS[fam]
         body = _v(con.body)
-        if fam == "fabric_reach" and _v(m.E[con.index()]) <= 0:
+        if fam == "fabric_reach" and _v(con.parent_block().E[con.index()]) <= 0:
             continue  # a design not built: 0 <= 0 is no limit
         for bound in (con.lower, con.upper):
             if bound is None:
@@ -348,11 +447,11 @@ def binding_limits(m, rel_tol: float = 1e-6) -> list[LimitRow]:
     return rows
 
 
-def shadow_prices(duals: dict, objective: str) -> list[ShadowPrice]:
+def shadow_prices(duals: dict, objective: str, units: dict | None = None) -> list[ShadowPrice]:
     """Duals (internal units) -> planner units: objective unit per unit of the limit."""
-    obj_unit, obj_scale = OBJECTIVE_UNITS[objective]
+    obj_unit, obj_scale = (units or OBJECTIVE_UNITS)[objective]
     if objective == "tokens_per_watt":  # the dual LP's objective is TOK - lambda F, in tokens/s
-        obj_unit, obj_scale = "tokens/s", TOKENS
+        obj_unit, obj_scale = ("tokens/s (year-weighted mean)" if units else "tokens/s"), TOKENS
     out = []
     for con, val in duals.items():
         fam = family(con)
@@ -367,8 +466,8 @@ def shadow_prices(duals: dict, objective: str) -> list[ShadowPrice]:
     return out
 
 
-def empty_solution(d: Data, objective: str, status: Status, message: str, **extra) -> Solution:
-    unit = OBJECTIVE_UNITS[objective][0]
+def empty_solution(d, objective: str, status: Status, message: str, units: dict | None = None, **extra) -> Solution:
+    unit = (units or OBJECTIVE_UNITS)[objective][0]
     return Solution(
         instance=d.name,
         status=status,

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 
 from .errors import InputError, Issue, format_loc
 
@@ -23,6 +24,52 @@ NonNeg = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Name = Annotated[str, Field(min_length=1)]
+
+
+def _year(key: Any) -> int:
+    if isinstance(key, int) and not isinstance(key, bool):
+        return key
+    if isinstance(key, str) and re.fullmatch(r"\d{4}", key.strip()):
+        return int(key)
+    raise PydanticCustomError("by_year", "a value by year needs years as keys (got {key!r})", {"key": key})
+
+
+def _inner_error(err: ValidationError, year: int | None = None) -> PydanticCustomError:
+    e = err.errors()[0]
+    where = "" if year is None else f"year {year}: "
+    return PydanticCustomError(e["type"], where + "{msg}", {"msg": e["msg"]})
+
+
+def by_year(base: Any, nullable: bool = False) -> Any:
+    """A number that may change over time (MODEL.md section 11.1): a scalar, or a map from year to
+    value read as a step function. ``nullable`` lets a year say "no limit from here on" (null).
+
+    Errors keep the field's path and name the year, e.g. ``year 2027: Input should be >= 0``.
+    """
+    adapter = TypeAdapter(base, config=ConfigDict(allow_inf_nan=False))
+
+    def validate(value: Any) -> Any:
+        if isinstance(value, dict):
+            if not value:
+                raise PydanticCustomError("by_year", "a value by year needs at least one year")
+            out = {}
+            for key, item in value.items():
+                year = _year(key)
+                if item is None and nullable:
+                    out[year] = None
+                    continue
+                try:
+                    out[year] = adapter.validate_python(item)
+                except ValidationError as err:
+                    raise _inner_error(err, year) from None
+            return dict(sorted(out.items()))
+        try:
+            return adapter.validate_python(value)
+        except ValidationError as err:
+            raise _inner_error(err) from None
+
+    item = base | None if nullable else base
+    return Annotated[base | dict[int, item], PlainValidator(validate, json_schema_input_type=base | dict[str, item])]
 
 
 class Strict(BaseModel):
@@ -55,21 +102,21 @@ class Technology(str, Enum):
 
 class Hall(Strict):
     name: Name
-    rack_slots: Annotated[int, Field(ge=0, description="rack positions")]
+    rack_slots: by_year(Annotated[int, Field(ge=0, description="rack positions")])
     max_rack_kw: Annotated[float, Field(gt=0, description="kW per rack the hall can feed")]
     liquid_cooling: bool = Field(description="the hall has a liquid loop")
 
 
 class Facility(Strict):
-    grid_power_mw: Annotated[float, Field(ge=0, description="MW")]
+    grid_power_mw: by_year(Annotated[float, Field(ge=0, description="MW")])
     distribution_loss_fraction: Fraction = 0.0
-    liquid_cooling_mw: Annotated[float, Field(ge=0, description="MW of heat")]
-    air_cooling_mw: Annotated[float, Field(ge=0, description="MW of heat")]
+    liquid_cooling_mw: by_year(Annotated[float, Field(ge=0, description="MW of heat")])
+    air_cooling_mw: by_year(Annotated[float, Field(ge=0, description="MW of heat")])
     liquid_cooling_overhead: Annotated[float, Field(ge=0, description="MW of cooling power per MW of heat")] = 0.0
     air_cooling_overhead: Annotated[float, Field(ge=0, description="MW of cooling power per MW of heat")] = 0.0
-    electricity_usd_per_mwh: NonNeg = 0.0
+    electricity_usd_per_mwh: by_year(NonNeg) = 0.0
     discount_rate: Fraction = 0.08
-    capex_budget_usd: NonNeg | None = None
+    capex_budget_usd: by_year(NonNeg, nullable=True) | None = None
     halls: Annotated[list[Hall], Field(min_length=1)]
 
 
@@ -88,9 +135,9 @@ class Tier(Strict):
     name: Name
     workload: Name
     min_interactivity: Annotated[float, Field(ge=0, description="output tokens/s per user")]
-    price_usd_per_mtok: Annotated[float, Field(ge=0, description="USD per million output tokens")]
-    min_tokens_per_s: NonNeg = 0.0
-    max_tokens_per_s: NonNeg | None = None
+    price_usd_per_mtok: by_year(Annotated[float, Field(ge=0, description="USD per million output tokens")])
+    min_tokens_per_s: by_year(NonNeg) = 0.0
+    max_tokens_per_s: by_year(NonNeg, nullable=True) | None = None
 
 
 CurvePoint = tuple[NonNeg, NonNeg]
@@ -107,12 +154,18 @@ class Hardware(Strict):
     kind: Kind
     rack_power_kw: Annotated[float, Field(gt=0)]
     liquid_cooled_fraction: Fraction
-    capex_usd: NonNeg
-    opex_usd_per_year: NonNeg = 0.0
+    capex_usd: by_year(NonNeg)
+    opex_usd_per_year: by_year(NonNeg) = 0.0
     lifetime_years: Positive = 5.0
     availability: Annotated[float, Field(gt=0, le=1)] = 1.0
     installed_racks: Annotated[int, Field(ge=0)] = 0
-    max_racks: Annotated[int, Field(ge=0)] | None = None
+    max_racks: by_year(Annotated[int, Field(ge=0)], nullable=True) | None = None
+    # section 11 (multi-year): need a horizon
+    max_new_racks: by_year(Annotated[int, Field(ge=0)], nullable=True) | None = Field(None, description="racks bought in one period")
+    performance_multiplier: by_year(Positive) = Field(1.0, description="scales every throughput of this hardware")
+    available_from: int | None = Field(None, description="first year it may be bought")
+    available_until: int | None = Field(None, description="last year it may be bought")
+    installed_year: int | None = Field(None, description="purchase year of the installed racks (default: start_year - 1)")
     scale_out_ports: Annotated[int, Field(ge=0, description="endpoint ports per rack")] = 0
     port_gbps: Positive = 800.0
     racks_per_replica: dict[Name, Annotated[float, Field(ge=1)]] = Field(default_factory=dict)
@@ -145,16 +198,39 @@ class Share(Strict):
 
 
 class Constraints(Strict):
-    min_revenue_usd_per_year: NonNeg | None = None
-    min_tokens_per_joule: NonNeg | None = None
+    min_revenue_usd_per_year: by_year(NonNeg, nullable=True) | None = None
+    min_tokens_per_joule: by_year(NonNeg, nullable=True) | None = None
     kind_power_share: dict[Kind, Share] = Field(default_factory=dict)
     tier_power_share: dict[Name, Share] = Field(default_factory=dict)
+
+
+class Horizon(Strict):
+    """Section 11.1: periods named by their start year, each a whole number of years."""
+
+    start_year: Annotated[int, Field(ge=1900, le=2200)]
+    period_years: Annotated[list[Annotated[int, Field(ge=1, le=50)]], Field(min_length=1, max_length=100)]
+    allow_early_retirement: bool = True
+
+    @property
+    def years(self) -> list[int]:
+        """Start year of each period."""
+        out, y = [], self.start_year
+        for length in self.period_years:
+            out.append(y)
+            y += length
+        return out
+
+    @property
+    def end_year(self) -> int:
+        """The first year after the horizon."""
+        return self.start_year + sum(self.period_years)
 
 
 class Instance(Strict):
     name: Name
     description: str | None = None
     objective: Objective = Objective.revenue
+    horizon: Horizon | None = None
     facility: Facility
     models: Annotated[list[Model], Field(min_length=1)]
     workloads: Annotated[list[Workload], Field(min_length=1)]
@@ -184,8 +260,8 @@ def _check_curve(curve: list[tuple[float, float]], path: str, issues: list[Issue
             issues.append(Issue(f"{path}[{j}]", f"throughput must not increase with interactivity ({curve[j][1]:g} after {curve[j - 1][1]:g})"))
 
 
-def check_instance(inst: Instance) -> list[Issue]:
-    """Every rule that spans fields; returns the broken ones (empty list: valid)."""
+def _check_one_period(inst: Instance) -> list[Issue]:
+    """The cross-field rules of an instance whose values are plain numbers (v1, or one period)."""
     issues: list[Issue] = []
     _unique(inst.facility.halls, "facility.halls", issues)
     for field in ("models", "workloads", "tiers", "hardware"):
@@ -224,6 +300,117 @@ def check_instance(inst: Instance) -> list[Issue]:
     for kind, share in c.kind_power_share.items():
         if share.min > share.max:
             issues.append(Issue(f"constraints.kind_power_share.{kind.value}", f"min ({share.min:g}) must be <= max ({share.max:g})"))
+    return issues
+
+
+# --------------------------------------------------------------------------- values over time
+
+# Section 11.1: the fields that may be given by year, per place in the document.
+VARYING = {
+    "facility": ("grid_power_mw", "liquid_cooling_mw", "air_cooling_mw", "electricity_usd_per_mwh", "capex_budget_usd"),
+    "facility.halls": ("rack_slots",),
+    "hardware": ("capex_usd", "opex_usd_per_year", "max_racks", "max_new_racks", "performance_multiplier"),
+    "tiers": ("price_usd_per_mtok", "min_tokens_per_s", "max_tokens_per_s"),
+    "constraints": ("min_revenue_usd_per_year", "min_tokens_per_joule"),
+}
+HORIZON_ONLY = ("max_new_racks", "available_from", "available_until", "installed_year")
+
+
+def varying_fields(doc: dict):
+    """(path, holder, key) of every field of a dumped instance that may change over time."""
+    for place, fields in VARYING.items():
+        head, _, tail = place.partition(".")
+        node = doc[head] if not tail else doc[head][tail]
+        holders = [(f"{place}[{i}]", item) for i, item in enumerate(node)] if isinstance(node, list) else [(place, node)]
+        for prefix, holder in holders:
+            for key in fields:
+                yield f"{prefix}.{key}", holder, key
+
+
+def value_at(value: Any, year: int) -> Any:
+    """A step function's value in ``year``: the entry with the greatest year <= ``year``."""
+    if not isinstance(value, dict):
+        return value
+    years = [y for y in value if y <= year]
+    if not years:
+        raise ValueError(f"no value given for {year} or before (earliest: {min(value)})")
+    return value[max(years)]
+
+
+def snapshot(inst: Instance, year: int, installed: bool = True) -> Instance:
+    """The one-period instance of ``year``: every value by year resolved, no horizon, no
+    multi-year fields; ``installed=False`` drops the installed racks (the fleet owns them)."""
+    doc = inst.model_dump()
+    for _, holder, key in varying_fields(doc):
+        holder[key] = value_at(holder[key], year)
+    doc["horizon"] = None
+    for h in doc["hardware"]:
+        h.update({field: None for field in HORIZON_ONLY})
+        if not installed:
+            h["installed_racks"] = 0
+    return Instance.model_validate(doc)
+
+
+def installed_year(inst: Instance, h: Hardware) -> int:
+    return h.installed_year if h.installed_year is not None else inst.horizon.start_year - 1
+
+
+def _check_horizon(inst: Instance) -> list[Issue]:
+    """Rules of section 11: values by year need a horizon and must cover its first period;
+    lifetimes are whole years; availability windows and installed years agree."""
+    issues: list[Issue] = []
+    hz = inst.horizon
+    doc = inst.model_dump()
+    if hz is None:
+        for path, holder, key in varying_fields(doc):
+            if isinstance(holder[key], dict):
+                issues.append(Issue(path, "a value by year needs a 'horizon' (the periods it is read for)"))
+        for i, h in enumerate(inst.hardware):
+            for field in HORIZON_ONLY:
+                if getattr(h, field) is not None:
+                    issues.append(Issue(f"hardware[{i}].{field}", "needs a 'horizon' (multi-year planning, MODEL.md section 11)"))
+        return issues
+    start, end = hz.start_year, hz.end_year
+    for path, holder, key in varying_fields(doc):
+        value = holder[key]
+        if isinstance(value, dict) and min(value) > start:
+            issues.append(Issue(path, f"the step function does not cover the first period: it starts in {min(value)}, the horizon in {start}"))
+    for i, h in enumerate(inst.hardware):
+        base = f"hardware[{i}]"
+        if h.lifetime_years != int(h.lifetime_years):
+            issues.append(Issue(f"{base}.lifetime_years", f"must be a whole number of years with a horizon (got {h.lifetime_years:g})"))
+        lo, hi = h.available_from, h.available_until
+        if lo is not None and hi is not None and lo > hi:
+            issues.append(Issue(f"{base}.available_until", f"must be >= available_from ({hi} < {lo})"))
+        if h.installed_year is not None and h.installed_year > start:
+            issues.append(Issue(f"{base}.installed_year", f"installed racks must be bought by the first period ({h.installed_year} > {start})"))
+        if h.installed_racks > 0:
+            bought = installed_year(inst, h)
+            if lo is not None and lo > bought:
+                span = "the whole horizon" if lo >= end else f"{bought}"
+                issues.append(Issue(f"{base}.available_from", f"the window starts in {lo}, after the installed racks were bought ({bought}): it excludes {span} for a hardware with installed racks"))
+            if hi is not None and hi < bought:
+                issues.append(Issue(f"{base}.available_until", f"the window ends in {hi}, before the installed racks were bought ({bought}); set installed_year"))
+    return issues
+
+
+def check_instance(inst: Instance) -> list[Issue]:
+    """Every rule that spans fields; returns the broken ones (empty list: valid).
+
+    With a horizon, the one-period rules run on each period's values; a rule broken in some
+    periods only names them."""
+    issues = _check_horizon(inst)
+    if issues:
+        return issues
+    if inst.horizon is None:
+        return _check_one_period(inst)
+    years = inst.horizon.years
+    broken: dict[tuple[str, str], list[int]] = {}
+    for p, year in enumerate(years):
+        for issue in _check_one_period(snapshot(inst, year, installed=p == 0)):
+            broken.setdefault((issue.path, issue.rule), []).append(year)
+    for (path, rule), when in broken.items():
+        issues.append(Issue(path, rule if len(when) == len(years) else f"{rule} (in {', '.join(map(str, when))})"))
     return issues
 
 

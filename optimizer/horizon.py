@@ -1,0 +1,441 @@
+"""Multi-year planning (MODEL.md section 11): periods, vintages, the fleet and money over time.
+
+The multi-year model is the one-period model of ``model.py`` once per period, as a Pyomo block
+``period[Y]`` built by the same ``add_<family>`` functions from that period's values (so every
+section-6 family holds in every period, under its one-period name), tied together by the fleet
+families of section 11.2:
+
+==============================  ==========================================  =========
+name                            MODEL.md 11.2                               unit
+==============================  ==========================================  =========
+vintage_start[h,z,v]            u_hzvv = b_hzv                              racks
+installed_fleet[h]              sum_z u_hz0p1 = N0_h                        racks
+survival[h,z,v,p]               u_hzvp <= (or =) u_hzv(p-1)                 racks
+fleet[h,z,p]                    n_hzp = sum_v u_hzvp                        racks
+max_new_racks[h,p]              sum_z b_hzp <= its value in p               racks
+fabric_design[d,p]              y_dp = y_d(first period): one design        -
+fabric_growth[d,p]              a_dp >= E_dp - E_d(p-1)                     ports
+period_budget[p]                sum_h c_hp sum_z b_hzp + sum_d k_d a_dp <= B_p   USD
+==============================  ==========================================  =========
+
+Vintages are numbered 0 (the installed racks, bought in ``installed_year``) and 1..P (bought at
+the start of period 1..P). Money follows section 11.3: ``revenue`` and ``cost`` are discounted
+totals (million USD), ``tokens`` and ``facility_mw`` year-weighted means, so that the objectives
+of ``model.objective_expr`` keep their meaning and the engine runs unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+
+from .model import populate
+from .preprocess import HOURS_PER_YEAR, MONEY, PORTS, Data, crf, infeasibility_hints, preprocess
+from .results import CashFlows, HorizonMetrics, PeriodPlan, PeriodRackRow, RefreshEvent, VintageRow, extract_plan
+from .schema import Instance, installed_year, snapshot, value_at
+
+
+@dataclass
+class Vintage:
+    """Racks of one hardware bought at one time: ``period`` 0 is the installed fleet."""
+
+    hardware: int
+    period: int  # 0: installed; p >= 1: bought at the start of period p (1-based)
+    year: int  # purchase year
+    lives: list[bool]  # [p]: alive for the whole of period p
+    capex_usd: float  # per rack (0 for installed racks)
+    paid_years: list[int]  # years of the horizon in which its annuity is paid
+    annuity_weight: float  # CRF * sum of year weights over paid_years (discounted USD per USD of capex)
+
+
+@dataclass
+class HorizonData:
+    name: str
+    objective: str
+    years: list[int]  # start year of each period
+    lengths: list[int]  # years in each period
+    end: int  # first year after the horizon
+    allow_retire: bool
+    rate: float
+    periods: list[Data]  # one-period data per period (installed racks 0, no budget: the fleet holds them)
+    budgets: list[float | None]  # USD per period
+    max_new: np.ndarray  # [h, p] racks bought in one period, inf where uncapped
+    installed: np.ndarray  # [h] N0_h
+    installed_year: list[int]
+    vintages: list[Vintage]
+    discount: np.ndarray  # [p] DF_p = sum of year weights in p
+    port_weight: np.ndarray  # [d, p] CRF_d * sum of year weights paid, per USD of ports added in p
+    port_paid_years: list[list[list[int]]]  # [d][p] years paid for ports added in p
+
+    @property
+    def hardware(self) -> list[str]:
+        return self.periods[0].hardware
+
+    @property
+    def halls(self) -> list[str]:
+        return self.periods[0].halls
+
+    @property
+    def total_years(self) -> int:
+        return sum(self.lengths)
+
+    def weight(self, year: int) -> float:
+        """omega_y = (1 + r)^-(y - start_year)."""
+        return (1.0 + self.rate) ** -(year - self.years[0])
+
+    def vintage_label(self, v: Vintage) -> str:
+        return f"installed {v.year}" if v.period == 0 else str(v.year)
+
+
+def lives(bought: int, life: float, start: int, length: int) -> bool:
+    """A rack bought in ``bought`` lives through the period [start, start + length)."""
+    return bought <= start and start + length <= bought + life
+
+
+def preprocess_horizon(inst: Instance) -> HorizonData:
+    """Resolve every value by year, enumerate vintages, and weigh money by year (section 11)."""
+    hz = inst.horizon
+    years, lengths, end = hz.years, list(hz.period_years), hz.end_year
+    rate = inst.facility.discount_rate
+    periods = []
+    for year in years:
+        d = preprocess(snapshot(inst, year, installed=False))
+        d.budget_usd = None  # the period budget caps purchases (period_budget), not the fleet
+        periods.append(d)
+    w = {y: (1.0 + rate) ** -(y - years[0]) for y in range(years[0], end)}
+    discount = np.array([sum(w[y] for y in range(s, s + n)) for s, n in zip(years, lengths)])
+    nh, npd = len(inst.hardware), len(years)
+    max_new = np.full((nh, npd), np.inf)
+    vintages: list[Vintage] = []
+    iyears = []
+    for i, h in enumerate(inst.hardware):
+        life = h.lifetime_years
+        factor = crf(rate, life)
+        iy = installed_year(inst, h)
+        iyears.append(iy)
+        if h.installed_racks > 0:
+            vintages.append(Vintage(i, 0, iy, [lives(iy, life, s, n) for s, n in zip(years, lengths)], 0.0, [], 0.0))
+        for p, (s, n) in enumerate(zip(years, lengths)):
+            cap = value_at(h.max_new_racks, s)
+            if cap is not None:
+                max_new[i, p] = cap
+            open_ = (h.available_from is None or s >= h.available_from) and (h.available_until is None or s <= h.available_until)
+            if not open_ or not lives(s, life, s, n):  # outside its window, or dead before its first period ends
+                continue
+            paid = [y for y in range(s, end) if y < s + life]
+            vintages.append(
+                Vintage(i, p + 1, s, [lives(s, life, s2, n2) for s2, n2 in zip(years, lengths)],
+                        float(periods[p].capex_usd[i]), paid, factor * sum(w[y] for y in paid))
+            )
+    designs = periods[0].designs
+    port_weight = np.zeros((len(designs), npd))
+    port_paid: list[list[list[int]]] = []
+    for j, x in enumerate(designs):
+        factor = crf(rate, x.lifetime_years)
+        rows = []
+        for p, s in enumerate(years):
+            paid = [y for y in range(s, end) if y < s + x.lifetime_years]
+            rows.append(paid)
+            port_weight[j, p] = factor * sum(w[y] for y in paid)
+        port_paid.append(rows)
+    budgets = [value_at(inst.facility.capex_budget_usd, s) for s in years]
+    return HorizonData(
+        name=inst.name, objective=inst.objective.value, years=years, lengths=lengths, end=end,
+        allow_retire=hz.allow_early_retirement, rate=rate, periods=periods, budgets=budgets, max_new=max_new,
+        installed=np.array([h.installed_racks for h in inst.hardware], dtype=float), installed_year=iyears,
+        vintages=vintages, discount=discount, port_weight=port_weight, port_paid_years=port_paid,
+    )
+
+
+def horizon_hints(hd: HorizonData) -> list[str]:
+    """Cheap, certain reasons a multi-year instance cannot be feasible (per period, with its year)."""
+    hints = []
+    for year, d in zip(hd.years, hd.periods):
+        hints += [f"{year}: {h}" for h in infeasibility_hints(d)]
+    first = hd.periods[0]
+    alive = np.array([sum(1 for v in hd.vintages if v.hardware == i and v.period == 0 and v.lives[0]) for i in range(len(hd.hardware))])
+    installed_mw = float(first.rack_kw @ (hd.installed * (alive > 0))) / 1000.0
+    if installed_mw * (1 + first.loss) > first.grid_mw:
+        hints.append(f"{hd.years[0]}: the installed racks alone draw {installed_mw * (1 + first.loss):.1f} MW (with losses) "
+                     f"against {first.grid_mw:g} MW of grid power")
+    return hints
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def build_horizon_model(hd: HorizonData, tight: bool = True) -> pyo.ConcreteModel:
+    """One block per period (the one-period families), then the fleet, fabric and budget
+    families of section 11.2 and the discounted totals of section 11.3."""
+    m = pyo.ConcreteModel(name=hd.name)
+    m.P = pyo.Set(initialize=hd.years, ordered=True)
+    index = {y: p for p, y in enumerate(hd.years)}
+    m.period = pyo.Block(m.P, rule=lambda b, y: populate(b, hd.periods[index[y]], tight))
+    add_fleet(m, hd)
+    add_fabric_growth(m, hd)
+    add_period_budget(m, hd)
+    add_horizon_expressions(m, hd)
+    return m
+
+
+def add_fleet(m, hd: HorizonData) -> None:
+    """b_hzv, u_hzvp and the fleet constraints (vintage_start, installed_fleet, survival, fleet,
+    max_new_racks)."""
+    allowed = hd.periods[0].allowed
+    H, Z = hd.hardware, hd.halls
+    m.H = pyo.Set(initialize=H, ordered=True)
+    m.Z = pyo.Set(initialize=Z, ordered=True)
+    buy = [(H[v.hardware], Z[j], v.period) for v in hd.vintages if v.period > 0 for j in range(len(Z)) if allowed[v.hardware, j]]
+    alive = [
+        (H[v.hardware], Z[j], v.period, hd.years[p])
+        for v in hd.vintages
+        for j in range(len(Z))
+        if allowed[v.hardware, j]
+        for p in range(len(hd.years))
+        if v.lives[p]
+    ]
+    m.B = pyo.Set(initialize=buy, dimen=3, ordered=True)
+    m.UV = pyo.Set(initialize=alive, dimen=4, ordered=True)
+    m.b = pyo.Var(m.B, within=pyo.NonNegativeIntegers)
+    m.u = pyo.Var(m.UV, within=pyo.NonNegativeIntegers)
+    prev = {y: hd.years[p - 1] if p > 0 else None for p, y in enumerate(hd.years)}
+
+    m.vintage_start = pyo.Constraint(m.B, rule=lambda m, h, z, v: m.u[h, z, v, hd.years[v - 1]] == m.b[h, z, v])
+
+    def installed_rule(m, h):
+        i = H.index(h)
+        first = [(h, z, 0, hd.years[0]) for z in Z if (h, z, 0, hd.years[0]) in m.UV]
+        if hd.installed[i] <= 0 or not first:
+            return pyo.Constraint.Skip  # none installed, or the installed fleet is past its life
+        return sum(m.u[key] for key in first) == hd.installed[i]
+
+    m.installed_fleet = pyo.Constraint(m.H, rule=installed_rule)
+
+    def survival_rule(m, h, z, v, y):
+        before = prev[y]
+        if before is None or (h, z, v, before) not in m.UV:
+            return pyo.Constraint.Skip  # the vintage's first period
+        if hd.allow_retire:
+            return m.u[h, z, v, y] <= m.u[h, z, v, before]
+        return m.u[h, z, v, y] == m.u[h, z, v, before]
+
+    m.survival = pyo.Constraint(m.UV, rule=survival_rule)
+    by_cell: dict[tuple, list] = {}
+    for key in alive:
+        by_cell.setdefault((key[0], key[1], key[3]), []).append(key)
+    cells = [(h, z, y) for y in hd.years for h in H for z in Z if allowed[H.index(h), Z.index(z)]]
+    m.fleet = pyo.Constraint(
+        pyo.Set(initialize=cells, dimen=3, ordered=True),
+        rule=lambda m, h, z, y: m.period[y].n[h, z] == sum(m.u[k] for k in by_cell.get((h, z, y), [])),
+    )
+
+    def max_new_rule(m, h, y):
+        i, p = H.index(h), hd.years.index(y)
+        bought = [m.b[h, z, p + 1] for z in Z if (h, z, p + 1) in m.B]
+        if not math.isfinite(hd.max_new[i, p]) or not bought:
+            return pyo.Constraint.Skip
+        return sum(bought) <= hd.max_new[i, p]
+
+    m.max_new_racks = pyo.Constraint(m.H, m.P, rule=max_new_rule)
+
+
+def add_fabric_growth(m, hd: HorizonData) -> None:
+    """One fabric design for the horizon (fabric_design) and ports added per period
+    (fabric_growth: a_dp >= E_dp - E_d(p-1), E_d0 = 0), in thousand ports."""
+    names = [x.name for x in hd.periods[0].designs]
+    m.DD = pyo.Set(initialize=names, ordered=True)
+    m.a = pyo.Var(m.DD, m.P, within=pyo.NonNegativeReals)
+    if not names:
+        return
+    first = hd.years[0]
+    m.fabric_design = pyo.Constraint(
+        m.DD, m.P,
+        rule=lambda m, n, y: pyo.Constraint.Skip if y == first else m.period[y].y[n] == m.period[first].y[n],
+    )
+
+    def growth(m, n, y):
+        p = hd.years.index(y)
+        before = m.period[hd.years[p - 1]].E[n] if p > 0 else 0.0
+        return m.a[n, y] >= m.period[y].E[n] - before
+
+    m.fabric_growth = pyo.Constraint(m.DD, m.P, rule=growth)
+
+
+def add_period_budget(m, hd: HorizonData) -> None:
+    """period_budget[p]: sum_h c_hp sum_z b_hzp + sum_d k_d a_dp <= B_p (million USD)."""
+    m.purchases = pyo.Expression(m.P, rule=lambda m, y: _purchases(m, hd, hd.years.index(y)))
+    if all(b is None for b in hd.budgets):
+        return
+    m.period_budget = pyo.Constraint(
+        m.P,
+        rule=lambda m, y: pyo.Constraint.Skip if hd.budgets[hd.years.index(y)] is None
+        else m.purchases[y] <= hd.budgets[hd.years.index(y)] / MONEY,
+    )
+
+
+def _purchases(m, hd: HorizonData, p: int):
+    """Capex paid up front in period p (million USD): racks bought and fabric ports added."""
+    d = hd.periods[p]
+    y = hd.years[p]
+    racks = sum(d.capex_usd[hd.hardware.index(h)] / MONEY * m.b[h, z, v] for (h, z, v) in m.B if v == p + 1)
+    ports = sum(x.capex_usd * PORTS / MONEY * m.a[x.name, y] for x in d.designs)
+    return racks + ports
+
+
+def add_horizon_expressions(m, hd: HorizonData) -> None:
+    """Section 11.3 totals in internal units, under the names the engine reads:
+    ``revenue``/``cost`` discounted (million USD), ``tokens``/``facility_mw`` year-weighted
+    means (million tokens/s, MW), ``racks[h]`` racks alive summed over periods."""
+    Y = hd.years
+    span = float(hd.total_years)
+    blocks = {y: m.period[y] for y in Y}
+    m.opex = pyo.Expression(
+        m.P, rule=lambda m, y: sum(hd.periods[Y.index(y)].opex_usd[i] / MONEY * blocks[y].racks[h] for i, h in enumerate(hd.hardware))
+    )
+    m.energy = pyo.Expression(
+        m.P, rule=lambda m, y: hd.periods[Y.index(y)].elec_usd_mwh * HOURS_PER_YEAR / MONEY * blocks[y].facility_mw
+    )
+    vint = {(v.hardware, v.period): v for v in hd.vintages}
+    m.capital = pyo.Expression(
+        expr=sum(vint[(hd.hardware.index(h), v)].annuity_weight * vint[(hd.hardware.index(h), v)].capex_usd / MONEY * m.b[h, z, v]
+                 for (h, z, v) in m.B)
+        + sum(hd.port_weight[j, p] * x.capex_usd * PORTS / MONEY * m.a[x.name, y]
+              for j, x in enumerate(hd.periods[0].designs) for p, y in enumerate(Y))
+    )
+    m.revenue = pyo.Expression(expr=sum(hd.discount[p] * blocks[y].revenue for p, y in enumerate(Y)))
+    m.cost = pyo.Expression(expr=sum(hd.discount[p] * (m.opex[y] + m.energy[y]) for p, y in enumerate(Y)) + m.capital)
+    m.tokens = pyo.Expression(expr=sum(n * blocks[y].tokens for n, y in zip(hd.lengths, Y)) / span)
+    m.facility_mw = pyo.Expression(expr=sum(n * blocks[y].facility_mw for n, y in zip(hd.lengths, Y)) / span)
+    m.capex = pyo.Expression(expr=sum(m.purchases[y] for y in Y))
+    m.racks = pyo.Expression(m.H, rule=lambda m, h: sum(blocks[y].racks[h] for y in Y))
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+def _int(x) -> int:
+    val = pyo.value(x, exception=False)
+    return 0 if val is None else int(round(val))
+
+
+def extract_horizon_plan(m, hd: HorizonData) -> dict:
+    """Read a multi-year plan off the solved model (section 11.4), in user units."""
+    H, Z, Y = hd.hardware, hd.halls, hd.years
+    lifetime = {i: float(hd.periods[0].lifetime[i]) for i in range(len(H))}
+    counts: dict[tuple[int, str, int], list[int]] = {}  # (vintage index, hall) -> racks alive per period
+    vrows: list[VintageRow] = []
+    for vi, v in enumerate(hd.vintages):
+        h = H[v.hardware]
+        for z in Z:
+            row = [_int(m.u[h, z, v.period, y]) if (h, z, v.period, y) in m.UV else 0 for y in Y]
+            bought = _int(m.b[h, z, v.period]) if (h, z, v.period) in m.B else (row[0] if v.period == 0 else 0)
+            if not any(row) and not bought:
+                continue
+            counts[(vi, z)] = row
+            vrows.append(VintageRow(
+                hardware=h, hall=z, vintage=hd.vintage_label(v), bought_year=v.year, installed=v.period == 0, bought=bought,
+                alive={y: c for p, (y, c) in enumerate(zip(Y, row)) if v.lives[p]}, life_ends=int(v.year + lifetime[v.hardware]),
+            ))
+    periods: list[PeriodPlan] = []
+    refresh: list[RefreshEvent] = []
+    totals = dict(revenue=0.0, opex=0.0, energy=0.0, capital=0.0, capex=0.0, tok_years=0.0, mw_years=0.0)
+    for p, y in enumerate(Y):
+        d, blk = hd.periods[p], m.period[y]
+        plan = extract_plan(blk, d)
+        rows = []
+        for i, h in enumerate(H):
+            for z in Z:
+                alive = bought = retired = early = 0
+                for (vi, hall), row in counts.items():
+                    v = hd.vintages[vi]
+                    if v.hardware != i or hall != z:
+                        continue
+                    alive += row[p]
+                    if v.period == p + 1:
+                        bought += row[p]
+                    if p > 0 and row[p - 1] > row[p]:
+                        retired += row[p - 1] - row[p]
+                        early += row[p - 1] - row[p] if v.lives[p] else 0
+                if alive or bought or retired:
+                    rows.append(PeriodRackRow(hardware=h, hall=z, alive=alive, bought=bought, retired=retired, retired_early=early))
+        # capital: annuities of every purchase so far that are paid in this period's years
+        years_here = range(y, y + hd.lengths[p])
+        capital = capital_disc = 0.0
+        for (vi, _), row in counts.items():
+            v = hd.vintages[vi]
+            if v.period == 0:
+                continue
+            racks = row[v.period - 1]
+            paid = [yy for yy in v.paid_years if yy in years_here]
+            each = crf(hd.rate, lifetime[v.hardware]) * v.capex_usd * racks
+            capital += each * len(paid)
+            capital_disc += each * sum(hd.weight(yy) for yy in paid)
+        added = 0.0
+        for j, x in enumerate(d.designs):
+            for q in range(p + 1):
+                ports = max(pyo.value(m.a[x.name, Y[q]], exception=False) or 0.0, 0.0) * PORTS
+                if ports <= 1e-6:
+                    continue
+                if q == p:
+                    added += ports
+                paid = [yy for yy in hd.port_paid_years[j][q] if yy in years_here]
+                each = crf(hd.rate, x.lifetime_years) * x.capex_usd * ports
+                capital += each * len(paid)
+                capital_disc += each * sum(hd.weight(yy) for yy in paid)
+        revenue = sum(t.revenue_usd_per_year for t in plan["tiers"])
+        opex = float(pyo.value(m.opex[y])) * MONEY
+        energy = float(pyo.value(m.energy[y])) * MONEY
+        purchases = float(pyo.value(m.purchases[y])) * MONEY
+        tokens = sum(t.tokens_per_s for t in plan["tiers"])
+        F = plan["power"].total_mw
+        cash = CashFlows(revenue_usd_per_year=revenue, opex_usd_per_year=opex, energy_usd_per_year=energy, capital_usd=capital,
+                         capital_discounted_usd=capital_disc, purchases_usd=purchases, discount_weight=float(hd.discount[p]))
+        periods.append(PeriodPlan(
+            year=y, years=hd.lengths[p], racks=rows, replicas=plan["replicas"], allocation=plan["allocation"], tiers=plan["tiers"],
+            fabric=plan["fabric"], added_ports=added, power=plan["power"], heat=plan["heat"], halls=plan["halls"],
+            tokens_per_s=tokens, tokens_per_joule=tokens / (1e6 * F) if F > 0 else 0.0, cash=cash,
+        ))
+        totals["revenue"] += hd.discount[p] * revenue
+        totals["opex"] += hd.discount[p] * opex
+        totals["energy"] += hd.discount[p] * energy
+        totals["capital"] += capital_disc
+        totals["capex"] += purchases
+        totals["tok_years"] += hd.lengths[p] * tokens
+        totals["mw_years"] += hd.lengths[p] * F
+        if p > 0:
+            bought_here = [f"{r.bought} x {r.hardware}" for r in _by_hardware(rows, "bought")]
+            early_by: dict[tuple[int, int], int] = {}
+            for (vi, _), row in counts.items():
+                v = hd.vintages[vi]
+                if v.lives[p] and row[p - 1] > row[p]:
+                    early_by[(vi, 0)] = early_by.get((vi, 0), 0) + row[p - 1] - row[p]
+            for (vi, _), racks in early_by.items():
+                v = hd.vintages[vi]
+                refresh.append(RefreshEvent(
+                    year=y, hardware=H[v.hardware], vintage=hd.vintage_label(v), racks=racks,
+                    life_left_years=int(v.year + lifetime[v.hardware] - y),
+                    power_freed_mw=racks * float(d.rack_kw[v.hardware]) / 1000.0, replaced_by=bought_here,
+                ))
+    span = hd.total_years
+    cost = totals["opex"] + totals["energy"] + totals["capital"]
+    metrics = HorizonMetrics(
+        discounted_revenue_usd=totals["revenue"], discounted_cost_usd=cost, npv_usd=totals["revenue"] - cost,
+        discounted_opex_usd=totals["opex"], discounted_energy_usd=totals["energy"], discounted_capital_usd=totals["capital"],
+        mean_tokens_per_s=totals["tok_years"] / span,
+        tokens_per_joule=totals["tok_years"] / (1e6 * totals["mw_years"]) if totals["mw_years"] > 0 else 0.0,
+        mean_facility_power_mw=totals["mw_years"] / span, capex_usd=totals["capex"], horizon_years=span,
+    )
+    return dict(metrics=metrics, periods=periods, vintages=vrows, refresh=refresh)
+
+
+def _by_hardware(rows: list[PeriodRackRow], field: str) -> list[PeriodRackRow]:
+    """Rows summed over halls, keeping those with a positive ``field``."""
+    out: dict[str, PeriodRackRow] = {}
+    for r in rows:
+        acc = out.setdefault(r.hardware, PeriodRackRow(hardware=r.hardware, hall="*", alive=0, bought=0, retired=0, retired_early=0))
+        for f in ("alive", "bought", "retired", "retired_early"):
+            setattr(acc, f, getattr(acc, f) + getattr(r, f))
+    return [r for r in out.values() if getattr(r, field) > 0]
