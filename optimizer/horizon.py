@@ -156,6 +156,9 @@ def horizon_hints(hd: HorizonData) -> list[str]:
     for year, d in zip(hd.years, hd.periods):
         hints += [f"{year}: {h}" for h in infeasibility_hints(d)]
     first = hd.periods[0]
+    for v in hd.vintages:
+        if v.period == 0 and v.lives[0] and not first.allowed[v.hardware].any():
+            hints.append(f"{hd.years[0]}: hardware '{hd.hardware[v.hardware]}' has {hd.installed[v.hardware]:g} installed racks but no hall admits it")
     alive = np.array([sum(1 for v in hd.vintages if v.hardware == i and v.period == 0 and v.lives[0]) for i in range(len(hd.hardware))])
     installed_mw = float(first.rack_kw @ (hd.installed * (alive > 0))) / 1000.0
     if installed_mw * (1 + first.loss) > first.grid_mw:
@@ -189,11 +192,13 @@ def add_fleet(m, hd: HorizonData) -> None:
     m.H = pyo.Set(initialize=H, ordered=True)
     m.Z = pyo.Set(initialize=Z, ordered=True)
     buy = [(H[v.hardware], Z[j], v.period) for v in hd.vintages if v.period > 0 for j in range(len(Z)) if allowed[v.hardware, j]]
+    # installed racks get a variable in every hall: where they may not stand, fleet[] holds them
+    # at n = 0, so an installed fleet no hall admits is infeasible (as in v1), not silently gone
     alive = [
         (H[v.hardware], Z[j], v.period, hd.years[p])
         for v in hd.vintages
         for j in range(len(Z))
-        if allowed[v.hardware, j]
+        if allowed[v.hardware, j] or v.period == 0
         for p in range(len(hd.years))
         if v.lives[p]
     ]
@@ -226,7 +231,7 @@ def add_fleet(m, hd: HorizonData) -> None:
     by_cell: dict[tuple, list] = {}
     for key in alive:
         by_cell.setdefault((key[0], key[1], key[3]), []).append(key)
-    cells = [(h, z, y) for y in hd.years for h in H for z in Z if allowed[H.index(h), Z.index(z)]]
+    cells = [(h, z, y) for y in hd.years for h in H for z in Z if allowed[H.index(h), Z.index(z)] or (h, z, y) in by_cell]
     m.fleet = pyo.Constraint(
         pyo.Set(initialize=cells, dimen=3, ordered=True),
         rule=lambda m, h, z, y: m.period[y].n[h, z] == sum(m.u[k] for k in by_cell.get((h, z, y), [])),

@@ -128,3 +128,44 @@ def random_instance(seed: int) -> dict:
     if cons:
         inst["constraints"] = cons
     return inst
+
+
+def random_horizon_instance(seed: int) -> dict:
+    """A random multi-year instance (MODEL.md section 11): a v1 random instance given 2-3
+    periods, values by year, short whole lifetimes, availability windows, installed racks of
+    several ages, purchase caps and budgets per period."""
+    inst = random_instance(seed)
+    rng = random.Random(100_000 + seed)
+    start = 2026
+    lengths = [rng.choice([1, 1, 2]) for _ in range(rng.randint(2, 3))]
+    years = [start + sum(lengths[:p]) for p in range(len(lengths))]
+    inst["horizon"] = {"start_year": start, "period_years": lengths, "allow_early_retirement": rng.random() < 0.7}
+    fac = inst["facility"]
+    if rng.random() < 0.6:
+        fac["grid_power_mw"] = {start: fac["grid_power_mw"], years[1]: round(fac["grid_power_mw"] * rng.uniform(1.0, 2.0), 3)}
+    if rng.random() < 0.3:
+        fac["electricity_usd_per_mwh"] = {start: 50.0, years[-1]: 90.0}
+    if "capex_budget_usd" in fac and rng.random() < 0.5:
+        fac["capex_budget_usd"] = {start: fac["capex_budget_usd"], years[-1]: None}
+    if rng.random() < 0.2:
+        z = fac["halls"][0]
+        z["rack_slots"] = {start: z["rack_slots"], years[-1]: z["rack_slots"] + rng.randint(0, 10)}
+    for t in inst["tiers"]:
+        if t["price_usd_per_mtok"] > 0 and rng.random() < 0.5:
+            t["price_usd_per_mtok"] = {start: t["price_usd_per_mtok"], years[-1]: round(t["price_usd_per_mtok"] * rng.uniform(0.3, 1.0), 3)}
+    for h in inst["hardware"]:
+        h["lifetime_years"] = rng.choice([1, 2, 3, 4])
+        if rng.random() < 0.4:
+            h["available_from"] = rng.choice(years)
+        if rng.random() < 0.2:
+            h["available_until"] = max(rng.choice(years), h.get("available_from", start))
+        if rng.random() < 0.4:
+            h["performance_multiplier"] = {start: 1.0, years[-1]: rng.choice([1.5, 2.0])}
+        if rng.random() < 0.3:
+            h["max_new_racks"] = rng.randint(0, 5)
+        if rng.random() < 0.3:
+            h["capex_usd"] = {start: h["capex_usd"], years[1]: round(h["capex_usd"] * 0.7, 0)}
+        if rng.random() < 0.35 and "available_from" not in h and "available_until" not in h:
+            h["installed_racks"] = min(rng.randint(1, 4), h.get("max_racks", 4))
+            h["installed_year"] = rng.choice([start - 3, start - 2, start - 1, start])
+    return inst

@@ -199,3 +199,68 @@ def test_bad_options_are_usage_errors(tmp_path):
     for args in (["--objective", "fame"], ["--time-limit", "-1"], ["--mip-gap", "2"]):
         res = runner.invoke(app, ["solve", str(path), *args])
         assert res.exit_code == 2, (args, res.output)
+
+
+# --------------------------------------------------------------------------- multi-year fields (MODEL.md section 11)
+
+
+def valid_horizon() -> dict:
+    inst = valid()
+    inst["horizon"] = {"start_year": 2026, "period_years": [1, 2]}
+    inst["facility"]["grid_power_mw"] = {2026: 1.0, 2027: 2.0}
+    inst["tiers"][0]["price_usd_per_mtok"] = {2026: 1.0, 2028: 0.5}
+    inst["hardware"][0]["installed_racks"] = 2
+    return inst
+
+
+def without_horizon(mutate):
+    def apply(d):
+        mutate(d)
+        del d["horizon"]
+
+    return apply
+
+
+HORIZON_CASES = [
+    ("step-misses-first-period", setter("facility.grid_power_mw", {2027: 1.0}), "facility.grid_power_mw", "does not cover the first period"),
+    ("step-negative", setter("tiers.0.price_usd_per_mtok", {2026: 1.0, 2027: -1}), "tiers[0].price_usd_per_mtok", "year 2027: Input should be greater than or equal to 0"),
+    ("step-bad-year", setter("hardware.0.capex_usd", {"next year": 5}), "hardware[0].capex_usd", "years as keys"),
+    ("step-empty", setter("hardware.0.opex_usd_per_year", {}), "hardware[0].opex_usd_per_year", "at least one year"),
+    ("step-slots-not-integer", setter("facility.halls.0.rack_slots", {2026: 2.5}), "facility.halls[0].rack_slots", "year 2026"),
+    ("lifetime-not-whole", setter("hardware.0.lifetime_years", 4.5), "hardware[0].lifetime_years", "whole number"),
+    ("window-excludes-horizon", setter("hardware.0.available_from", 2031), "hardware[0].available_from", "excludes the whole horizon for a hardware with installed racks"),
+    ("window-ends-before-install", lambda d: d["hardware"][0].update(available_until=2020), "hardware[0].available_until", "before the installed racks were bought"),
+    ("window-reversed", lambda d: d["hardware"][1].update(available_from=2028, available_until=2027), "hardware[1].available_until", "must be >= available_from"),
+    ("installed-after-start", setter("hardware.0.installed_year", 2027), "hardware[0].installed_year", "bought by the first period"),
+    ("period-zero-years", setter("horizon.period_years", [1, 0]), "horizon.period_years[1]", "greater than or equal to 1"),
+    ("period-fraction", setter("horizon.period_years", [1.5]), "horizon.period_years[0]", "integer"),
+    ("no-periods", setter("horizon.period_years", []), "horizon.period_years", "at least 1"),
+    ("max-new-negative", setter("hardware.1.max_new_racks", {2026: 3, 2027: -1}), "hardware[1].max_new_racks", "year 2027"),
+    ("multiplier-zero", setter("hardware.1.performance_multiplier", {2026: 1.0, 2027: 0}), "hardware[1].performance_multiplier", "greater than 0"),
+    ("cap-below-floor-in-a-year", lambda d: d["tiers"][0].update(min_tokens_per_s=10, max_tokens_per_s={2026: 20, 2027: 5}), "tiers[0].max_tokens_per_s", "must be >= min_tokens_per_s (5 < 10) (in 2027)"),
+    ("by-year-without-horizon", without_horizon(lambda d: None), "facility.grid_power_mw", "needs a 'horizon'"),
+    ("window-without-horizon", without_horizon(lambda d: d["hardware"][1].update(available_from=2027)), "hardware[1].available_from", "needs a 'horizon'"),
+    ("max-new-without-horizon", without_horizon(lambda d: d["hardware"][1].update(max_new_racks=3)), "hardware[1].max_new_racks", "needs a 'horizon'"),
+]
+
+
+def test_valid_horizon_instance_passes(tmp_path):
+    res = runner.invoke(app, ["validate", str(write(tmp_path, valid_horizon()))])
+    assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("case", HORIZON_CASES, ids=[c[0] for c in HORIZON_CASES])
+@pytest.mark.parametrize("command", ["validate", "solve"])
+def test_horizon_rule(tmp_path, case, command):
+    _, mutate, field, words = case
+    data = valid_horizon()
+    mutate(data)
+    for suffix in (".yaml", ".json"):  # JSON writes the years as strings
+        path = write(tmp_path, data, suffix)
+        res = runner.invoke(app, [command, str(path)])
+        out = res.output
+        assert res.exit_code == 2, out
+        assert "Traceback" not in out
+        line = next((ln for ln in out.splitlines() if f"{path}: {field}:" in ln), None)
+        assert line is not None, f"no line names {path}: {field}:\n{out}"
+        assert words in line, line

@@ -37,14 +37,15 @@ class Checker:
     def __init__(self, rel=1e-6):
         self.rel = rel
         self.failures: list[str] = []
+        self.where = ""  # e.g. "2027: " while checking a period
 
     def le(self, name, lhs, rhs, abs_tol):
         if lhs > rhs + abs_tol + self.rel * max(abs(lhs), abs(rhs)):
-            self.failures.append(f"{name}: {lhs!r} > {rhs!r}")
+            self.failures.append(f"{self.where}{name}: {lhs!r} > {rhs!r}")
 
     def eq(self, name, a, b, abs_tol):
         if abs(a - b) > abs_tol + self.rel * max(abs(a), abs(b)):
-            self.failures.append(f"{name}: {a!r} != {b!r}")
+            self.failures.append(f"{self.where}{name}: {a!r} != {b!r}")
 
 
 def verify(inst, sol: dict, rel: float = 1e-6) -> dict:
@@ -53,6 +54,49 @@ def verify(inst, sol: dict, rel: float = 1e-6) -> dict:
     Returns the recomputed figures (revenue, cost, tokens, F, ...) for further assertions.
     """
     c = Checker(rel)
+    f = check_period(c, inst, sol)
+    H = {h.name: h for h in inst.hardware}
+    fac = inst.facility
+    n, q, F = f["n"], f["q"], f["F"]
+    # 6.1 installed racks stay
+    for h in H.values():
+        c.le(f"installed[{h.name}]", h.installed_racks, n[h.name], 0)
+    # 6.13 budget
+    capex = sum(h.capex_usd * (n[h.name] - h.installed_racks) for h in H.values()) + f["fabric_capex"]
+    if fac.capex_budget_usd is not None:
+        c.le("capex_budget", capex, fac.capex_budget_usd, 1.0)
+    # section 7 figures
+    revenue = f["revenue"]
+    cost = (
+        sum(annuity(fac.discount_rate, h.lifetime_years) * h.capex_usd * (n[h.name] - h.installed_racks) + h.opex_usd_per_year * n[h.name] for h in H.values())
+        + annuity(fac.discount_rate, f["fabric_life"]) * f["fabric_capex"]
+        + fac.electricity_usd_per_mwh * YEAR_H * F
+    )
+    tokens = sum(q.values())
+    tpj = tokens / (1e6 * F) if F > 0 else 0.0
+    # the reported figures must be these
+    m = sol["metrics"]
+    c.eq("metrics.revenue", m["revenue_usd_per_year"], revenue, 1.0)
+    c.eq("metrics.cost", m["cost_usd_per_year"], cost, 1.0)
+    c.eq("metrics.profit", m["profit_usd_per_year"], revenue - cost, 2.0)
+    c.eq("metrics.tokens", m["tokens_per_s"], tokens, 1e-6)
+    c.eq("metrics.tokens_per_joule", m["tokens_per_joule"], tpj, 1e-12)
+    c.eq("metrics.facility_power", m["facility_power_mw"], F, 1e-9)
+    c.eq("metrics.it_power", m["it_power_mw"], f["it"], 1e-9)
+    c.eq("metrics.network_power", m["network_power_mw"], f["net_mw"], 1e-9)
+    c.eq("metrics.capex", m["capex_usd"], capex, 1.0)
+    objective = {"revenue": revenue, "profit": revenue - cost, "tokens": tokens, "tokens_per_watt": tpj, "min_cost": cost}
+    name = sol["objective"]["name"]
+    c.eq("objective.value", sol["objective"]["value"], objective[name], 1e-9)
+    if c.failures:
+        raise Violation("; ".join(c.failures))
+    return dict(revenue=revenue, cost=cost, profit=revenue - cost, tokens=tokens, tpj=tpj, facility_mw=F, it_mw=f["it"],
+                capex=capex, n=n, objective=objective[name])
+
+
+def check_period(c: Checker, inst, sol: dict) -> dict:
+    """Sections 6.2-6.12 and 6.14 for one period's plan (racks, replicas, allocation, tiers,
+    fabric) against an instance whose values are plain numbers. Returns the recomputed figures."""
     fac = inst.facility
     H = {h.name: h for h in inst.hardware}
     halls = {z.name: z for z in fac.halls}
@@ -77,7 +121,6 @@ def verify(inst, sol: dict, rel: float = 1e-6) -> dict:
         c.le(f"hall_slots[{z}]", cnt, halls[z].rack_slots, 0)
     # 6.1 supply
     for h in H.values():
-        c.le(f"installed[{h.name}]", h.installed_racks, n[h.name], 0)
         if h.max_racks is not None:
             c.le(f"supply_cap[{h.name}]", n[h.name], h.max_racks, 0)
     # 6.2 replicas
@@ -98,13 +141,14 @@ def verify(inst, sol: dict, rel: float = 1e-6) -> dict:
 
     def coef(h, t, role):
         perf = h.performance.get(t.workload)
+        gain = h.performance_multiplier
         if perf is None:
             return 0.0
         if role == "aggregated":
-            return interp(perf.aggregated, t.min_interactivity)
+            return gain * interp(perf.aggregated, t.min_interactivity)
         if role == "decode":
-            return interp(perf.decode, t.min_interactivity)
-        return perf.prefill_tokens_per_s
+            return gain * interp(perf.decode, t.min_interactivity)
+        return gain * perf.prefill_tokens_per_s
 
     for (hn, tn, role), val in x.items():
         if val > 1e-9 and coef(H[hn], tiers[tn], role) <= 0:
@@ -136,7 +180,9 @@ def verify(inst, sol: dict, rel: float = 1e-6) -> dict:
     net_w = 0.0
     net_liq_w = 0.0
     fabric_capex = 0.0
-    fabric_annual = 0.0
+    fabric_life = 1.0
+    fabric_usd_per_port = 0.0
+    E = 0.0
     ports_needed = sum(h.scale_out_ports * n[h.name] for h in H.values())
     fab = sol["fabric"]
     if net is None:
@@ -157,7 +203,8 @@ def verify(inst, sol: dict, rel: float = 1e-6) -> dict:
         net_w = w * E
         net_liq_w = opt.liquid_cooled_fraction * net_w
         fabric_capex = usd * E
-        fabric_annual = annuity(fac.discount_rate, opt.lifetime_years) * fabric_capex
+        fabric_life = opt.lifetime_years
+        fabric_usd_per_port = usd
         c.eq("fabric power", fab["power_mw"], net_w / 1e6, 1e-9)
     # 6.12 KV transfer
     if net is not None:
@@ -177,19 +224,8 @@ def verify(inst, sol: dict, rel: float = 1e-6) -> dict:
     c.le("liquid_cooling", liq, fac.liquid_cooling_mw, MW)
     c.le("air_cooling", air, fac.air_cooling_mw, MW)
     c.le("facility_power", F, fac.grid_power_mw, MW)
-    # 6.13 budget
-    capex = sum(h.capex_usd * (n[h.name] - h.installed_racks) for h in H.values()) + fabric_capex
-    if fac.capex_budget_usd is not None:
-        c.le("capex_budget", capex, fac.capex_budget_usd, 1.0)
-    # section 7 figures
     revenue = sum(tiers[t].price_usd_per_mtok * v * YEAR_S / 1e6 for t, v in q.items())
-    cost = (
-        sum(annuity(fac.discount_rate, h.lifetime_years) * h.capex_usd * (n[h.name] - h.installed_racks) + h.opex_usd_per_year * n[h.name] for h in H.values())
-        + fabric_annual
-        + fac.electricity_usd_per_mwh * YEAR_H * F
-    )
     tokens = sum(q.values())
-    tpj = tokens / (1e6 * F) if F > 0 else 0.0
     # 6.14 side constraints
     cons = inst.constraints
     if cons.min_revenue_usd_per_year is not None:
@@ -206,22 +242,200 @@ def verify(inst, sol: dict, rel: float = 1e-6) -> dict:
         for t, share in cons.tier_power_share.items():
             c.le(f"tier_power_share[{t},min]", share.min * total, tier_mw[t], MW)
             c.le(f"tier_power_share[{t},max]", tier_mw[t], share.max * total, MW)
-    # the reported figures must be these
+    fabric = (fab["option"], fab["switch_tiers"]) if fab is not None else None
+    return dict(n=n, per_hall=per_hall, q=q, revenue=revenue, tokens=tokens, F=F, it=it, net_mw=net_mw, E=E, fabric=fabric,
+                fabric_capex=fabric_capex, fabric_life=fabric_life, fabric_usd_per_port=fabric_usd_per_port,
+                opex=sum(h.opex_usd_per_year * n[h.name] for h in H.values()), energy=fac.electricity_usd_per_mwh * YEAR_H * F)
+
+
+# --------------------------------------------------------------------------- multi-year (MODEL.md section 11)
+
+
+def at(value, year):
+    """A step function by year: the entry of the greatest year <= ``year``; a scalar is itself."""
+    if not isinstance(value, dict):
+        return value
+    best = None
+    for y in sorted(value):
+        if y <= year:
+            best = value[y]
+    return best
+
+
+def period_view(inst, year):
+    """The instance as it stands in ``year``: this verifier's own reading of the values by year,
+    no installed racks (the fleet holds them) and no budget (checked per period below)."""
+    fac = inst.facility
+    halls = [z.model_copy(update={"rack_slots": at(z.rack_slots, year)}) for z in fac.halls]
+    facility = fac.model_copy(update={
+        "grid_power_mw": at(fac.grid_power_mw, year), "liquid_cooling_mw": at(fac.liquid_cooling_mw, year),
+        "air_cooling_mw": at(fac.air_cooling_mw, year), "electricity_usd_per_mwh": at(fac.electricity_usd_per_mwh, year),
+        "capex_budget_usd": None, "halls": halls,
+    })
+    hardware = [h.model_copy(update={
+        "capex_usd": at(h.capex_usd, year), "opex_usd_per_year": at(h.opex_usd_per_year, year), "max_racks": at(h.max_racks, year),
+        "performance_multiplier": at(h.performance_multiplier, year), "installed_racks": 0,
+    }) for h in inst.hardware]
+    tiers = [t.model_copy(update={
+        "price_usd_per_mtok": at(t.price_usd_per_mtok, year), "min_tokens_per_s": at(t.min_tokens_per_s, year),
+        "max_tokens_per_s": at(t.max_tokens_per_s, year),
+    }) for t in inst.tiers]
+    cons = inst.constraints.model_copy(update={
+        "min_revenue_usd_per_year": at(inst.constraints.min_revenue_usd_per_year, year),
+        "min_tokens_per_joule": at(inst.constraints.min_tokens_per_joule, year),
+    })
+    return inst.model_copy(update={"facility": facility, "hardware": hardware, "tiers": tiers, "constraints": cons, "horizon": None})
+
+
+def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
+    """Check a multi-year solution dict: every period's plan against that period's values, the
+    fleet (bought, alive, retired, lifetimes, windows, installed racks), the fabric's growth and
+    one design, the budgets, and money over time (section 11.3). Raise Violation on any breach."""
+    c = Checker(rel)
+    hz = inst.horizon
+    start = hz.start_year
+    years, lengths = [], list(hz.period_years)
+    y = start
+    for n in lengths:
+        years.append(y)
+        y += n
+    end = y
+    r = inst.facility.discount_rate
+    weight = {yy: (1 + r) ** -(yy - start) for yy in range(start, end)}
+    H = {h.name: h for h in inst.hardware}
+    periods = sol["periods"]
+    assert [p["year"] for p in periods] == years and [p["years"] for p in periods] == lengths, "periods do not match the horizon"
+
+    def lives(bought, life, y0, n):
+        return bought <= y0 and y0 + n <= bought + life
+
+    figs = []
+    for p, (y0, plan) in enumerate(zip(years, periods)):
+        c.where = f"{y0}: "
+        v1 = {"racks": [{"hardware": row["hardware"], "hall": row["hall"], "count": row["alive"]} for row in plan["racks"]],
+              "replicas": plan["replicas"], "allocation": plan["allocation"], "tiers": plan["tiers"], "fabric": plan["fabric"]}
+        figs.append(check_period(c, period_view(inst, y0), v1))
+    c.where = ""
+    # one fabric design for the horizon
+    designs = {f["fabric"] for f in figs if f["fabric"] is not None}
+    if len(designs) > 1:
+        c.failures.append(f"more than one fabric design over the horizon: {sorted(designs)}")
+    usd_per_port = max((f["fabric_usd_per_port"] for f in figs), default=0.0)
+    port_life = max((f["fabric_life"] for f in figs), default=1.0)
+    # the fleet, vintage by vintage
+    alive = {}  # (h, z, p) -> racks
+    bought = {}  # (h, p) -> racks bought at the start of period p
+    retired = {}  # (h, z, p)
+    installed_first = {}
+    for v in sol["vintages"]:
+        h = H[v["hardware"]]
+        life = h.lifetime_years
+        by = v["bought_year"]
+        counts = [int(v["alive"].get(str(yy), v["alive"].get(yy, 0))) for yy in years]
+        name = f"vintage {h.name}/{v['hall']}/{v['vintage']}"
+        if v["installed"]:
+            expect = h.installed_year if h.installed_year is not None else start - 1
+            c.eq(f"{name} installed year", by, expect, 0)
+            installed_first[h.name] = installed_first.get(h.name, 0) + counts[0]
+            first = 0
+        else:
+            if by not in years:
+                c.failures.append(f"{name}: bought in {by}, which starts no period")
+                continue
+            first = years.index(by)
+            if (h.available_from is not None and by < h.available_from) or (h.available_until is not None and by > h.available_until):
+                c.failures.append(f"{name}: bought outside its window {h.available_from}..{h.available_until}")
+            c.eq(f"{name} stands when bought", counts[first], v["bought"], 0)
+            bought[(h.name, first)] = bought.get((h.name, first), 0) + v["bought"]
+            if any(counts[:first]):
+                c.failures.append(f"{name}: alive before it was bought")
+        for p in range(first, len(years)):
+            if not lives(by, life, years[p], lengths[p]):
+                if counts[p]:
+                    c.failures.append(f"{name}: {counts[p]} racks alive in {years[p]}, past their life ({by} + {life:g} years)")
+                continue
+            if p > first:
+                c.le(f"{name} survival in {years[p]}", counts[p], counts[p - 1], 0)
+                if not hz.allow_early_retirement:
+                    c.eq(f"{name} no early retirement in {years[p]}", counts[p], counts[p - 1], 0)
+        for p in range(len(years)):
+            key = (h.name, v["hall"], p)
+            alive[key] = alive.get(key, 0) + counts[p]
+            if p > 0 and counts[p - 1] > counts[p]:
+                retired[key] = retired.get(key, 0) + counts[p - 1] - counts[p]
+    for h in H.values():
+        lives0 = lives(h.installed_year if h.installed_year is not None else start - 1, h.lifetime_years, start, lengths[0])
+        c.eq(f"installed_fleet[{h.name}]", installed_first.get(h.name, 0), h.installed_racks if lives0 else 0, 0)
+    for p, plan in enumerate(periods):
+        seen = set()
+        for row in plan["racks"]:
+            key = (row["hardware"], row["hall"], p)
+            seen.add(key)
+            c.eq(f"{years[p]}: alive {row['hardware']}/{row['hall']}", row["alive"], alive.get(key, 0), 0)
+            c.eq(f"{years[p]}: retired {row['hardware']}/{row['hall']}", row["retired"], retired.get(key, 0), 0)
+        for key, cnt in alive.items():
+            if key[2] == p and cnt and key not in seen:
+                c.failures.append(f"{years[p]}: {cnt} racks of {key[0]} in {key[1]} alive in vintages but not in the period")
+        for h in H.values():
+            per_period = sum(row["bought"] for row in plan["racks"] if row["hardware"] == h.name)
+            c.eq(f"{years[p]}: bought {h.name}", per_period, bought.get((h.name, p), 0), 0)
+            cap = at(h.max_new_racks, years[p])
+            if cap is not None:
+                c.le(f"max_new_racks[{h.name},{years[p]}]", bought.get((h.name, p), 0), cap, 0)
+    # fabric growth, purchases, budgets, money
+    capital_by_year = {yy: 0.0 for yy in range(start, end)}
+    E_before = 0.0
+    rev = opex = energy = tok_years = mw_years = capex_total = 0.0
+    for p, (y0, plan) in enumerate(zip(years, periods)):
+        f = figs[p]
+        added = plan["added_ports"]
+        c.le(f"fabric_growth[{y0}]", f["E"] - E_before, added, 1e-3)
+        E_before = f["E"]
+        purchases = sum(at(h.capex_usd, y0) * bought.get((h.name, p), 0) for h in H.values()) + usd_per_port * added
+        capex_total += purchases
+        c.eq(f"{y0}: purchases", plan["cash"]["purchases_usd"], purchases, 1.0)
+        budget = at(inst.facility.capex_budget_usd, y0)
+        if budget is not None:
+            c.le(f"period_budget[{y0}]", purchases, budget, 1.0)
+        for h in H.values():
+            n_b = bought.get((h.name, p), 0)
+            for yy in range(y0, min(end, int(y0 + h.lifetime_years))):
+                capital_by_year[yy] += annuity(r, h.lifetime_years) * at(h.capex_usd, y0) * n_b
+        for yy in range(y0, end):
+            if yy < y0 + port_life:
+                capital_by_year[yy] += annuity(r, port_life) * usd_per_port * added
+        cash = plan["cash"]
+        DF = sum(weight[yy] for yy in range(y0, y0 + lengths[p]))
+        c.eq(f"{y0}: discount weight", cash["discount_weight"], DF, 1e-12)
+        c.eq(f"{y0}: revenue", cash["revenue_usd_per_year"], f["revenue"], 1.0)
+        c.eq(f"{y0}: opex", cash["opex_usd_per_year"], f["opex"], 1.0)
+        c.eq(f"{y0}: energy", cash["energy_usd_per_year"], f["energy"], 1.0)
+        c.eq(f"{y0}: facility power", plan["power"]["total_mw"], f["F"], 1e-9)
+        rev += DF * f["revenue"]
+        opex += DF * f["opex"]
+        energy += DF * f["energy"]
+        tok_years += lengths[p] * f["tokens"]
+        mw_years += lengths[p] * f["F"]
+    for p, (y0, plan) in enumerate(zip(years, periods)):
+        span = range(y0, y0 + lengths[p])
+        c.eq(f"{y0}: capital", plan["cash"]["capital_usd"], sum(capital_by_year[yy] for yy in span), 1.0)
+        c.eq(f"{y0}: capital discounted", plan["cash"]["capital_discounted_usd"], sum(weight[yy] * capital_by_year[yy] for yy in span), 1.0)
+    capital = sum(weight[yy] * v for yy, v in capital_by_year.items())
+    cost = opex + energy + capital
+    total_years = sum(lengths)
+    tokens = tok_years / total_years
+    tpj = tok_years / (1e6 * mw_years) if mw_years > 0 else 0.0
     m = sol["metrics"]
-    c.eq("metrics.revenue", m["revenue_usd_per_year"], revenue, 1.0)
-    c.eq("metrics.cost", m["cost_usd_per_year"], cost, 1.0)
-    c.eq("metrics.profit", m["profit_usd_per_year"], revenue - cost, 2.0)
-    c.eq("metrics.tokens", m["tokens_per_s"], tokens, 1e-6)
+    c.eq("metrics.discounted_revenue_usd", m["discounted_revenue_usd"], rev, 1.0)
+    c.eq("metrics.discounted_cost_usd", m["discounted_cost_usd"], cost, 1.0)
+    c.eq("metrics.npv_usd", m["npv_usd"], rev - cost, 2.0)
+    c.eq("metrics.discounted_capital_usd", m["discounted_capital_usd"], capital, 1.0)
+    c.eq("metrics.mean_tokens_per_s", m["mean_tokens_per_s"], tokens, 1e-6)
     c.eq("metrics.tokens_per_joule", m["tokens_per_joule"], tpj, 1e-12)
-    c.eq("metrics.facility_power", m["facility_power_mw"], F, 1e-9)
-    c.eq("metrics.it_power", m["it_power_mw"], it, 1e-9)
-    c.eq("metrics.network_power", m["network_power_mw"], net_mw, 1e-9)
-    c.eq("metrics.capex", m["capex_usd"], capex, 1.0)
-    objective = {"revenue": revenue, "profit": revenue - cost, "tokens": tokens, "tokens_per_watt": tpj, "min_cost": cost}
+    c.eq("metrics.capex_usd", m["capex_usd"], capex_total, 1.0)
+    objective = {"revenue": rev, "profit": rev - cost, "tokens": tokens, "tokens_per_watt": tpj, "min_cost": cost}
     name = sol["objective"]["name"]
     c.eq("objective.value", sol["objective"]["value"], objective[name], 1e-9)
     if c.failures:
         raise Violation("; ".join(c.failures))
-    return dict(revenue=revenue, cost=cost, profit=revenue - cost, tokens=tokens, tpj=tpj, facility_mw=F, it_mw=it,
-                capex=capex, n=n, objective=objective[name])
-
+    return dict(revenue=rev, cost=cost, npv=rev - cost, tokens=tokens, tpj=tpj, objective=objective[name], alive=alive, bought=bought)
