@@ -237,7 +237,7 @@ def report(
         _bad_input(exc)
     sol = run(inst, objective=objective.value if objective else None, time_limit=time_limit)
     exp = None
-    if sol.has_plan:
+    if sol.has_plan and not sol.periods:  # the what-would-bring-it-in analysis is one-period
         exp = explain(inst, sol) if entry else Explanation(limits=limits(inst, sol), not_chosen=[])
     notes = assumptions(path)
     text = to_html(inst, sol, exp, notes) if output.suffix.lower() == ".html" else to_markdown(inst, sol, exp, notes)

@@ -16,11 +16,24 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .explain import Explanation  # noqa: E402
 from .preprocess import fabric_designs  # noqa: E402
-from .report import heat_table, mix_table, money, num, power_table, tier_table  # noqa: E402
+from .report import (  # noqa: E402
+    cash_table,
+    heat_table,
+    mix_table,
+    money,
+    num,
+    period_power_table,
+    period_tier_table,
+    power_table,
+    refresh_table,
+    tier_table,
+    timeline_table,
+)
 from .results import Solution  # noqa: E402
 from .schema import Instance  # noqa: E402
 
 SECTIONS = ["headline", "diagnosis", "mix", "tiers", "power", "heat", "fabric", "limits", "shadow-prices", "not-chosen", "assumptions"]
+HORIZON_SECTIONS = ["headline", "timeline", "refresh", "power", "tiers", "cash", "limits", "shadow-prices", "assumptions"]
 
 
 def assumptions(path: str | Path | None) -> list[tuple[str, str]]:
@@ -85,6 +98,46 @@ def heat_chart(sol: Solution) -> str:
     return _svg(fig)
 
 
+def timeline_chart(sol: Solution) -> str:
+    """Stacked bars of IT power by hardware per period, with the grid connection as a step line."""
+    hardware = sorted({h for p in sol.periods for h in p.it_mw_by_hardware})
+    years = [p.year for p in sol.periods]
+    widths = [p.years for p in sol.periods]
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    bottom = [0.0] * len(years)
+    for h in hardware:
+        vals = [p.it_mw_by_hardware.get(h, 0.0) for p in sol.periods]
+        ax.bar(years, vals, width=[0.9 * w for w in widths], align="edge", bottom=bottom, label=h)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    other = [p.power.total_mw - p.power.it_mw for p in sol.periods]
+    ax.bar(years, other, width=[0.9 * w for w in widths], align="edge", bottom=bottom, color="#cccccc", label="network, losses, cooling")
+    ax.step(years + [years[-1] + widths[-1]], [p.power.grid_mw for p in sol.periods] + [sol.periods[-1].power.grid_mw],
+            where="post", color="black", lw=1.2, label="grid connection")
+    ax.set_ylabel("MW")
+    ax.set_xlabel("year")
+    ax.legend(fontsize=7, ncol=3, loc="upper left")
+    return _svg(fig)
+
+
+def horizon_blocks(sol: Solution) -> list[tuple[str, str, list]]:
+    """The multi-year sections: headline, timeline, refresh events, power chart, tiers, cash flows."""
+    m, o = sol.metrics, sol.objective
+    out = [("headline", "Headline", [("p", f"{sol.instance}: {sol.status} ({sol.message})"), ("table", ["figure", "value"], [
+        [f"objective: {o.name} ({o.sense})", f"{num(o.value)} {o.unit}"],
+        ["MIP gap", "-" if sol.mip_gap is None else f"{sol.mip_gap:.2g}"],
+        ["net present value", money(m.npv_usd)], ["discounted revenue", money(m.discounted_revenue_usd)],
+        ["discounted opex", money(m.discounted_opex_usd)], ["discounted energy", money(m.discounted_energy_usd)],
+        ["discounted capital (annuities)", money(m.discounted_capital_usd)], ["purchases (undiscounted)", money(m.capex_usd)],
+        ["mean tokens", f"{num(m.mean_tokens_per_s)} tokens/s"], ["tokens per joule", f"{num(m.tokens_per_joule)} tokens/J"]])])]
+    out.append(("timeline", "Racks alive per period (+bought, -retired at its start)", [("table", *timeline_table(sol))]))
+    refresh = [("table", *refresh_table(sol))] if sol.refresh else [("p", "No rack is retired before its life ends.")]
+    out.append(("refresh", "Refresh: vintages retired before their life ends", refresh))
+    out.append(("power", "Power by hardware over the years", [("svg", timeline_chart(sol)), ("table", *period_power_table(sol))]))
+    out.append(("tiers", "Tiers per period", [("table", *period_tier_table(sol))]))
+    out.append(("cash", "Cash flows per period (undiscounted, with each period's discount weight)", [("table", *cash_table(sol))]))
+    return out
+
+
 def _table(head: list[str], rows: list[list[str]]) -> str:
     th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
@@ -101,6 +154,14 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
     """(section id, title, [("p", text) | ("table", head, rows) | ("svg", markup)])."""
     out: list[tuple[str, str, list]] = []
     o = sol.objective
+    if sol.periods:
+        out = horizon_blocks(sol)
+        out.append(("limits", "Binding limits", [("table", ["constraint", "usage", "limit", "unit"],
+                   [[b.constraint, num(b.usage), num(b.limit), b.unit] for b in sol.binding])]))
+        out.append(("shadow-prices", "Shadow prices (LP with the integers fixed)", [("table", ["constraint", "value", "unit"],
+                   [[s.constraint, num(s.value), s.unit] for s in sol.shadow_prices if s.value != 0])]))
+        out.append(("assumptions", "The instance's assumptions", [("table", ["field", "assumption"], [list(n) for n in notes])] if notes else [("p", "None stated in the file.")]))
+        return out
     head = [("p", f"{sol.instance}: {sol.status} ({sol.message})")]
     if sol.has_plan:
         m = sol.metrics

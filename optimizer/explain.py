@@ -159,6 +159,8 @@ def entry(inst: Instance, name: str, objective: str, mip_gap: float = 1e-6) -> E
 
 def explain(instance: Instance | dict | str, sol: Solution | None = None, objective: str | None = None) -> Explanation:
     inst = instance if isinstance(instance, Instance) else load_instance(instance)
+    if inst.horizon is not None:
+        raise ValueError("explain() reads one-period plans; a multi-year plan explains itself through its periods and refresh events")
     sol = sol or solve(inst, objective=objective)
     if not sol.has_plan:
         return Explanation(limits=[], not_chosen=[])

@@ -401,6 +401,8 @@ def extract_horizon_plan(m, hd: HorizonData) -> dict:
         periods.append(PeriodPlan(
             year=y, years=hd.lengths[p], racks=rows, replicas=plan["replicas"], allocation=plan["allocation"], tiers=plan["tiers"],
             fabric=plan["fabric"], added_ports=added, power=plan["power"], heat=plan["heat"], halls=plan["halls"],
+            it_mw_by_hardware={h: sum(r.alive for r in rows if r.hardware == h) * float(d.rack_kw[i]) / 1000.0
+                               for i, h in enumerate(H) if any(r.alive for r in rows if r.hardware == h)},
             tokens_per_s=tokens, tokens_per_joule=tokens / (1e6 * F) if F > 0 else 0.0, cash=cash,
         ))
         totals["revenue"] += hd.discount[p] * revenue

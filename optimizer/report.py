@@ -88,6 +88,125 @@ def heat_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
     return ["loop", "heat MW", "capacity MW", "use"], rows
 
 
+# --------------------------------------------------------------------------- multi-year tables (section 11.4)
+
+
+def timeline_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
+    """Racks alive per hardware per period; '+n' bought, '-n' retired at the period's start."""
+    years = [p.year for p in sol.periods]
+    hardware = sorted({r.hardware for p in sol.periods for r in p.racks})
+    rows = []
+    for hw in hardware:
+        cells = []
+        for p in sol.periods:
+            rs = [r for r in p.racks if r.hardware == hw]
+            alive, bought, retired = (sum(getattr(r, f) for r in rs) for f in ("alive", "bought", "retired"))
+            moves = (f" +{bought:,}" if bought else "") + (f" -{retired:,}" if retired else "")
+            cells.append(f"{alive:,}{moves}")
+        rows.append([hw, *cells])
+    return ["hardware", *[f"{p.year} ({p.years} yr)" for p in sol.periods]], rows if years else []
+
+
+def refresh_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
+    head = ["year", "retired early", "vintage", "racks", "life left (yr)", "IT MW freed", "bought that year"]
+    rows = [[str(e.year), e.hardware, e.vintage, num(e.racks), num(e.life_left_years), num(e.power_freed_mw), ", ".join(e.replaced_by) or "-"]
+            for e in sol.refresh]
+    return head, rows
+
+
+def period_power_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
+    """MW per period: IT per hardware, network, losses and cooling, total against the grid."""
+    hardware = sorted({h for p in sol.periods for h in p.it_mw_by_hardware})
+    rows = [[f"IT: {h}", *[num(p.it_mw_by_hardware.get(h, 0.0)) for p in sol.periods]] for h in hardware]
+    rows.append(["network", *[num(p.power.network_mw) for p in sol.periods]])
+    rows.append(["losses and cooling", *[num(p.power.losses_mw + p.power.cooling_mw) for p in sol.periods]])
+    rows.append(["total facility", *[num(p.power.total_mw) for p in sol.periods]])
+    rows.append(["grid connection", *[num(p.power.grid_mw) for p in sol.periods]])
+    return ["MW", *[str(p.year) for p in sol.periods]], rows
+
+
+def period_tier_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
+    tiers = [t.tier for t in sol.periods[0].tiers] if sol.periods else []
+    rows = []
+    for k, name in enumerate(tiers):
+        rows.append([f"{name} tokens/s", *[num(p.tiers[k].tokens_per_s) for p in sol.periods]])
+        rows.append([f"{name} USD/Mtok", *[num(p.tiers[k].price_usd_per_mtok) for p in sol.periods]])
+    rows.append(["tokens/J", *[num(p.tokens_per_joule) for p in sol.periods]])
+    return ["tier", *[str(p.year) for p in sol.periods]], rows
+
+
+def cash_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
+    """Each period's cash flows, undiscounted, with its discount weight and discounted net."""
+    head = ["year", "years", "discount weight", "revenue USD/yr", "opex USD/yr", "energy USD/yr", "capital USD (period)",
+            "purchases USD", "discounted net USD"]
+    rows = []
+    for p in sol.periods:
+        c = p.cash
+        net = c.discount_weight * (c.revenue_usd_per_year - c.opex_usd_per_year - c.energy_usd_per_year) - c.capital_discounted_usd
+        rows.append([str(p.year), str(p.years), f"{c.discount_weight:.4f}", money(c.revenue_usd_per_year), money(c.opex_usd_per_year),
+                     money(c.energy_usd_per_year), money(c.capital_usd), money(c.purchases_usd), money(net)])
+    return head, rows
+
+
+GLYPHS = "█▓▒░#=+*"
+
+
+def power_bars(sol: Solution, width: int = 60) -> Text:
+    """A stacked text chart of IT power by hardware per period, against the grid."""
+    hardware = sorted({h for p in sol.periods for h in p.it_mw_by_hardware})
+    top = max([p.power.grid_mw for p in sol.periods] + [p.power.total_mw for p in sol.periods] + [1e-9])
+    colors = ["blue", "green", "magenta", "cyan", "yellow", "red", "white", "bright_black"]
+    out = Text()
+    for p in sol.periods:
+        out.append(f"{p.year}  ")
+        used = 0
+        for k, h in enumerate(hardware):
+            cells = int(round(width * p.it_mw_by_hardware.get(h, 0.0) / top))
+            out.append(GLYPHS[k % len(GLYPHS)] * cells, style=colors[k % len(colors)])
+            used += cells
+        other = int(round(width * (p.power.total_mw - p.power.it_mw) / top))
+        out.append("·" * other)
+        used += other
+        grid = int(round(width * p.power.grid_mw / top))
+        out.append(" " * max(grid - used, 0) + "|" + f" {num(p.power.total_mw)} of {num(p.power.grid_mw)} MW\n")
+    legend = ", ".join(f"{GLYPHS[k % len(GLYPHS)]} {h}" for k, h in enumerate(hardware))
+    out.append(f"      {legend}, · network, losses and cooling; | grid connection")
+    return out
+
+
+def horizon_sections(sol: Solution) -> list:
+    m = sol.metrics
+    obj = sol.objective
+    size = sol.model_size
+    gap = "-" if sol.mip_gap is None else f"{sol.mip_gap:.2g}"
+    first, last = sol.periods[0].year, sol.periods[-1].year + sol.periods[-1].years - 1
+    lines = [
+        f"[bold]{escape(sol.instance)}[/bold]: [bold]{sol.status}[/bold] ({escape(sol.message)}), {first}-{last} in {len(sol.periods)} periods",
+        f"objective [bold]{obj.name}[/bold] ({obj.sense}) = [bold]{num(obj.value)} {escape(obj.unit)}[/bold], MIP gap {gap}",
+        f"NPV {money(m.npv_usd)}: discounted revenue {money(m.discounted_revenue_usd)} - opex {money(m.discounted_opex_usd)} "
+        f"- energy {money(m.discounted_energy_usd)} - capital {money(m.discounted_capital_usd)}",
+        f"purchases {money(m.capex_usd)} (undiscounted); {num(m.mean_tokens_per_s)} tokens/s on average, {num(m.tokens_per_joule)} tokens/J, "
+        f"{num(m.mean_facility_power_mw)} MW on average",
+        f"solved in {sol.solve_seconds:.2f} s; model {size.variables} variables ({size.integer_variables} integer), {size.constraints} constraints",
+    ]
+    out: list = [Panel("\n".join(lines), title="multi-year plan")]
+    out.append(_filled("Racks alive per period (+bought, -retired at its start)", timeline_table(sol)))
+    if sol.refresh:
+        out.append(_filled("Refresh: vintages retired before their life ends", refresh_table(sol)))
+    else:
+        out.append(Text("No rack is retired before its life ends.", style="bold"))
+    out.append(Text("IT power by hardware (stacked) against the grid", style="bold"))
+    out.append(power_bars(sol))
+    out.append(_filled("Power per period (MW)", period_power_table(sol)))
+    out.append(_filled("Tiers per period", period_tier_table(sol)))
+    out.append(_filled("Cash flows per period (undiscounted; discounted net = weight x yearly flows - discounted capital)", cash_table(sol)))
+    ports = [[str(p.year), num(p.fabric.endpoint_ports) if p.fabric else "0", num(p.added_ports),
+              f"{p.fabric.option}:{p.fabric.switch_tiers}" if p.fabric else "-"] for p in sol.periods]
+    if any(p.fabric for p in sol.periods):
+        out.append(_filled("Scale-out fabric (one design for the horizon)", (["year", "endpoint ports", "ports added", "design"], ports)))
+    return out
+
+
 def _filled(title: str, table: tuple[list[str], list[list[str]]]) -> Table:
     head, rows = table
     t = _table(title, *head)
@@ -114,6 +233,10 @@ def sections(sol: Solution) -> list:
         if sol.model_size:
             lines.append(f"model: {sol.model_size.variables} variables ({sol.model_size.integer_variables} integer), {sol.model_size.constraints} constraints")
         out.append(Panel("\n".join(lines), title="no plan"))
+        return out
+    if sol.periods:
+        out = horizon_sections(sol)
+        out += _limits(sol)
         return out
     m = sol.metrics
     obj = sol.objective
@@ -150,7 +273,11 @@ def sections(sol: Solution) -> list:
         t = _table("Scale-out fabric", "option", "technology", "switch tiers", "endpoint ports", "reach (ports)", "power (MW)", "capex (USD)")
         t.add_row(f.option, f.technology, str(f.switch_tiers), num(f.endpoint_ports), num(f.reach_ports), num(f.power_mw), money(f.capex_usd))
         out.append(t)
+    return out + _limits(sol)
 
+
+def _limits(sol: Solution) -> list:
+    out: list = []
     t = _table("Binding limits", "constraint", "usage", "limit", "unit")
     for b in sol.binding:
         t.add_row(b.constraint, num(b.usage), num(b.limit), b.unit)

@@ -214,6 +214,7 @@ class PeriodPlan(BaseModel):
     power: PowerRow
     heat: list[HeatRow]
     halls: list[HallRow]
+    it_mw_by_hardware: dict[str, float] = Field(description="IT power of the racks alive, per hardware (MW)")
     tokens_per_s: float
     tokens_per_joule: float
     cash: CashFlows

@@ -59,7 +59,14 @@ def solve_point(base: dict, spec: SweepSpec, point: Point) -> dict[str, Any]:
         mip_gap=sol.mip_gap,
         tie_break_gap=sol.tie_break_gap,  # > 0: the tie-break stopped at its time budget (timing-dependent)
     )
-    if sol.metrics is not None:
+    if sol.periods:  # multi-year: the horizon totals, and racks alive / retired early per period
+        row.update(sol.metrics.model_dump())
+        for p in sol.periods:
+            for h in inst.hardware:
+                row[f"racks[{h.name}][{p.year}]"] = sum(r.alive for r in p.racks if r.hardware == h.name)
+        row["retired_early_racks"] = sum(e.racks for e in sol.refresh)
+        row["fabric"] = next((f"{p.fabric.option}:{p.fabric.switch_tiers}" for p in sol.periods if p.fabric), "")
+    elif sol.metrics is not None:
         row.update({k: getattr(sol.metrics, k) for k in METRICS})
         for h in inst.hardware:
             row[f"racks[{h.name}]"] = sum(r.count for r in sol.racks if r.hardware == h.name)
