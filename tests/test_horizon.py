@@ -1,0 +1,271 @@
+"""Multi-year planning (MODEL.md section 11) on hand-worked two-period cases.
+
+Every case is small enough to reason about on paper; the reasoning is in each docstring and the
+assertions compare against it. Every plan also passes the independent multi-year verifier.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+import optimizer
+from helpers import YEAR_MTOK, gpu, tier, tiny
+from optimizer.report import to_text
+from verifier import verify_horizon
+
+
+def run(data: dict, objective: str = "profit", **kw):
+    sol = optimizer.solve(data, objective=objective, mip_gap=1e-9, **kw)
+    assert sol.status == "optimal", sol.message
+    verify_horizon(optimizer.load_instance(data), sol.model_dump(mode="json"))
+    return sol
+
+
+def alive(sol, hardware: str) -> list[int]:
+    return [sum(r.alive for r in p.racks if r.hardware == hardware) for p in sol.periods]
+
+
+def bought(sol, hardware: str) -> list[int]:
+    return [sum(r.bought for r in p.racks if r.hardware == hardware) for p in sol.periods]
+
+
+def two_years(periods=(1, 1), rate=0.0, **horizon) -> dict:
+    inst = tiny(discount_rate=rate)
+    inst["horizon"] = {"start_year": 2026, "period_years": list(periods), **horizon}
+    inst["tiers"] = [tier("t", 10, 1.0)]
+    return inst
+
+
+# --------------------------------------------------------------------------- refresh (acceptance)
+
+
+def refresh_case(new_capex: float, allow: bool = True) -> dict:
+    """1 MW for 2026 and 2027, no discounting. 10 installed 'old' racks (100 kW, 1,000 tokens/s,
+    bought 2025, life to 2030, no longer sold) fill the grid. 'new' (100 kW, 5,000 tokens/s: five times the
+    tokens per watt) can be bought from 2027 at ``new_capex`` with a one-year life, so its
+    annuity is exactly ``new_capex`` in 2027. At 1 USD/Mtok a rack earns 31,536 USD/yr per
+    1,000 tokens/s.
+
+    Replacing an old rack in 2027 gains 5 x 31,536 - 31,536 - capex = 126,144 - capex USD.
+    """
+    inst = two_years(allow_early_retirement=allow)
+    inst["hardware"] = [
+        gpu("old", kw=100, capex=0, curve=((10, 1000),), installed_racks=10, installed_year=2025, available_until=2025),
+        gpu("new", kw=100, capex=new_capex, curve=((10, 5000),), lifetime_years=1, available_from=2027),
+    ]
+    return inst
+
+
+def test_early_retirement_that_pays():
+    """capex 50,000 < 126,144: retire all ten old racks in 2027 and buy ten new ones.
+    NPV = 10 x 31,536 (2026) + 10 x (157,680 - 50,000) (2027) = 1,392,160 USD."""
+    sol = run(refresh_case(50_000))
+    assert alive(sol, "old") == [10, 0] and alive(sol, "new") == [0, 10]
+    assert sol.objective.value == pytest.approx(10 * 1000 * YEAR_MTOK + 10 * (5000 * YEAR_MTOK - 50_000), rel=1e-9)
+    assert sol.objective.value == pytest.approx(1_392_160, rel=1e-9)
+    [event] = sol.refresh
+    assert (event.year, event.hardware, event.vintage, event.racks, event.life_left_years) == (2027, "old", "installed 2025", 10, 3)
+    assert event.power_freed_mw == pytest.approx(1.0) and event.replaced_by == ["10 x new"]
+    text = to_text(sol)
+    assert "installed 2025" in text and "10 x new" in text  # the report names the retired vintage and what took its power
+
+
+def test_no_early_retirement_keeps_the_old_fleet():
+    """Early retirement forbidden: the grid stays full of old racks. NPV = 2 x 315,360 = 630,720 USD,
+    less than 1,392,160 with it (the acceptance comparison)."""
+    forbidden = run(refresh_case(50_000, allow=False))
+    allowed = run(refresh_case(50_000, allow=True))
+    assert alive(forbidden, "old") == [10, 10] and alive(forbidden, "new") == [0, 0]
+    assert forbidden.objective.value == pytest.approx(2 * 10 * 1000 * YEAR_MTOK, rel=1e-9) == pytest.approx(630_720)
+    assert allowed.objective.value > forbidden.objective.value
+    assert forbidden.refresh == []
+
+
+def test_early_retirement_that_does_not_pay():
+    """capex 200,000 > 126,144: replacing loses money, so nothing is retired even though it is
+    allowed, and the NPV is that of keeping the old fleet, 630,720 USD."""
+    sol = run(refresh_case(200_000))
+    assert alive(sol, "old") == [10, 10] and alive(sol, "new") == [0, 0]
+    assert sol.objective.value == pytest.approx(630_720, rel=1e-9)
+    assert sol.refresh == []
+    assert "No rack is retired before its life ends" in to_text(sol)
+
+
+# --------------------------------------------------------------------------- lifetimes and windows
+
+
+def test_rack_that_lives_exactly_one_period():
+    """Life 1 year, two 1-year periods, r = 10%: a rack bought in 2026 is gone in 2027 and must be
+    bought again. 1 MW / 100 kW = 10 racks each year, 10,000 tokens/s at 1 USD/Mtok = 315,360
+    USD/yr. Capital per rack: CRF(0.1, 1) x 100,000 = 110,000 paid in its one year.
+    NPV = (315,360 - 10 x 110,000) x (1 + 1/1.1) < 0 at this price, so price it at 10 USD/Mtok:
+    (3,153,600 - 1,100,000) x (1 + 1/1.1) = 3,920,509.09..."""
+    inst = two_years(rate=0.1)
+    inst["tiers"] = [tier("t", 10, 10.0)]
+    inst["hardware"] = [gpu("g", kw=100, capex=100_000, curve=((10, 1000),), lifetime_years=1)]
+    sol = run(inst)
+    assert alive(sol, "g") == [10, 10] and bought(sol, "g") == [10, 10]
+    assert [p.racks[0].retired for p in sol.periods] == [0, 10]  # at end of life, not early
+    assert sol.refresh == []
+    v = {(r.vintage, tuple(r.alive.items())) for r in sol.vintages}
+    assert v == {("2026", ((2026, 10),)), ("2027", ((2027, 10),))}
+    assert sol.objective.value == pytest.approx((3_153_600 - 1_100_000) * (1 + 1 / 1.1), rel=1e-9)
+    assert sol.periods[1].cash.capital_usd == pytest.approx(1_100_000)
+    assert sol.periods[1].cash.discount_weight == pytest.approx(1 / 1.1)
+
+
+def test_a_life_shorter_than_its_period_cannot_be_bought():
+    """A 2-year period and a 1-year life: a rack bought in 2027 would die before the period
+    ends, so none is bought; 2026 is served, 2027-2028 is not."""
+    inst = two_years(periods=(1, 2))
+    inst["hardware"] = [gpu("g", kw=100, capex=0, curve=((10, 1000),), lifetime_years=1)]
+    sol = run(inst, objective="tokens")
+    assert alive(sol, "g") == [10, 0]
+    assert sol.objective.value == pytest.approx(10_000 * 1 / 3)  # year-weighted mean: 10,000 for 1 of 3 years
+
+
+def test_installed_fleet_past_its_life():
+    """Installed in 2022 with a 4-year life: its life ends at the start of 2026, so it is gone
+    from the first period; the site must buy. v1 would have kept it."""
+    inst = two_years()
+    inst["hardware"] = [gpu("g", kw=100, capex=1000, curve=((10, 1000),), installed_racks=6, installed_year=2022, lifetime_years=4)]
+    sol = run(inst, objective="min_cost")  # no demand: the cheapest plan owns nothing
+    assert alive(sol, "g") == [0, 0]
+    assert sol.vintages == []
+    inst["hardware"][0]["installed_year"] = 2023  # one more year of life: it stands in 2026, not in 2027
+    sol = run(inst, objective="min_cost")
+    assert alive(sol, "g") == [6, 0]
+    assert [p.racks[0].retired for p in sol.periods] == [0, 6] and sol.refresh == []  # end of life, not a refresh
+
+
+def test_installed_racks_stay_when_they_still_live():
+    """Still alive and early retirement forbidden: the installed racks stand in every period
+    even under min_cost."""
+    inst = two_years(allow_early_retirement=False)
+    inst["hardware"] = [gpu("g", kw=100, capex=1000, curve=((10, 1000),), installed_racks=4, lifetime_years=5, opex_usd_per_year=10)]
+    sol = run(inst, objective="min_cost")
+    assert alive(sol, "g") == [4, 4]
+    assert sol.objective.value == pytest.approx(2 * 4 * 10)  # opex only: installed racks carry no capital
+
+
+def test_purchase_outside_its_window():
+    """'gone' may be bought until 2026 only, 'late' (3x the tokens per watt) from 2027 only. 2026:
+    1 MW buys 10 'gone' racks (10,000 tokens/s); 'late' cannot be had. 2027: 2 MW; 'gone' can no
+    longer be bought, and a 'late' rack beats a kept 'gone' rack on the same 100 kW, so all 10 are
+    retired early and 20 'late' racks serve 60,000 tokens/s. Mean: (10,000 + 60,000) / 2."""
+    inst = two_years()
+    inst["facility"]["grid_power_mw"] = {2026: 1.0, 2027: 2.0}
+    inst["hardware"] = [
+        gpu("gone", kw=100, capex=0, curve=((10, 1000),), available_until=2026),
+        gpu("late", kw=100, capex=0, curve=((10, 3000),), available_from=2027),
+    ]
+    sol = run(inst, objective="tokens")
+    assert bought(sol, "gone") == [10, 0] and bought(sol, "late") == [0, 20]
+    assert alive(sol, "gone") == [10, 0]
+    assert sol.objective.value == pytest.approx((10_000 + 60_000) / 2)
+    assert [(e.hardware, e.vintage, e.racks) for e in sol.refresh] == [("gone", "2026", 10)]
+    # Without early retirement, 'gone' racks bought in 2026 would hold 1 MW of 2027 too:
+    # (10,000 + 10,000 + 30,000) / 2 = 25,000 < (0 + 60,000) / 2, so 2026 is better left idle.
+    inst["horizon"]["allow_early_retirement"] = False
+    sol = run(inst, objective="tokens")
+    assert alive(sol, "gone") == [0, 0] and bought(sol, "late") == [0, 20]
+    assert sol.objective.value == pytest.approx(60_000 / 2)
+
+
+def test_max_new_racks_and_period_budget():
+    """max_new_racks 3 per period and a budget of 2 racks in 2027: 3 bought in 2026, 2 in 2027."""
+    inst = two_years()
+    inst["facility"]["capex_budget_usd"] = {2026: None, 2027: 2000}
+    inst["hardware"] = [gpu("g", kw=100, capex=1000, curve=((10, 1000),), max_new_racks=3)]
+    sol = run(inst, objective="tokens")
+    assert bought(sol, "g") == [3, 2] and alive(sol, "g") == [3, 5]
+    assert {b.constraint for b in sol.binding} >= {"max_new_racks[g,2026]", "period_budget[2027]"}
+
+
+def test_performance_multiplier_and_prices_by_year():
+    """A 2x software gain in 2027 doubles each rack's tokens; the price halves: revenue is flat."""
+    inst = two_years()
+    inst["tiers"] = [tier("t", 10, {2026: 2.0, 2027: 1.0})]
+    inst["hardware"] = [gpu("g", kw=100, capex=0, curve=((10, 1000),), performance_multiplier={2026: 1.0, 2027: 2.0})]
+    sol = run(inst, objective="revenue")
+    revenue = [p.cash.revenue_usd_per_year for p in sol.periods]
+    assert revenue[0] == pytest.approx(10 * 1000 * 2 * YEAR_MTOK) and revenue[1] == pytest.approx(revenue[0])
+    assert [p.tokens_per_s for p in sol.periods] == pytest.approx([10_000, 20_000])
+
+
+def test_fabric_is_one_design_and_ports_are_paid_when_added():
+    """Ports follow racks: 4 racks x 8 ports in 2026, 8 racks in 2027: 32 ports added, then 32
+    more. One design for both periods."""
+    inst = two_years()
+    inst["facility"]["grid_power_mw"] = {2026: 0.4, 2027: 0.8}
+    inst["network"] = {"max_tiers": 2, "options": [{"name": "o", "technology": "cpo", "switch_radix": 64, "endpoint_optics_usd": 100}]}
+    inst["hardware"] = [gpu("g", kw=100, capex=0, curve=((10, 1000),), scale_out_ports=8)]
+    sol = run(inst, objective="tokens")
+    assert [p.added_ports for p in sol.periods] == pytest.approx([32, 32])
+    assert {(p.fabric.option, p.fabric.switch_tiers) for p in sol.periods} == {("o", 1)}
+    assert [p.cash.purchases_usd for p in sol.periods] == pytest.approx([3200, 3200])
+
+
+def test_discounted_totals_by_hand():
+    """r = 8%, periods [1, 2]: weights 1, then 1/1.08 + 1/1.08^2. A rack bought in 2026 (capex
+    1e6, life 3) pays CRF(0.08, 3) x 1e6 = 388,033.5 a year in 2026, 2027, 2028."""
+    inst = two_years(periods=(1, 2), rate=0.08)
+    inst["facility"]["grid_power_mw"] = 0.1
+    inst["tiers"] = [tier("t", 10, 100.0)]
+    inst["hardware"] = [gpu("g", kw=100, capex=1e6, curve=((10, 1000),), lifetime_years=3)]
+    sol = run(inst)
+    crf = 0.08 / (1 - 1.08 ** -3)
+    weights = 1 + 1 / 1.08 + 1 / 1.08 ** 2
+    revenue = 1000 * 100 * YEAR_MTOK
+    assert sol.metrics.discounted_revenue_usd == pytest.approx(revenue * weights, rel=1e-9)
+    assert sol.metrics.discounted_capital_usd == pytest.approx(crf * 1e6 * weights, rel=1e-9)
+    assert sol.objective.value == pytest.approx((revenue - crf * 1e6) * weights, rel=1e-9)
+    assert sol.periods[1].cash.capital_usd == pytest.approx(2 * crf * 1e6)
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def test_json_has_periods_and_horizon_metrics(tmp_path):
+    from typer.testing import CliRunner
+    import json
+
+    import yaml
+    from optimizer.cli import app
+
+    path = tmp_path / "refresh.yaml"
+    path.write_text(yaml.safe_dump({**refresh_case(50_000), "objective": "profit"}))
+    res = CliRunner().invoke(app, ["solve", str(path), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert [p["year"] for p in doc["periods"]] == [2026, 2027]
+    assert set(doc["periods"][0]["racks"][0]) == {"hardware", "hall", "alive", "bought", "retired", "retired_early"}
+    assert set(doc["periods"][0]["cash"]) >= {"revenue_usd_per_year", "opex_usd_per_year", "energy_usd_per_year", "capital_usd", "discount_weight"}
+    assert doc["metrics"]["npv_usd"] == pytest.approx(doc["objective"]["value"])
+    assert doc["objective"]["unit"] == "USD (net present value)"
+    html = tmp_path / "r.html"
+    res = CliRunner().invoke(app, ["report", str(path), "-o", str(html)])
+    assert res.exit_code == 0, res.output
+    page = html.read_text()
+    assert "<svg" in page and "installed 2025" in page and "Power by hardware over the years" in page
+
+
+def test_infeasible_horizon_names_the_period():
+    """A 2027 demand floor no grid can meet: infeasible, and the diagnosis names 2027."""
+    inst = two_years()
+    inst["tiers"] = [tier("t", 10, 1.0, min_tokens_per_s={2026: 0, 2027: 50_000})]
+    inst["hardware"] = [gpu("g", kw=100, capex=0, curve=((10, 1000),))]
+    sol = optimizer.solve(inst)
+    assert sol.status == "infeasible"
+    assert "in 2027" in sol.message
+    assert sol.diagnosis.needs and sol.diagnosis.needs[0].constraint == "period[2027].facility_power"
+    assert sol.diagnosis.needs[0].missing == pytest.approx(4.0)  # 50 racks x 100 kW against 1 MW
+
+
+def test_explain_refuses_a_horizon_clearly():
+    with pytest.raises(ValueError, match="one-period"):
+        from optimizer.explain import explain
+
+        explain(copy.deepcopy(refresh_case(50_000)))

@@ -1,0 +1,140 @@
+"""Multi-year: the verifier over random horizons, and v1 equivalence (MODEL.md section 11: one
+period of one year gives exactly the v1 answer).
+
+The equivalence runs three ways: every shipped one-period instance, random v1 instances, and
+every hand-worked test of test_objectives/test_families re-run with ``optimizer.solve``
+replaced by a function that also solves each instance under an explicit one-period horizon and
+requires the same answer.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+import optimizer
+import test_families
+import test_objectives
+from generate import random_horizon_instance, random_instance
+from optimizer import engine
+from optimizer.schema import Instance
+from verifier import verify, verify_horizon
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = range(150)
+CHUNKS = 6
+
+
+@pytest.mark.parametrize("chunk", range(CHUNKS))
+def test_random_horizons_verify(chunk):
+    for seed in list(SEEDS)[chunk::CHUNKS]:
+        data = random_horizon_instance(seed)
+        inst = optimizer.load_instance(data)
+        sol = optimizer.solve(inst)
+        assert sol.status in ("optimal", "infeasible"), (seed, sol.status, sol.message)
+        if sol.has_plan:
+            try:
+                verify_horizon(inst, sol.model_dump(mode="json"))
+            except AssertionError as exc:
+                raise AssertionError(f"seed {seed} ({data['objective']}): {exc}") from None
+        else:
+            assert sol.periods == [] and sol.diagnosis is not None
+
+
+def test_enough_random_horizon_plans():
+    """Acceptance: the verifier passes on at least 100 random multi-year instances per run."""
+    plans = sum(1 for seed in SEEDS if optimizer.solve(random_horizon_instance(seed)).has_plan)
+    assert plans >= 100, plans
+
+
+# --------------------------------------------------------------------------- equivalence
+
+
+def one_period(inst: Instance) -> dict:
+    doc = inst.model_dump(mode="json", exclude_none=True)
+    doc["horizon"] = {"start_year": 2026, "period_years": [1]}
+    return doc
+
+
+def assert_same(v1, v2, gap: float) -> None:
+    """Same status, same objective, and the same value of the second stage's tie-break (COST, or
+    F for profit and min_cost): the figures section 7 fixes. Other figures (revenue under the
+    tokens objective, say) may differ between equally good plans."""
+    assert v2.status == v1.status, (v1.message, v2.message)
+    if not v1.has_plan:
+        return
+    rel = max(2 * gap, 1e-7)
+    assert v2.objective.value == pytest.approx(v1.objective.value, rel=rel, abs=1e-9)
+    m1, m2 = v1.metrics, v2.metrics
+    if v1.objective.name in ("profit", "min_cost"):
+        assert m2.mean_facility_power_mw == pytest.approx(m1.facility_power_mw, rel=max(rel, 1e-5), abs=1e-6)
+    else:
+        assert m2.discounted_cost_usd == pytest.approx(m1.cost_usd_per_year, rel=max(rel, 1e-5), abs=1e-3)
+
+
+def period_as_v1(sol) -> dict:
+    """The single period of a one-period horizon solution, in the v1 JSON shape."""
+    p = sol.periods[0]
+    m = sol.metrics
+    doc = sol.model_dump(mode="json")
+    doc.update(
+        racks=[{"hardware": r.hardware, "hall": r.hall, "count": r.alive} for r in p.racks],
+        replicas=[r.model_dump() for r in p.replicas], allocation=[a.model_dump() for a in p.allocation],
+        tiers=[t.model_dump() for t in p.tiers], fabric=p.fabric.model_dump() if p.fabric else None,
+        metrics={"revenue_usd_per_year": m.discounted_revenue_usd, "cost_usd_per_year": m.discounted_cost_usd,
+                 "profit_usd_per_year": m.npv_usd, "tokens_per_s": m.mean_tokens_per_s, "tokens_per_joule": m.tokens_per_joule,
+                 "facility_power_mw": p.power.total_mw, "it_power_mw": p.power.it_mw, "network_power_mw": p.power.network_mw,
+                 "capex_usd": m.capex_usd},
+    )
+    return doc
+
+
+SHIPPED = sorted(p for p in (ROOT / "instances").glob("*.yaml") if optimizer.load_instance(p).horizon is None)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_instances_same_with_one_period(path):
+    inst = optimizer.load_instance(path)
+    v1 = optimizer.solve(inst)
+    v2 = optimizer.solve(one_period(inst))
+    assert_same(v1, v2, 1e-4)
+    verify(inst, period_as_v1(v2))
+
+
+@pytest.mark.parametrize("chunk", range(4))
+def test_random_instances_same_with_one_period(chunk):
+    for seed in range(60)[chunk::4]:
+        inst = optimizer.load_instance(random_instance(seed))
+        v1 = optimizer.solve(inst, mip_gap=1e-9)
+        v2 = optimizer.solve(one_period(inst), mip_gap=1e-9)
+        assert_same(v1, v2, 1e-9)
+        if v2.has_plan:
+            verify(inst, period_as_v1(v2))
+
+
+HAND = [
+    (f"{mod.__name__}.{name}", fn)
+    for mod in (test_objectives, test_families)
+    for name, fn in vars(mod).items()
+    if name.startswith("test_") and callable(fn) and not inspect.signature(fn).parameters  # parametrized ones: above
+]
+
+
+@pytest.mark.parametrize("test", [fn for _, fn in HAND], ids=[name for name, _ in HAND])
+def test_hand_worked_tests_same_with_one_period(test, monkeypatch):
+    real = engine.solve
+    compared = []
+
+    def both(instance, objective=None, **kw):
+        sol = real(instance, objective, **kw)
+        inst = instance if isinstance(instance, Instance) else optimizer.load_instance(instance)
+        if inst.horizon is None:
+            assert_same(sol, real(one_period(inst), objective, **kw), kw.get("mip_gap") or 1e-4)
+            compared.append(inst.name)
+        return sol
+
+    monkeypatch.setattr(optimizer, "solve", both)
+    test()
+    assert compared, "the test solved nothing"
