@@ -269,3 +269,20 @@ def test_explain_refuses_a_horizon_clearly():
         from optimizer.explain import explain
 
         explain(copy.deepcopy(refresh_case(50_000)))
+
+
+def test_roadmap_whatifs_sweep(tmp_path):
+    """docs/refresh.md's three what-ifs, one command: each costs NPV against the plan, and the
+    plan itself retires the installed GB300 fleet early."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    df = optimizer.sweep(root / "instances" / "sweeps" / "roadmap-whatifs.yaml", tmp_path / "w.csv", jobs=2)
+    npv = dict(zip(df["scenario"], df["npv_usd"]))
+    assert set(df["status"]) == {"optimal"}
+    assert npv["as-planned"] > npv["no-early-retirement"]
+    assert npv["as-planned"] > npv["rubin-slips-a-year"]
+    assert npv["as-planned"] > npv["prices-fall-twice-as-fast"]
+    plan = df.set_index("scenario").loc["as-planned"]
+    assert plan["racks[gb300-nvl72][2026]"] == 2500 and plan["racks[gb300-nvl72][2027]"] == 0
+    assert df.set_index("scenario").loc["no-early-retirement", "retired_early_racks"] == 0
