@@ -44,3 +44,22 @@ def tier(name, interactivity, price, workload="chat", **extra) -> dict:
 
 
 YEAR_MTOK = 31.536  # USD/yr from 1 token/s at 1 USD/Mtok: 31,536,000 s / 1e6
+
+
+def solve_and_verify(seeds, make, check) -> None:
+    """Solve ``make(seed)`` for every seed; a plan must pass ``check(instance, solution_dict)``,
+    no plan must be a clean infeasibility. Failures name the seed and objective."""
+    import optimizer
+
+    for seed in seeds:
+        data = make(seed)
+        inst = optimizer.load_instance(data)
+        sol = optimizer.solve(inst)
+        assert sol.status in ("optimal", "infeasible"), (seed, sol.status, sol.message)
+        if sol.has_plan:
+            try:
+                check(inst, sol.model_dump(mode="json"))
+            except AssertionError as exc:
+                raise AssertionError(f"seed {seed} ({data['objective']}): {exc}") from None
+        else:
+            assert sol.metrics is None and sol.racks == [] and sol.periods == [] and sol.objective.value is None

@@ -18,6 +18,7 @@ import optimizer
 import test_families
 import test_objectives
 from generate import random_horizon_instance, random_instance
+from helpers import solve_and_verify
 from optimizer import engine
 from optimizer.schema import Instance
 from verifier import verify, verify_horizon
@@ -29,18 +30,7 @@ CHUNKS = 6
 
 @pytest.mark.parametrize("chunk", range(CHUNKS))
 def test_random_horizons_verify(chunk):
-    for seed in list(SEEDS)[chunk::CHUNKS]:
-        data = random_horizon_instance(seed)
-        inst = optimizer.load_instance(data)
-        sol = optimizer.solve(inst)
-        assert sol.status in ("optimal", "infeasible"), (seed, sol.status, sol.message)
-        if sol.has_plan:
-            try:
-                verify_horizon(inst, sol.model_dump(mode="json"))
-            except AssertionError as exc:
-                raise AssertionError(f"seed {seed} ({data['objective']}): {exc}") from None
-        else:
-            assert sol.periods == [] and sol.diagnosis is not None
+    solve_and_verify(list(SEEDS)[chunk::CHUNKS], random_horizon_instance, verify_horizon)
 
 
 def test_enough_random_horizon_plans():

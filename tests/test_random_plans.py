@@ -6,6 +6,7 @@ import pytest
 
 import optimizer
 from generate import random_instance
+from helpers import solve_and_verify
 from verifier import verify
 
 SEEDS = range(280)
@@ -14,18 +15,7 @@ CHUNKS = 8
 
 @pytest.mark.parametrize("chunk", range(CHUNKS))
 def test_random_plans_verify(chunk):
-    for seed in list(SEEDS)[chunk::CHUNKS]:
-        data = random_instance(seed)
-        inst = optimizer.load_instance(data)
-        sol = optimizer.solve(inst)
-        assert sol.status in ("optimal", "infeasible"), (seed, sol.status, sol.message)
-        if sol.has_plan:
-            try:
-                verify(inst, sol.model_dump(mode="json"))
-            except AssertionError as exc:
-                raise AssertionError(f"seed {seed} ({data['objective']}): {exc}") from None
-        else:
-            assert sol.metrics is None and sol.racks == [] and sol.objective.value is None
+    solve_and_verify(list(SEEDS)[chunk::CHUNKS], random_instance, verify)
 
 
 def test_enough_random_plans_verified():
