@@ -252,6 +252,26 @@ def schema() -> None:
     sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8000,
+    data_dir: Annotated[Path, typer.Option(help="where sweep jobs and their results are kept (survives restarts)")] = Path("optimizer-data"),
+    max_solves: Annotated[int, typer.Option(min=1, help="solves running at once")] = 2,
+    max_queue: Annotated[int, typer.Option(min=0, help="solves waiting beyond those; more get 429")] = 64,
+    max_time_limit: Annotated[float, typer.Option(min=0.1, help="seconds: the cap on any solve's time limit")] = 60.0,
+    max_body_mb: Annotated[float, typer.Option(min=0.01, help="MB: the largest request body")] = 5.0,
+    max_instance_size: Annotated[int, typer.Option(min=1, help="the largest hardware x tiers x halls")] = 200_000,
+) -> None:
+    """Serve the optimizer over HTTP (OpenAPI at /docs): validate, solve, schema, sweep jobs."""
+    from .service import Limits
+    from .service import serve as run
+
+    limits = Limits(max_body_bytes=int(max_body_mb * 1e6), max_instance_size=max_instance_size, max_time_limit=max_time_limit,
+                    max_solves=max_solves, max_queue=max_queue)
+    run(host, port, data_dir, limits)
+
+
 def main() -> None:
     app()
 

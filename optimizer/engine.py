@@ -7,6 +7,7 @@ prices are the duals of the LP with every integer fixed at the reported plan (se
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -254,6 +255,12 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         lp_seconds = lp.seconds
     t = time.perf_counter()
     plan = extract_horizon_plan(m, d) if multi else extract_plan(m, d)
+    overflow = [k for k, v in plan["metrics"].model_dump().items() if isinstance(v, float) and not math.isfinite(v)]
+    if overflow:  # inputs near the float limits (1e308): no figure of this plan can be trusted
+        return empty_solution(
+            d, objective, "error", f"numeric overflow: {', '.join(overflow)} is not finite; an input is too large to compute with",
+            units=units, hints=hints, model_size=size, solve_seconds=clock.elapsed(), solver_seconds=adapter.seconds,
+        )
     binding = binding_limits(m)
     prices = shadow_prices(duals, objective, HORIZON_UNITS if multi else None)
     timings["extract"] = time.perf_counter() - t

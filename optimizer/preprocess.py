@@ -18,6 +18,7 @@ Results are unscaled at the boundary (``results.py``) with the same constants.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,7 +37,9 @@ def crf(rate: float, life: float) -> float:
     """Capital recovery factor: r / (1 - (1+r)^-l), and 1/l when r = 0."""
     if rate == 0:
         return 1.0 / life
-    return rate / (1.0 - (1.0 + rate) ** (-life))
+    # 1 - (1+r)^-l, exact for tiny r too (where the plain form divides by zero)
+    denominator = -math.expm1(-life * math.log1p(rate))
+    return rate / denominator if denominator > 0 else 1.0 / life
 
 
 def throughput_at(curve: list[tuple[float, float]], interactivity: float) -> float:

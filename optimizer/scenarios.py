@@ -294,6 +294,14 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict, Path]:
         raise InputError(str(path), [Issue(format_loc(e["loc"]), e["msg"]) for e in err.errors()]) from None
     base_path = (path.parent / spec.base).resolve() if not Path(spec.base).is_absolute() else Path(spec.base)
     base = read_document(base_path)
+    issues = check_paths(spec, base)
+    if issues:
+        raise InputError(str(path), issues)
+    return spec, base, base_path
+
+
+def check_paths(spec: SweepSpec, base: dict) -> list[Issue]:
+    """Every parameter path and scenario key must address a field of the base instance."""
     issues = []
     for i, p in enumerate(spec.parameters):
         try:
@@ -307,9 +315,7 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict, Path]:
                 set_path(copy.deepcopy(base), key, None)
             except (ValueError, KeyError) as exc:
                 issues.append(Issue(f"scenarios[{i}].set.{key}", str(exc).strip("'\"")))
-    if issues:
-        raise InputError(str(path), issues)
-    return spec, base, base_path
+    return issues
 
 
 def fingerprint(spec: SweepSpec, base: dict) -> str:
