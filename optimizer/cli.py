@@ -253,6 +253,16 @@ def schema() -> None:
 
 
 @app.command()
+def export(path: Annotated[Path, typer.Argument(help="instance file (YAML or JSON)")]) -> None:
+    """Print a validated instance as JSON (the body the service takes; exit 2 on bad input)."""
+    try:
+        inst = load_instance(path)
+    except InputError as exc:
+        _bad_input(exc)
+    sys.stdout.write(inst.model_dump_json(indent=2) + "\n")
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8000,

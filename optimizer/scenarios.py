@@ -134,8 +134,10 @@ class Scenario(_Strict):
     set: dict[str, Any] = Field(default_factory=dict)
 
 
-class SweepSpec(_Strict):
-    base: Annotated[str, Field(min_length=1)]
+class SweepOptions(_Strict):
+    """Everything a sweep says except where its base instance comes from (a file's ``base``
+    path, or the service's inline ``instance``)."""
+
     objective: Objective | None = None
     mode: Literal["grid", "zip", "random", "lhs"] = "grid"
     samples: Annotated[int, Field(ge=1)] | None = None
@@ -164,6 +166,10 @@ class SweepSpec(_Strict):
         if len(paths) != len(set(paths)):
             raise ValueError("parameter paths must be unique")
         return self
+
+
+class SweepSpec(SweepOptions):
+    base: Annotated[str, Field(min_length=1)]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
 
 from .errors import InputError, Issue, format_loc
@@ -69,7 +69,11 @@ def by_year(base: Any, nullable: bool = False) -> Any:
             raise _inner_error(err) from None
 
     item = base | None if nullable else base
-    return Annotated[base | dict[int, item], PlainValidator(validate, json_schema_input_type=base | dict[str, item])]
+    return Annotated[
+        base | dict[int, item],
+        PlainValidator(validate, json_schema_input_type=base | dict[str, item]),
+        PlainSerializer(lambda value: value, return_type=Any),  # as validated: a number, or {year: value}
+    ]
 
 
 class Strict(BaseModel):

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InputError, Issue, format_loc
 from .results import Solution
-from .scenarios import Parameter, Scenario, SweepSpec, check_paths
+from .scenarios import SweepOptions, SweepSpec, check_paths
 from .schema import Instance, Objective, check_instance, json_schema, parse_instance
 
 
@@ -77,19 +77,10 @@ class SolveRequest(BaseModel):
     mip_gap: Annotated[float, Field(ge=0, le=1)] | None = None
 
 
-class SweepRequest(BaseModel):
+class SweepRequest(SweepOptions):
     """A sweep file's fields (see optimizer.scenarios) with the base instance inline."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     instance: Instance
-    objective: Objective | None = None
-    mode: Literal["grid", "zip", "random", "lhs"] = "grid"
-    samples: Annotated[int, Field(ge=1)] | None = None
-    seed: int = 0
-    time_limit: Annotated[float, Field(gt=0)] | None = None
-    mip_gap: Annotated[float, Field(ge=0, le=1)] | None = None
-    parameters: list[Parameter] = Field(default_factory=list)
-    scenarios: list[Scenario] = Field(default_factory=list)
 
     def spec(self, cap: float) -> SweepSpec:
         fields = self.model_dump(exclude={"instance"})

@@ -259,3 +259,15 @@ def test_fuzz_the_api_from_its_openapi(server):
     tail = res.stdout[-3000:]
     assert res.returncode == 0, tail
     assert " passed" in tail and "generated" in tail
+
+
+@pytest.mark.parametrize("name", ["gtc2026-1gw.yaml", "roadmap-2026-2030.yaml"])
+def test_export_gives_the_body_the_service_takes(name):
+    """`optimizer export` prints the instance as JSON; it reads back as the same instance."""
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    res = CliRunner().invoke(app, ["export", str(ROOT / "instances" / name)])
+    assert res.exit_code == 0, res.output
+    assert optimizer.load_instance(json.loads(res.output)) == optimizer.load_instance(ROOT / "instances" / name)
