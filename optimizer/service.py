@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -210,8 +211,14 @@ class SolvePool:
         try:
             limit = min(req.time_limit or self.limits.max_time_limit, self.limits.max_time_limit)
             doc = req.instance.model_dump(mode="json")
-            fut = self.pool.submit(_solve_in_worker, doc, req.objective.value if req.objective else None, limit, req.mip_gap)
-            return await asyncio.wrap_future(fut)
+            try:
+                fut = self.pool.submit(_solve_in_worker, doc, req.objective.value if req.objective else None, limit, req.mip_gap)
+                return await asyncio.wrap_future(fut)
+            except BrokenProcessPool:  # a solver process died (killed, out of memory): a fresh pool for the next request
+                with self.lock:
+                    self.pool.shutdown(wait=False, cancel_futures=True)
+                    self.pool = ProcessPoolExecutor(max_workers=self.limits.max_solves, mp_context=multiprocessing.get_context("spawn"))
+                raise ServiceError(503, "a solver process died during this solve; retry") from None
         finally:
             with self.lock:
                 self.in_flight -= 1
@@ -386,7 +393,7 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
         state["pool"].close()
 
     app = FastAPI(title="optimizer", version="1", lifespan=lifespan,
-                  responses={400: {"model": ErrorBody}, 422: {"model": ErrorBody}, 500: {"model": ErrorBody}},
+                  responses={400: {"model": ErrorBody}, 422: {"model": ErrorBody}, 500: {"model": ErrorBody}, 503: {"model": ErrorBody}},
                   description="The hardware-mix planner for AI factories, over HTTP. Instances are JSON bodies "
                               "with the fields of the instance files (GET /v1/schema).")
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)

@@ -271,3 +271,25 @@ def test_export_gives_the_body_the_service_takes(name):
     res = CliRunner().invoke(app, ["export", str(ROOT / "instances" / name)])
     assert res.exit_code == 0, res.output
     assert optimizer.load_instance(json.loads(res.output)) == optimizer.load_instance(ROOT / "instances" / name)
+
+
+def test_a_dead_solver_process_is_a_503_and_the_next_solve_works(tmp_path):
+    """Kill the solver pool's worker mid-solve: that request gets 503, the next one a plan."""
+    srv = Server(tmp_path / "data", "--max-solves", "1")
+    try:
+        doc = read_document(ROOT / "instances" / "roadmap-2026-2030.yaml")  # ~2.5 s: time to kill it
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(lambda: httpx.post(srv.url + "/v1/solve", json={"instance": doc}, timeout=120))
+            workers = []
+            deadline = time.time() + 30
+            while not workers and time.time() < deadline:
+                time.sleep(0.3)
+                children = Path(f"/proc/{srv.proc.pid}/task/{srv.proc.pid}/children").read_text().split()
+                workers = [int(c) for c in children if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+            r = pending.result()
+        assert r.status_code == 503 and "retry" in r.json()["detail"]
+        assert httpx.post(srv.url + "/v1/solve", json={"instance": read_document(GTC)}, timeout=120).status_code == 200
+    finally:
+        srv.stop()
