@@ -19,7 +19,7 @@ import numpy as np
 import pyomo.environ as pyo
 from .horizon import HorizonData, build_horizon_model
 from .model import build_model, set_objective
-from .preprocess import MONEY, PORTS, TOKENS, Data
+from .preprocess import MONEY, PORTS, TOKENS
 from .results import Diagnosis, Shortfall, family, label
 from .solver import HighsAdapter, SolverOptions
 

@@ -330,7 +330,7 @@ def extract_horizon_plan(m, hd: HorizonData) -> dict:
     """Read a multi-year plan off the solved model (section 11.4), in user units."""
     H, Z, Y = hd.hardware, hd.halls, hd.years
     lifetime = {i: float(hd.periods[0].lifetime[i]) for i in range(len(H))}
-    counts: dict[tuple[int, str, int], list[int]] = {}  # (vintage index, hall) -> racks alive per period
+    counts: dict[tuple[int, str], list[int]] = {}  # (vintage index, hall) -> racks alive per period
     vrows: list[VintageRow] = []
     for vi, v in enumerate(hd.vintages):
         h = H[v.hardware]
@@ -350,22 +350,28 @@ def extract_horizon_plan(m, hd: HorizonData) -> dict:
     for p, y in enumerate(Y):
         d, blk = hd.periods[p], m.period[y]
         plan = extract_plan(blk, d)
-        rows = []
-        for i, h in enumerate(H):
-            for z in Z:
-                alive = bought = retired = early = 0
-                for (vi, hall), row in counts.items():
-                    v = hd.vintages[vi]
-                    if v.hardware != i or hall != z:
-                        continue
-                    alive += row[p]
-                    if v.period == p + 1:
-                        bought += row[p]
-                    if p > 0 and row[p - 1] > row[p]:
-                        retired += row[p - 1] - row[p]
-                        early += row[p - 1] - row[p] if v.lives[p] else 0
-                if alive or bought or retired:
-                    rows.append(PeriodRackRow(hardware=h, hall=z, alive=alive, bought=bought, retired=retired, retired_early=early))
+        # one pass over the vintages: per (hardware, hall) [alive, bought, retired, retired early],
+        # and the early retirements of each vintage (the refresh events)
+        cells: dict[tuple[int, str], list[int]] = {}
+        early_by_vintage: dict[int, int] = {}
+        for (vi, z), row in counts.items():
+            v = hd.vintages[vi]
+            cell = cells.setdefault((v.hardware, z), [0, 0, 0, 0])
+            cell[0] += row[p]
+            if v.period == p + 1:
+                cell[1] += row[p]
+            if p > 0 and row[p - 1] > row[p]:
+                gone = row[p - 1] - row[p]
+                cell[2] += gone
+                if v.lives[p]:
+                    cell[3] += gone
+                    early_by_vintage[vi] = early_by_vintage.get(vi, 0) + gone
+        rows = [
+            PeriodRackRow(hardware=h, hall=z, alive=c[0], bought=c[1], retired=c[2], retired_early=c[3])
+            for i, h in enumerate(H)
+            for z in Z
+            if (c := cells.get((i, z))) is not None and (c[0] or c[1] or c[2])
+        ]
         # capital: annuities of every purchase so far that are paid in this period's years
         years_here = range(y, y + hd.lengths[p])
         capital = capital_disc = 0.0
@@ -412,14 +418,9 @@ def extract_horizon_plan(m, hd: HorizonData) -> dict:
         totals["capex"] += purchases
         totals["tok_years"] += hd.lengths[p] * tokens
         totals["mw_years"] += hd.lengths[p] * F
-        if p > 0:
+        if early_by_vintage:
             bought_here = [f"{r.bought} x {r.hardware}" for r in _by_hardware(rows, "bought")]
-            early_by: dict[tuple[int, int], int] = {}
-            for (vi, _), row in counts.items():
-                v = hd.vintages[vi]
-                if v.lives[p] and row[p - 1] > row[p]:
-                    early_by[(vi, 0)] = early_by.get((vi, 0), 0) + row[p - 1] - row[p]
-            for (vi, _), racks in early_by.items():
+            for vi, racks in early_by_vintage.items():
                 v = hd.vintages[vi]
                 refresh.append(RefreshEvent(
                     year=y, hardware=H[v.hardware], vintage=hd.vintage_label(v), racks=racks,
