@@ -309,6 +309,9 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
     def lives(bought, life, y0, n):
         return bought <= y0 and y0 + n <= bought + life
 
+    def installed_in(h):
+        return h.installed_year if h.installed_year is not None else start - 1
+
     figs = []
     for p, (y0, plan) in enumerate(zip(years, periods)):
         c.where = f"{y0}: "
@@ -334,8 +337,7 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
         counts = [int(v["alive"].get(str(yy), v["alive"].get(yy, 0))) for yy in years]
         name = f"vintage {h.name}/{v['hall']}/{v['vintage']}"
         if v["installed"]:
-            expect = h.installed_year if h.installed_year is not None else start - 1
-            c.eq(f"{name} installed year", by, expect, 0)
+            c.eq(f"{name} installed year", by, installed_in(h), 0)
             installed_first[h.name] = installed_first.get(h.name, 0) + counts[0]
             first = 0
         else:
@@ -364,7 +366,7 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
             if p > 0 and counts[p - 1] > counts[p]:
                 retired[key] = retired.get(key, 0) + counts[p - 1] - counts[p]
     for h in H.values():
-        lives0 = lives(h.installed_year if h.installed_year is not None else start - 1, h.lifetime_years, start, lengths[0])
+        lives0 = lives(installed_in(h), h.lifetime_years, start, lengths[0])
         c.eq(f"installed_fleet[{h.name}]", installed_first.get(h.name, 0), h.installed_racks if lives0 else 0, 0)
     for p, plan in enumerate(periods):
         seen = set()
