@@ -77,7 +77,8 @@ class Server:
                     todo += [int(c) for c in (task / "children").read_text().split()]
             except OSError:
                 continue  # it just exited
-            total += next(int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmRSS:")) / 1024
+            # a process that has exited but is not yet reaped has no VmRSS line: it holds no memory
+            total += sum(int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmRSS:")) / 1024
         return total
 
 
