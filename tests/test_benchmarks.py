@@ -8,6 +8,8 @@ def test_sweep_benchmark_smoke():
     assert res["points"] == 4 and res["sample"] == 2
     assert res["statuses"] == {"optimal": 4}
     assert 0 < res["highs_ms_per_point"] <= res["full_path_ms_per_point"] * 1.05
+    assert res["warm_start_floor_points"] == 2 and res["warm_start_floor_primary_ms"] > 0
+    assert res["lp_certificate_points"] == 2 and 0 <= res["lp_certificate_share_within_gap"] <= 1
 
 
 def test_solve_scaling_smoke():
