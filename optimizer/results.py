@@ -438,6 +438,8 @@ def binding_limits(m, rel_tol: float = 1e-6) -> list[LimitRow]:
         body = _v(con.body)
         if fam == "fabric_reach" and _v(con.parent_block().E[con.index()]) <= 0:
             continue  # a design not built: 0 <= 0 is no limit
+        if fam == "hall_slots" and _v(con.upper) == 0:
+            continue  # a hall not open in this period (no slots): 0 <= 0 is no limit either
         for bound in (con.lower, con.upper):
             if bound is None:
                 continue

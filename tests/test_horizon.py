@@ -252,6 +252,23 @@ def test_json_has_periods_and_horizon_metrics(tmp_path):
     assert "<svg" in page and "installed 2025" in page and "Power by hardware over the years" in page
 
 
+def test_a_hall_not_yet_open_is_not_a_binding_limit():
+    """Hall 'b' opens in 2027 (0 slots in 2026). In 2026 its 0 <= 0 is no limit; in 2027 hall
+    'a' (1 slot) fills and 'b' takes the rest of the grid: 1 MW / 100 kW = 10 racks in all."""
+    inst = two_years()
+    inst["facility"]["halls"] = [
+        {"name": "a", "rack_slots": 1, "max_rack_kw": 300, "liquid_cooling": True},
+        {"name": "b", "rack_slots": {2026: 0, 2027: 100}, "max_rack_kw": 300, "liquid_cooling": True},
+    ]
+    inst["hardware"] = [gpu("g", kw=100, capex=0, curve=((10, 1000),))]
+    sol = run(inst)
+    assert alive(sol, "g") == [1, 10]
+    binding = {b.constraint: b for b in sol.binding}
+    assert "period[2026].hall_slots[a]" in binding and binding["period[2026].hall_slots[a]"].limit == 1
+    assert not any(b.constraint.endswith("hall_slots[b]") for b in sol.binding)
+    assert "period[2027].facility_power" in binding
+
+
 def test_infeasible_horizon_names_the_period():
     """A 2027 demand floor no grid can meet: infeasible, and the diagnosis names 2027."""
     inst = two_years()
