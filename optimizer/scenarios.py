@@ -40,7 +40,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InputError, Issue, format_loc
-from .schema import Objective, read_document
+from .schema import NUMBER, Objective, read_document
 
 _STEP = re.compile(r"([^.\[\]]+)|\[([^\]]+)\]")
 
@@ -50,10 +50,10 @@ class _Strict(BaseModel):
 
 
 class Range(_Strict):
-    start: float
-    stop: float
-    step: Annotated[float, Field(gt=0)] | None = None
-    count: Annotated[int, Field(ge=1)] | None = None
+    start: Annotated[float, NUMBER]
+    stop: Annotated[float, NUMBER]
+    step: Annotated[float, Field(gt=0), NUMBER] | None = None
+    count: Annotated[int, Field(ge=1), NUMBER] | None = None
 
     @model_validator(mode="after")
     def _one_of(self):
@@ -72,10 +72,10 @@ class Range(_Strict):
 
 class Distribution(_Strict):
     kind: Literal["uniform", "normal", "choice"]
-    low: float | None = None
-    high: float | None = None
-    mean: float | None = None
-    sd: Annotated[float, Field(gt=0)] | None = None
+    low: Annotated[float, NUMBER] | None = None
+    high: Annotated[float, NUMBER] | None = None
+    mean: Annotated[float, NUMBER] | None = None
+    sd: Annotated[float, Field(gt=0), NUMBER] | None = None
     values: list[Any] | None = None
 
     @model_validator(mode="after")
@@ -140,10 +140,10 @@ class SweepOptions(_Strict):
 
     objective: Objective | None = None
     mode: Literal["grid", "zip", "random", "lhs"] = "grid"
-    samples: Annotated[int, Field(ge=1)] | None = None
-    seed: int = 0
-    time_limit: Annotated[float, Field(gt=0)] | None = None
-    mip_gap: Annotated[float, Field(ge=0, le=1)] | None = None
+    samples: Annotated[int, Field(ge=1), NUMBER] | None = None
+    seed: Annotated[int, NUMBER] = 0
+    time_limit: Annotated[float, Field(gt=0), NUMBER] | None = None
+    mip_gap: Annotated[float, Field(ge=0, le=1), NUMBER] | None = None
     parameters: list[Parameter] = Field(default_factory=list)
     scenarios: list[Scenario] = Field(default_factory=list)
 

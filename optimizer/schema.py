@@ -15,15 +15,44 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic_core import PydanticCustomError
 
 from .errors import InputError, Issue, format_loc
 
-NonNeg = Annotated[float, Field(ge=0)]
-Positive = Annotated[float, Field(gt=0)]
-Fraction = Annotated[float, Field(ge=0, le=1)]
+def _number_only(value: Any) -> Any:
+    """Numbers must be numbers: pydantic's lax mode would read ``true`` as 1 and ``"1000"`` as
+    1000, so a slip in a file (or a planning tool's request) would silently become a figure."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_type", "Input should be a number, not true/false")
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value  # pydantic's own message: "Input should be a valid number"
+        raise PydanticCustomError("number_type", "Input should be a number, not text: remove the quotes")
+    return value
+
+
+NUMBER = BeforeValidator(_number_only)
+
+NonNeg = Annotated[float, Field(ge=0), NUMBER]
+Positive = Annotated[float, Field(gt=0), NUMBER]
+Fraction = Annotated[float, Field(ge=0, le=1), NUMBER]
 Name = Annotated[str, Field(min_length=1)]
+
+
+YearKey = Annotated[str, Field(pattern=r"^\s*\d{4}\s*$")]  # how a year map's keys look in JSON
 
 
 def _year(key: Any) -> int:
@@ -31,7 +60,7 @@ def _year(key: Any) -> int:
         return key
     if isinstance(key, str) and re.fullmatch(r"\d{4}", key.strip()):
         return int(key)
-    raise PydanticCustomError("by_year", "a value by year needs years as keys (got {key!r})", {"key": key})
+    raise PydanticCustomError("by_year", "a value by year needs years as keys (got {key})", {"key": repr(key)})
 
 
 def _inner_error(err: ValidationError, year: int | None = None) -> PydanticCustomError:
@@ -71,7 +100,7 @@ def by_year(base: Any, nullable: bool = False) -> Any:
     item = base | None if nullable else base
     return Annotated[
         base | dict[int, item],
-        PlainValidator(validate, json_schema_input_type=base | dict[str, item]),
+        PlainValidator(validate, json_schema_input_type=base | Annotated[dict[YearKey, item], Field(min_length=1, json_schema_extra={"additionalProperties": False})]),
         PlainSerializer(lambda value: value, return_type=Any),  # as validated: a number, or {year: value}
     ]
 
@@ -106,18 +135,18 @@ class Technology(str, Enum):
 
 class Hall(Strict):
     name: Name
-    rack_slots: by_year(Annotated[int, Field(ge=0, description="rack positions")])
-    max_rack_kw: Annotated[float, Field(gt=0, description="kW per rack the hall can feed")]
-    liquid_cooling: bool = Field(description="the hall has a liquid loop")
+    rack_slots: by_year(Annotated[int, Field(ge=0, description="rack positions"), NUMBER])
+    max_rack_kw: Annotated[float, Field(gt=0, description="kW per rack the hall can feed"), NUMBER]
+    liquid_cooling: StrictBool = Field(description="the hall has a liquid loop")
 
 
 class Facility(Strict):
-    grid_power_mw: by_year(Annotated[float, Field(ge=0, description="MW")])
+    grid_power_mw: by_year(Annotated[float, Field(ge=0, description="MW"), NUMBER])
     distribution_loss_fraction: Fraction = 0.0
-    liquid_cooling_mw: by_year(Annotated[float, Field(ge=0, description="MW of heat")])
-    air_cooling_mw: by_year(Annotated[float, Field(ge=0, description="MW of heat")])
-    liquid_cooling_overhead: Annotated[float, Field(ge=0, description="MW of cooling power per MW of heat")] = 0.0
-    air_cooling_overhead: Annotated[float, Field(ge=0, description="MW of cooling power per MW of heat")] = 0.0
+    liquid_cooling_mw: by_year(Annotated[float, Field(ge=0, description="MW of heat"), NUMBER])
+    air_cooling_mw: by_year(Annotated[float, Field(ge=0, description="MW of heat"), NUMBER])
+    liquid_cooling_overhead: Annotated[float, Field(ge=0, description="MW of cooling power per MW of heat"), NUMBER] = 0.0
+    air_cooling_overhead: Annotated[float, Field(ge=0, description="MW of cooling power per MW of heat"), NUMBER] = 0.0
     electricity_usd_per_mwh: by_year(NonNeg) = 0.0
     discount_rate: Fraction = 0.08
     capex_budget_usd: by_year(NonNeg, nullable=True) | None = None
@@ -138,8 +167,8 @@ class Workload(Strict):
 class Tier(Strict):
     name: Name
     workload: Name
-    min_interactivity: Annotated[float, Field(ge=0, description="output tokens/s per user")]
-    price_usd_per_mtok: by_year(Annotated[float, Field(ge=0, description="USD per million output tokens")])
+    min_interactivity: Annotated[float, Field(ge=0, description="output tokens/s per user"), NUMBER]
+    price_usd_per_mtok: by_year(Annotated[float, Field(ge=0, description="USD per million output tokens"), NUMBER])
     min_tokens_per_s: by_year(NonNeg) = 0.0
     max_tokens_per_s: by_year(NonNeg, nullable=True) | None = None
 
@@ -148,7 +177,7 @@ CurvePoint = tuple[NonNeg, NonNeg]
 
 
 class Performance(Strict):
-    prefill_tokens_per_s: Annotated[float, Field(ge=0, description="input tokens/s per prefill-only rack")] = 0.0
+    prefill_tokens_per_s: Annotated[float, Field(ge=0, description="input tokens/s per prefill-only rack"), NUMBER] = 0.0
     aggregated: list[CurvePoint] = Field(default_factory=list, description="[interactivity, output tokens/s per rack]")
     decode: list[CurvePoint] = Field(default_factory=list, description="[interactivity, output tokens/s per rack]")
 
@@ -156,30 +185,30 @@ class Performance(Strict):
 class Hardware(Strict):
     name: Name
     kind: Kind
-    rack_power_kw: Annotated[float, Field(gt=0)]
+    rack_power_kw: Annotated[float, Field(gt=0), NUMBER]
     liquid_cooled_fraction: Fraction
     capex_usd: by_year(NonNeg)
     opex_usd_per_year: by_year(NonNeg) = 0.0
     lifetime_years: Positive = 5.0
-    availability: Annotated[float, Field(gt=0, le=1)] = 1.0
-    installed_racks: Annotated[int, Field(ge=0)] = 0
-    max_racks: by_year(Annotated[int, Field(ge=0)], nullable=True) | None = None
+    availability: Annotated[float, Field(gt=0, le=1), NUMBER] = 1.0
+    installed_racks: Annotated[int, Field(ge=0), NUMBER] = 0
+    max_racks: by_year(Annotated[int, Field(ge=0), NUMBER], nullable=True) | None = None
     # section 11 (multi-year): need a horizon
-    max_new_racks: by_year(Annotated[int, Field(ge=0)], nullable=True) | None = Field(None, description="racks bought in one period")
+    max_new_racks: by_year(Annotated[int, Field(ge=0), NUMBER], nullable=True) | None = Field(None, description="racks bought in one period")
     performance_multiplier: by_year(Positive) = Field(1.0, description="scales every throughput of this hardware")
-    available_from: int | None = Field(None, description="first year it may be bought")
-    available_until: int | None = Field(None, description="last year it may be bought")
-    installed_year: int | None = Field(None, description="purchase year of the installed racks (default: start_year - 1)")
-    scale_out_ports: Annotated[int, Field(ge=0, description="endpoint ports per rack")] = 0
+    available_from: Annotated[int, NUMBER] | None = Field(None, description="first year it may be bought")
+    available_until: Annotated[int, NUMBER] | None = Field(None, description="last year it may be bought")
+    installed_year: Annotated[int, NUMBER] | None = Field(None, description="purchase year of the installed racks (default: start_year - 1)")
+    scale_out_ports: Annotated[int, Field(ge=0, description="endpoint ports per rack"), NUMBER] = 0
     port_gbps: Positive = 800.0
-    racks_per_replica: dict[Name, Annotated[float, Field(ge=1)]] = Field(default_factory=dict)
+    racks_per_replica: dict[Name, Annotated[float, Field(ge=1), NUMBER]] = Field(default_factory=dict)
     performance: dict[Name, Performance] = Field(default_factory=dict)
 
 
 class NetworkOption(Strict):
     name: Name
     technology: Technology
-    switch_radix: Annotated[int, Field(ge=2, description="switch ports at the endpoint speed")]
+    switch_radix: Annotated[int, Field(ge=2, description="switch ports at the endpoint speed"), NUMBER]
     switch_power_w: NonNeg = 0.0
     switch_capex_usd: NonNeg = 0.0
     switch_port_optics_w: NonNeg = 0.0
@@ -191,7 +220,7 @@ class NetworkOption(Strict):
 
 
 class Network(Strict):
-    max_tiers: Annotated[int, Field(ge=1, le=6)] = 3
+    max_tiers: Annotated[int, Field(ge=1, le=6), NUMBER] = 3
     kv_transfer_max_utilization: Fraction = 0.5
     options: Annotated[list[NetworkOption], Field(min_length=1)]
 
@@ -211,9 +240,9 @@ class Constraints(Strict):
 class Horizon(Strict):
     """Section 11.1: periods named by their start year, each a whole number of years."""
 
-    start_year: Annotated[int, Field(ge=1900, le=2200)]
-    period_years: Annotated[list[Annotated[int, Field(ge=1, le=50)]], Field(min_length=1, max_length=100)]
-    allow_early_retirement: bool = True
+    start_year: Annotated[int, Field(ge=1900, le=2200), NUMBER]
+    period_years: Annotated[list[Annotated[int, Field(ge=1, le=50), NUMBER]], Field(min_length=1, max_length=100)]
+    allow_early_retirement: StrictBool = True
 
     @property
     def years(self) -> list[int]:

@@ -31,14 +31,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from .errors import InputError, Issue, format_loc
 from .results import Solution
 from .scenarios import SweepOptions, SweepSpec, check_paths
-from .schema import Instance, Objective, check_instance, json_schema, parse_instance
+from .schema import NUMBER, Instance, Objective, check_instance, json_schema, parse_instance
 
 
 @dataclass
@@ -74,8 +77,8 @@ class SolveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     instance: Instance
     objective: Objective | None = None
-    time_limit: Annotated[float, Field(gt=0, description="seconds; at most the server's cap")] | None = None
-    mip_gap: Annotated[float, Field(ge=0, le=1)] | None = None
+    time_limit: Annotated[float, Field(gt=0, description="seconds; at most the server's cap"), NUMBER] | None = None
+    mip_gap: Annotated[float, Field(ge=0, le=1), NUMBER] | None = None
 
 
 class SweepRequest(SweepOptions):
@@ -406,6 +409,15 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
         return _error(422, "invalid request", _request_issues(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code != 405:
+            return await http_exception_handler(request, exc)
+        # Allow lists every method of the path: Starlette names only the first route that matched
+        # it, so GET and DELETE on /v1/sweeps/{job} would say "Allow: GET"
+        methods = {m for r in app.router.routes if r.matches(request.scope)[0] != Match.NONE for m in getattr(r, "methods", None) or ()}
+        return JSONResponse({"detail": exc.detail}, status_code=405, headers={**(exc.headers or {}), "Allow": ", ".join(sorted(methods))})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # never a traceback to the client

@@ -64,6 +64,11 @@ CASES = [
     ("missing-required", deleter("facility.grid_power_mw"), "facility.grid_power_mw", "Field required"),
     ("missing-name", deleter("name"), "name", "Field required"),
     ("wrong-type", setter("facility.grid_power_mw", "lots"), "facility.grid_power_mw", "valid number"),
+    # lax parsing would read these as 1 MW, 1000 MW, 1 slot and "liquid": a slip must not become a figure
+    ("bool-as-number", setter("facility.grid_power_mw", True), "facility.grid_power_mw", "a number, not true/false"),
+    ("quoted-number", setter("facility.grid_power_mw", "1000"), "facility.grid_power_mw", "not text: remove the quotes"),
+    ("bool-as-integer", setter("facility.halls.0.rack_slots", True), "facility.halls[0].rack_slots", "a number, not true/false"),
+    ("number-as-bool", setter("facility.halls.0.liquid_cooling", 1), "facility.halls[0].liquid_cooling", "valid boolean"),
     ("negative", setter("facility.grid_power_mw", -1), "facility.grid_power_mw", "greater than or equal to 0"),
     ("fraction-above-1", setter("hardware.0.liquid_cooled_fraction", 1.5), "hardware[0].liquid_cooled_fraction", "less than or equal to 1"),
     ("loss-fraction", setter("facility.distribution_loss_fraction", 2), "facility.distribution_loss_fraction", "less than or equal to 1"),
@@ -228,7 +233,8 @@ def without_horizon(mutate):
 HORIZON_CASES = [
     ("step-misses-first-period", setter("facility.grid_power_mw", {2027: 1.0}), "facility.grid_power_mw", "does not cover the first period"),
     ("step-negative", setter("tiers.0.price_usd_per_mtok", {2026: 1.0, 2027: -1}), "tiers[0].price_usd_per_mtok", "year 2027: Input should be greater than or equal to 0"),
-    ("step-bad-year", setter("hardware.0.capex_usd", {"next year": 5}), "hardware[0].capex_usd", "years as keys"),
+    ("step-bad-year", setter("hardware.0.capex_usd", {"next year": 5}), "hardware[0].capex_usd", "years as keys (got 'next year')"),
+    ("step-bool-value", setter("hardware.0.capex_usd", {2026: False}), "hardware[0].capex_usd", "year 2026: Input should be a number, not true/false"),
     ("step-empty", setter("hardware.0.opex_usd_per_year", {}), "hardware[0].opex_usd_per_year", "at least one year"),
     ("step-slots-not-integer", setter("facility.halls.0.rack_slots", {2026: 2.5}), "facility.halls[0].rack_slots", "year 2026"),
     ("lifetime-not-whole", setter("hardware.0.lifetime_years", 4.5), "hardware[0].lifetime_years", "whole number"),
