@@ -241,6 +241,8 @@ class JobStore:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.db = root / "jobs.sqlite"
+        self._progress: dict[str, tuple[int, set]] = {}  # job -> (journal bytes read, points seen)
+        self._progress_lock = threading.Lock()
         with self._conn() as c:
             c.execute("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, request TEXT NOT NULL, state TEXT NOT NULL, "
                       "points INTEGER NOT NULL, message TEXT NOT NULL DEFAULT '', created REAL NOT NULL, finished REAL)")
@@ -282,14 +284,31 @@ class JobStore:
         out = self.output(job)
         journal = out.with_name(out.name + ".journal.jsonl")
         if journal.exists():
-            with journal.open(encoding="utf-8") as fh:
-                lines = [ln for ln in fh if ln.endswith("\n")]
-            return len({json.loads(ln)["point"] for ln in lines[1:]})
+            return self._journal_points(job, journal)
         if out.exists():
             import pyarrow.parquet as pq
 
             return pq.ParquetFile(out).metadata.num_rows
         return 0
+
+
+    def _journal_points(self, job: str, journal: Path) -> int:
+        """Distinct points in the journal, reading only what was appended since the last call (a
+        status poll of a 100,000-point sweep must not parse every row again)."""
+        with self._progress_lock:
+            pos, seen = self._progress.get(job, (0, set()))
+            with journal.open("rb") as fh:
+                if fh.seek(0, 2) < pos:  # a new journal (the sweep restarted it): read it all
+                    pos, seen = 0, set()
+                fh.seek(pos)
+                chunk = fh.read()
+            end = chunk.rfind(b"\n") + 1  # a row still being written is read next time
+            for i, line in enumerate(chunk[:end].splitlines()):
+                if pos == 0 and i == 0:
+                    continue  # the header: the sweep's fingerprint
+                seen.add(json.loads(line)["point"])
+            self._progress[job] = (pos + end, seen)
+            return len(seen)
 
 
 def _die_with_parent() -> None:

@@ -306,3 +306,22 @@ def test_a_dead_solver_process_is_a_503_and_the_next_solve_works(tmp_path):
         assert httpx.post(srv.url + "/v1/solve", json={"instance": read_document(GTC)}, timeout=120).status_code == 200
     finally:
         srv.stop()
+
+
+def test_progress_reads_only_what_the_journal_gained(tmp_path):
+    """Job progress counts distinct journal points (a resumed sweep may journal a point twice),
+    ignores a row still being written, and starts over when the journal is replaced."""
+    from optimizer.service import JobStore
+
+    store = JobStore(tmp_path)
+    journal = store.output("j").with_name("j.parquet.journal.jsonl")
+    journal.write_text('{"fingerprint": "x"}\n{"point": 0}\n{"point": 1}\n')
+    assert store.done_points("j") == 2
+    with journal.open("a") as fh:
+        fh.write('{"point": 1}\n{"point": 2}\n{"poi')  # a repeat, a new point, half a row
+    assert store.done_points("j") == 3
+    with journal.open("a") as fh:
+        fh.write('nt": 3}\n')
+    assert store.done_points("j") == 4
+    journal.write_text('{"fingerprint": "y"}\n{"point": 7}\n')  # shorter: a new journal
+    assert store.done_points("j") == 1
