@@ -37,10 +37,11 @@ def _number_only(value: Any) -> Any:
         raise PydanticCustomError("number_type", "Input should be a number, not true/false")
     if isinstance(value, str):
         try:
-            float(value)
+            number = float(value)
         except ValueError:
             return value  # pydantic's own message: "Input should be a valid number"
-        raise PydanticCustomError("number_type", "Input should be a number, not text: remove the quotes")
+        raise PydanticCustomError("number_type", "Input should be a number, not text: write {number} without quotes",
+                                  {"number": f"{number:.17g}"})
     return value
 
 

@@ -134,7 +134,7 @@ def test_solve_errors_name_the_field(server):
     doc = read_document(GTC)
     doc["facility"]["grid_power_mw"] = "1000"
     r = httpx.post(server.url + "/v1/solve", json={"instance": doc})
-    assert r.status_code == 422 and "remove the quotes" in r.json()["errors"][0]["rule"]
+    assert r.status_code == 422 and "write 1000 without quotes" in r.json()["errors"][0]["rule"]
     r = httpx.put(server.url + "/v1/sweeps/nope")
     assert r.status_code == 405 and r.headers["allow"] == "DELETE, GET"
 

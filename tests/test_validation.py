@@ -66,7 +66,7 @@ CASES = [
     ("wrong-type", setter("facility.grid_power_mw", "lots"), "facility.grid_power_mw", "valid number"),
     # lax parsing would read these as 1 MW, 1000 MW, 1 slot and "liquid": a slip must not become a figure
     ("bool-as-number", setter("facility.grid_power_mw", True), "facility.grid_power_mw", "a number, not true/false"),
-    ("quoted-number", setter("facility.grid_power_mw", "1000"), "facility.grid_power_mw", "not text: remove the quotes"),
+    ("quoted-number", setter("facility.grid_power_mw", "1000"), "facility.grid_power_mw", "not text: write 1000 without quotes"),
     ("bool-as-integer", setter("facility.halls.0.rack_slots", True), "facility.halls[0].rack_slots", "a number, not true/false"),
     ("number-as-bool", setter("facility.halls.0.liquid_cooling", 1), "facility.halls[0].liquid_cooling", "valid boolean"),
     ("negative", setter("facility.grid_power_mw", -1), "facility.grid_power_mw", "greater than or equal to 0"),
