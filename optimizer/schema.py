@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from .errors import InputError, Issue, format_loc
 
+
 def _number_only(value: Any) -> Any:
     """Numbers must be numbers: pydantic's lax mode would read ``true`` as 1 and ``"1000"`` as
     1000, so a slip in a file (or a planning tool's request) would silently become a figure."""
@@ -51,8 +52,6 @@ NonNeg = Annotated[float, Field(ge=0), NUMBER]
 Positive = Annotated[float, Field(gt=0), NUMBER]
 Fraction = Annotated[float, Field(ge=0, le=1), NUMBER]
 Name = Annotated[str, Field(min_length=1)]
-
-
 YearKey = Annotated[str, Field(pattern=r"^\s*\d{4}\s*$")]  # how a year map's keys look in JSON
 
 

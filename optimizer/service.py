@@ -291,7 +291,6 @@ class JobStore:
             return pq.ParquetFile(out).metadata.num_rows
         return 0
 
-
     def _journal_points(self, job: str, journal: Path) -> int:
         """Distinct points in the journal, reading only what was appended since the last call (a
         status poll of a 100,000-point sweep must not parse every row again)."""
