@@ -133,10 +133,16 @@ def test_valid_instance_passes(tmp_path):
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize("command", ["validate", "solve"])
 def test_rule(tmp_path, case, command):
+    assert_case_rejected(tmp_path, command, case, valid())
+
+
+def assert_case_rejected(tmp_path, command: str, case, data: dict) -> None:
+    """One (id, mutate, field, words) case on ``data``, written as YAML and as JSON (which
+    writes year keys as strings)."""
     _, mutate, field, words = case
-    data = valid()
     mutate(data)
-    assert_rejected(command, write(tmp_path, data), field, words)
+    for suffix in (".yaml", ".json"):
+        assert_rejected(command, write(tmp_path, data, suffix), field, words)
 
 
 def assert_rejected(command: str, path, field: str, words: str) -> None:
@@ -262,8 +268,4 @@ def test_valid_horizon_instance_passes(tmp_path):
 @pytest.mark.parametrize("case", HORIZON_CASES, ids=[c[0] for c in HORIZON_CASES])
 @pytest.mark.parametrize("command", ["validate", "solve"])
 def test_horizon_rule(tmp_path, case, command):
-    _, mutate, field, words = case
-    data = valid_horizon()
-    mutate(data)
-    for suffix in (".yaml", ".json"):  # JSON writes the years as strings
-        assert_rejected(command, write(tmp_path, data, suffix), field, words)
+    assert_case_rejected(tmp_path, command, case, valid_horizon())
