@@ -47,6 +47,18 @@ class Checker:
         if abs(a - b) > abs_tol + self.rel * max(abs(a), abs(b)):
             self.failures.append(f"{self.where}{name}: {a!r} != {b!r}")
 
+    def objective(self, sol: dict, revenue: float, cost: float, tokens: float, tpj: float) -> float:
+        """The reported objective against the one recomputed from these figures; returns it."""
+        values = {"revenue": revenue, "profit": revenue - cost, "tokens": tokens, "tokens_per_watt": tpj, "min_cost": cost}
+        value = values[sol["objective"]["name"]]
+        self.eq("objective.value", sol["objective"]["value"], value, 1e-9)
+        return value
+
+    def done(self) -> None:
+        """Raise one Violation listing every broken rule, if any."""
+        if self.failures:
+            raise Violation("; ".join(self.failures))
+
 
 def verify(inst, sol: dict, rel: float = 1e-6) -> dict:
     """Check a solution dict against an Instance; raise Violation listing every broken rule.
@@ -85,13 +97,10 @@ def verify(inst, sol: dict, rel: float = 1e-6) -> dict:
     c.eq("metrics.it_power", m["it_power_mw"], f["it"], 1e-9)
     c.eq("metrics.network_power", m["network_power_mw"], f["net_mw"], 1e-9)
     c.eq("metrics.capex", m["capex_usd"], capex, 1.0)
-    objective = {"revenue": revenue, "profit": revenue - cost, "tokens": tokens, "tokens_per_watt": tpj, "min_cost": cost}
-    name = sol["objective"]["name"]
-    c.eq("objective.value", sol["objective"]["value"], objective[name], 1e-9)
-    if c.failures:
-        raise Violation("; ".join(c.failures))
+    objective = c.objective(sol, revenue, cost, tokens, tpj)
+    c.done()
     return dict(revenue=revenue, cost=cost, profit=revenue - cost, tokens=tokens, tpj=tpj, facility_mw=F, it_mw=f["it"],
-                capex=capex, n=n, objective=objective[name])
+                capex=capex, n=n, objective=objective)
 
 
 def check_period(c: Checker, inst, sol: dict) -> dict:
@@ -435,9 +444,6 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
     c.eq("metrics.mean_tokens_per_s", m["mean_tokens_per_s"], tokens, 1e-6)
     c.eq("metrics.tokens_per_joule", m["tokens_per_joule"], tpj, 1e-12)
     c.eq("metrics.capex_usd", m["capex_usd"], capex_total, 1.0)
-    objective = {"revenue": rev, "profit": rev - cost, "tokens": tokens, "tokens_per_watt": tpj, "min_cost": cost}
-    name = sol["objective"]["name"]
-    c.eq("objective.value", sol["objective"]["value"], objective[name], 1e-9)
-    if c.failures:
-        raise Violation("; ".join(c.failures))
-    return dict(revenue=rev, cost=cost, npv=rev - cost, tokens=tokens, tpj=tpj, objective=objective[name], alive=alive, bought=bought)
+    objective = c.objective(sol, rev, cost, tokens, tpj)
+    c.done()
+    return dict(revenue=rev, cost=cost, npv=rev - cost, tokens=tokens, tpj=tpj, objective=objective, alive=alive, bought=bought)
