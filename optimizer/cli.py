@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from .errors import InputError
-from .schema import json_schema, load_instance
+from .schema import Instance, json_schema, load_instance
 
 app = typer.Typer(
     add_completion=False,
@@ -41,6 +41,14 @@ def _bad_input(exc: InputError) -> None:
     raise typer.Exit(2)
 
 
+def _load(path: Path) -> Instance:
+    """The validated instance, or every broken rule and exit code 2."""
+    try:
+        return load_instance(path)
+    except InputError as exc:
+        _bad_input(exc)
+
+
 def _require_suffix(output: Path, suffixes: tuple[str, ...], what: str) -> None:
     """Exit 2 before any work when an output file has a suffix we cannot write."""
     if output.suffix.lower() not in suffixes:
@@ -51,10 +59,7 @@ def _require_suffix(output: Path, suffixes: tuple[str, ...], what: str) -> None:
 @app.command()
 def validate(path: Annotated[Path, typer.Argument(help="instance file (YAML or JSON)")]) -> None:
     """Validate an instance file: exit 0 when valid, 2 with every error otherwise."""
-    try:
-        inst = load_instance(path)
-    except InputError as exc:
-        _bad_input(exc)
+    inst = _load(path)
     sys.stdout.write(
         f"{path}: valid ({len(inst.hardware)} hardware, {len(inst.tiers)} tiers, "
         f"{len(inst.facility.halls)} halls, {len(inst.network.options) if inst.network else 0} network options)\n"
@@ -76,10 +81,7 @@ def solve(
     from .report import render
     from .engine import solve as run
 
-    try:
-        inst = load_instance(path)
-    except InputError as exc:
-        _bad_input(exc)
+    inst = _load(path)
     sol = run(inst, objective=objective.value if objective else None, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
               tie_break_time=tie_break_time)
     text = sol.model_dump_json(indent=2)
@@ -231,10 +233,7 @@ def report(
     from .explain import Explanation, explain, limits
 
     _require_suffix(output, (".html", ".md"), "the report")
-    try:
-        inst = load_instance(path)
-    except InputError as exc:
-        _bad_input(exc)
+    inst = _load(path)
     sol = run(inst, objective=objective.value if objective else None, time_limit=time_limit)
     exp = None
     if sol.has_plan and not sol.periods:  # the what-would-bring-it-in analysis is one-period
@@ -255,10 +254,7 @@ def schema() -> None:
 @app.command()
 def export(path: Annotated[Path, typer.Argument(help="instance file (YAML or JSON)")]) -> None:
     """Print a validated instance as JSON (the body the service takes; exit 2 on bad input)."""
-    try:
-        inst = load_instance(path)
-    except InputError as exc:
-        _bad_input(exc)
+    inst = _load(path)
     sys.stdout.write(inst.model_dump_json(indent=2) + "\n")
 
 
