@@ -40,7 +40,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InputError, Issue, format_loc
-from .schema import NUMBER, Objective, read_document
+from .schema import NUMBER, Fraction, Objective, read_document
 
 _STEP = re.compile(r"([^.\[\]]+)|\[([^\]]+)\]")
 
@@ -143,7 +143,7 @@ class SweepOptions(_Strict):
     samples: Annotated[int, Field(ge=1), NUMBER] | None = None
     seed: Annotated[int, NUMBER] = 0
     time_limit: Annotated[float, Field(gt=0), NUMBER] | None = None
-    mip_gap: Annotated[float, Field(ge=0, le=1), NUMBER] | None = None
+    mip_gap: Fraction | None = None
     parameters: list[Parameter] = Field(default_factory=list)
     scenarios: list[Scenario] = Field(default_factory=list)
 

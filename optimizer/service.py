@@ -41,7 +41,7 @@ from starlette.routing import Match
 from .errors import InputError, Issue, format_loc
 from .results import Solution
 from .scenarios import SweepOptions, SweepSpec, check_paths
-from .schema import NUMBER, Instance, Objective, check_instance, json_schema, parse_instance
+from .schema import NUMBER, Fraction, Instance, Objective, check_instance, json_schema, parse_instance
 
 
 @dataclass
@@ -78,7 +78,7 @@ class SolveRequest(BaseModel):
     instance: Instance
     objective: Objective | None = None
     time_limit: Annotated[float, Field(gt=0, description="seconds; at most the server's cap"), NUMBER] | None = None
-    mip_gap: Annotated[float, Field(ge=0, le=1), NUMBER] | None = None
+    mip_gap: Fraction | None = None
 
 
 class SweepRequest(SweepOptions):
