@@ -21,7 +21,7 @@ from .horizon import HorizonData, build_horizon_model
 from .model import build_model, set_objective
 from .preprocess import MONEY, PORTS, TOKENS
 from .results import Diagnosis, Shortfall, family, label
-from .solver import HighsAdapter, SolverOptions
+from .solver import HighsAdapter, SolverOptions, captured, use_threads
 
 # family -> (unit, internal -> user factor, phrase for "needs X ...")
 NEEDS = {
@@ -135,10 +135,13 @@ def iis(m, options: SolverOptions) -> list[str]:
         h.setOptionValue("output_flag", False)
         n = h.getNumCol()
         h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.zeros(n, dtype=np.uint8))
-        h.run()
+        use_threads(options.threads)
+        with captured(ad.log):
+            h.run()
         if str(h.getModelStatus()).split(".")[-1] != "kInfeasible":
             return []
-        _, found = h.getIis()
+        with captured(ad.log):
+            _, found = h.getIis()
         return sorted({label(rows[int(r)]) for r in found.row_index_ if int(r) in rows})
     except Exception:  # the IIS is a courtesy: never let it hide the diagnosis
         return []

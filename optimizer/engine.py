@@ -16,7 +16,7 @@ import pyomo.environ as pyo
 
 from .diagnose import diagnose
 from .horizon import HorizonData, build_horizon_model, extract_horizon_plan, horizon_hints, preprocess_horizon
-from .model import SENSE, build_model, objective_expr, set_objective
+from .model import SENSE, build_model, largest_coefficient, objective_expr, set_objective
 from .preprocess import Data, infeasibility_hints, preprocess
 from .results import (
     HORIZON_UNITS,
@@ -104,18 +104,21 @@ def _second_stage(m, objective: str, z: float, lam: float, adapter: HighsAdapter
     if objective == "tokens_per_watt":
         if lam <= 0:
             return None
-        m.primary_floor = pyo.Constraint(expr=m.tokens - lam * (1 - SECOND_STAGE_TOL) * m.facility_mw >= 0)
+        ratio = m.tokens - lam * (1 - SECOND_STAGE_TOL) * m.facility_mw
+        m.primary_floor = pyo.Constraint(expr=ratio * (1.0 / largest_coefficient(ratio)) >= 0)
         # the reported plan must have TOK > 0 (section 7). "At least one rack" says it robustly:
         # then F > 0 and the ratio above forces TOK >= lambda * F > 0 (a floor on TOK itself
         # would sit inside the solver's feasibility tolerance).
         m.primary_positive = pyo.Constraint(expr=sum(m.racks[h] for h in m.H) >= 1)
     else:
-        expr = objective_expr(m, objective)
-        tol = SECOND_STAGE_TOL * max(abs(z), 1e-9)
+        # normalised like the objective was: a row of 1e-9 coefficients would be dropped by HiGHS
+        scale = largest_coefficient(objective_expr(m, objective))
+        expr = objective_expr(m, objective) * (1.0 / scale)
+        tol = SECOND_STAGE_TOL * max(abs(z), 1e-9 * scale)
         if SENSE[objective] == "max":
-            m.primary_floor = pyo.Constraint(expr=expr >= z - tol)
+            m.primary_floor = pyo.Constraint(expr=expr >= (z - tol) / scale)
         else:
-            m.primary_floor = pyo.Constraint(expr=expr <= z + tol)
+            m.primary_floor = pyo.Constraint(expr=expr <= (z + tol) / scale)
     tie = m.facility_mw if objective in ("profit", "min_cost") else m.cost
     set_objective(m, tie, "min")
     saved = _snapshot(m)
@@ -157,7 +160,9 @@ def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clo
     duals = lp.duals()
     if objective not in ("tokens", "tokens_per_watt"):  # those already maximise TOK
         z = res.objective
-        m.primary_held = pyo.Constraint(expr=primary >= z if SENSE[objective] == "max" else primary <= z)
+        scale = largest_coefficient(primary)
+        held = primary * (1.0 / scale)
+        m.primary_held = pyo.Constraint(expr=held >= z / scale if SENSE[objective] == "max" else held <= z / scale)
         set_objective(m, m.tokens, "max")
         saved = _snapshot(m)
         # hold the primary to 1e-10 (internal units), not HiGHS's default 1e-7
@@ -209,7 +214,7 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
     hints = horizon_hints(d) if multi else infeasibility_hints(d)
     adapter = HighsAdapter(options)
     t = time.perf_counter()
-    adapter.solver.set_instance(m)  # the hand-over to HiGHS, timed on its own
+    adapter.set_instance(m)  # the hand-over to HiGHS, timed on its own
     timings["handover"] = time.perf_counter() - t
     lam, iters = 0.0, None
     if objective == "tokens_per_watt":

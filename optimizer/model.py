@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 
 import pyomo.environ as pyo
+from pyomo.repn import generate_standard_repn
 
 from .preprocess import HOURS_PER_YEAR, MONEY, PORTS, ROLES, SECONDS_PER_YEAR, TOKENS, Data
 
@@ -388,7 +389,23 @@ def objective_expr(m, name: str, lam: float = 0.0):
 
 
 def set_objective(m, expr, sense: str) -> None:
-    """Replace the model's single objective."""
+    """Replace the model's single objective, normalised so that its largest coefficient is 1.
+
+    HiGHS's optimality tolerances and absolute MIP gap are absolute: an objective whose
+    coefficients are all 1e-9 (prices in USD per token) would look flat to it, and one at 1e9
+    would never close its absolute gap. ``m.obj_scale`` is the factor back to the expression's
+    units (the solver adapter applies it to the objective, bound and duals it reports)."""
     if hasattr(m, "obj"):
         m.del_component(m.obj)
-    m.obj = pyo.Objective(expr=expr, sense=pyo.maximize if sense == "max" else pyo.minimize)
+    scale = largest_coefficient(expr)
+    m.obj_scale = scale
+    m.obj = pyo.Objective(expr=expr * (1.0 / scale) if scale != 1.0 else expr, sense=pyo.maximize if sense == "max" else pyo.minimize)
+
+
+def largest_coefficient(expr) -> float:
+    """The largest |coefficient| of a linear expression (1 if it has none)."""
+    if isinstance(expr, (int, float)):
+        return 1.0
+    repn = generate_standard_repn(expr, compute_values=True, quadratic=False)
+    big = max((abs(float(c)) for c in repn.linear_coefs), default=0.0)
+    return big if big > 0 and math.isfinite(big) else 1.0

@@ -2,19 +2,108 @@
 
 Uses Pyomo's persistent HiGHS interface (highspy underneath), so re-solving the same model with
 a new objective or an extra constraint only sends the change.
+
+Three things are handled here once, for every HiGHS run of the package:
+
+- **Threads.** HiGHS keeps one thread pool per process, created by the first run, and refuses a
+  later run that asks for another thread count; a forked child inherits a pool whose threads do
+  not exist in it. Every run therefore asks for a concrete count (default
+  :data:`DEFAULT_THREADS`), and :func:`use_threads` resets the pool when the count differs from
+  the process's pool, or when the process is not the one that made it.
+- **Output.** Nothing HiGHS prints reaches stdout (``solve --json`` prints JSON alone): every
+  call is captured at the file-descriptor level, and the log is kept (``HighsAdapter.log``).
+  Its warnings (coefficients dropped below HiGHS's tolerance) become the solution's
+  ``warnings``; its errors are the message of an ``error`` status.
+- **Options.** The options every run was given are recorded (``HighsAdapter.options_used``), so
+  that a solution says what it was solved with.
 """
 
 from __future__ import annotations
 
+import io
 import math
-from dataclasses import dataclass
+import os
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+from pyomo.common.tee import capture_output
 from pyomo.contrib.solver.solvers.highs import Highs
 from pyomo.repn import generate_standard_repn
+
+# One HiGHS thread unless asked otherwise: the plan does not depend on the machine's core count
+# (HiGHS's own default, "automatic", was half the cores up to 1.15 and all of them from 1.16),
+# and the models here are small enough that HiGHS's parallel parts do not pay for their threads.
+DEFAULT_THREADS = 1
+
+_POOL: dict = {"pid": None, "threads": None}  # the HiGHS thread pool of this process, as last set
+
+
+def concrete_threads(threads: int | None) -> int:
+    """The thread count a run asks for: never "automatic"."""
+    return DEFAULT_THREADS if threads is None else max(int(threads), 1)
+
+
+def use_threads(threads: int) -> None:
+    """Make this process's HiGHS thread pool one of ``threads`` threads before a run.
+
+    HiGHS refuses a run whose ``threads`` option differs from its pool ("the scheduler has
+    already been initialized"), and a forked child's inherited pool has no threads (a run there
+    hangs): in both cases the pool is reset, and the next run builds one of the right size.
+    """
+    pid = os.getpid()
+    if _POOL["pid"] == pid and _POOL["threads"] == threads:
+        return
+    highspy.Highs.resetGlobalScheduler(True)
+    _POOL.update(pid=pid, threads=threads)
+
+
+@contextmanager
+def captured(log: io.StringIO):
+    """Everything HiGHS prints (C++ and Python, at the file-descriptor level) goes to ``log``."""
+    with capture_output(output=log, capture_fd=True):
+        yield
+
+
+def new_highs(threads: int, log: io.StringIO | None = None) -> highspy.Highs:
+    """A silent highspy object whose runs use ``threads`` threads (the pool is made to match)."""
+    with captured(log if log is not None else io.StringIO()):  # 1.16 prints a banner on the first one
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", threads)
+    use_threads(threads)
+    return h
+
+
+_DROPPED = re.compile(r"WARNING:.*(ignored|excluded|dropped).*", re.IGNORECASE)
+_ERROR = re.compile(r"^(ERROR|Error):?\s*(.*)$")
+
+
+def log_warnings(text: str) -> list[str]:
+    """HiGHS's warnings that change the model it solves (e.g. coefficients below its
+    tolerance, ignored), once each, in the order HiGHS printed them."""
+    out: list[str] = []
+    for line in text.splitlines():
+        m = _DROPPED.search(line)
+        if m:
+            msg = "HiGHS: " + line.strip().removeprefix("WARNING:").strip()
+            if msg not in out:
+                out.append(msg)
+    return out
+
+
+def log_errors(text: str) -> list[str]:
+    """HiGHS's own error lines."""
+    out = []
+    for line in text.splitlines():
+        m = _ERROR.match(line.strip())
+        if m and m.group(2) and m.group(2) not in out:
+            out.append(m.group(2))
+    return out
 
 # Our statuses (the JSON's ``status``) and the termination conditions that map to them.
 STATUS_MAP = {
@@ -52,8 +141,11 @@ class SolveResult:
 class SolverOptions:
     time_limit: float | None = None  # seconds for the whole solve (all stages)
     mip_gap: float = 1e-4
-    threads: int | None = 1
+    threads: int = DEFAULT_THREADS
     tie_break_time: float | None = None  # seconds for the second stage; None: max(1 s, primary's HiGHS time)
+
+    def __post_init__(self):
+        self.threads = concrete_threads(self.threads)
 
 
 class _Highs(Highs):
@@ -82,19 +174,41 @@ class HighsAdapter:
     def __init__(self, options: SolverOptions):
         self.options = options
         self.solver = _Highs()
+        self.solver.config.tee = [io.StringIO()]  # set_instance's output: kept, never printed
+        self.log = io.StringIO()  # everything HiGHS printed for this adapter
+        self.options_used: dict = {}  # the HiGHS options of the runs, as last given
         self.last = None
+        self._obj_scale = 1.0
         self.seconds = 0.0  # HiGHS's own run time, summed over this adapter's solves
         self._clock = (None, 0.0)  # (highspy object, its run clock after the last solve)
+
+    def set_instance(self, model: pyo.ConcreteModel) -> None:
+        """Hand the model to HiGHS (its warnings, e.g. dropped coefficients, go to the log)."""
+        stream = self.solver.config.tee[0]
+        with captured(self.log):
+            self.solver.set_instance(model)
+        self.log.write(stream.getvalue())
+        stream.seek(0)
+        stream.truncate()
+
+    @property
+    def warnings(self) -> list[str]:
+        return log_warnings(self.log.getvalue())
 
     def solve(self, model: pyo.ConcreteModel, time_limit: float | None, mip_gap: float | None = None,
               abs_gap: float | None = None, load: bool = True, highs_options: dict | None = None,
               start: list | None = None) -> SolveResult:
-        """Solve; ``start`` is a plan [(variable, value)] that HiGHS may use as its first incumbent."""
+        """Solve; ``start`` is a plan [(variable, value)] that HiGHS may use as its first incumbent.
+
+        The objective and bound are those of the model's objective expression: a model whose
+        objective :func:`~optimizer.model.set_objective` normalised (``obj_scale``) gets them back
+        in the expression's units."""
+        threads = self.options.threads
         kwargs = dict(
             load_solutions=False,
             raise_exception_on_nonoptimal_result=False,
             rel_gap=self.options.mip_gap if mip_gap is None else mip_gap,
-            threads=self.options.threads,
+            threads=threads,
         )
         if abs_gap is not None:
             kwargs["abs_gap"] = abs_gap
@@ -102,34 +216,49 @@ class HighsAdapter:
             kwargs["solver_options"] = dict(highs_options)
         if time_limit is not None:
             kwargs["time_limit"] = max(time_limit, 0.01)
+        self.options_used = {k: v for k, v in kwargs.items() if k not in ("load_solutions", "raise_exception_on_nonoptimal_result")}
         self.solver.mip_start = {id(v): val for v, val in start} if start else None
+        use_threads(threads)
         try:
-            res = self.solver.solve(model, **kwargs)
+            with captured(self.log):
+                res = self.solver.solve(model, **kwargs)
         except Exception as exc:  # the solver itself failed: report, never crash
-            return SolveResult("error", False, None, None, None, 0.0, f"HiGHS failed: {exc}")
+            errors = log_errors(self.log.getvalue())
+            detail = "; ".join(errors) if errors else f"{type(exc).__name__}: {exc}"
+            return SolveResult("error", False, None, None, None, 0.0, f"HiGHS failed: {detail}")
+        self.log.write(res.solver_log or "")
         self.last = res
         status = STATUS_MAP.get(res.termination_condition, "error")
         has = res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
         if has and load:
             res.solution_loader.load_vars()
+        scale = self._obj_scale = getattr(model, "obj_scale", 1.0)
         obj, bound = res.incumbent_objective, res.objective_bound
+        obj = None if obj is None else obj * scale
+        bound = None if bound is None or not math.isfinite(bound) else bound * scale
         gap = None
         if has and obj is not None:
             if status == "optimal" and bound is None:
                 gap = 0.0
-            elif bound is not None and math.isfinite(bound):
-                gap = abs(obj - bound) / max(abs(obj), 1e-12) if abs(obj - bound) > 1e-12 else 0.0
+            elif bound is not None:
+                gap = abs(obj - bound) / max(abs(obj), 1e-12) if abs(obj - bound) > 1e-12 * max(1.0, abs(obj)) else 0.0
         # HiGHS's run clock accumulates over the runs of one highspy object: take differences
         clock = float(getattr(res.timing_info, "highs_time", 0.0) or 0.0)
         highs = getattr(self.solver, "_solver_model", None)
         seconds = clock - self._clock[1] if highs is self._clock[0] else clock
         self._clock = (highs, clock)
         self.seconds += seconds
-        return SolveResult(status, has, obj, bound, gap, seconds, str(res.termination_condition.name))
+        message = str(res.termination_condition.name)
+        if status == "error":
+            errors = log_errors(res.solver_log or "")
+            if errors:
+                message = f"{message}: {'; '.join(errors)}"
+        return SolveResult(status, has, obj, bound, gap, seconds, message)
 
     def duals(self) -> dict:
-        """Row duals of the last (LP) solve, d objective / d right-hand side, by constraint."""
-        return dict(self.last.solution_loader.get_duals())
+        """Row duals of the last (LP) solve, d objective / d right-hand side, by constraint (in the
+        objective expression's units, as :meth:`solve` reports the objective)."""
+        return {con: val * self._obj_scale for con, val in self.last.solution_loader.get_duals().items()}
 
 
 def _costs(expr, cols: dict[int, int], n: int) -> tuple[np.ndarray, float]:
@@ -146,8 +275,10 @@ def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, tokens, drop: 
     """The LP stages of MODEL.md section 8 on a copy of the solved MILP's arrays, without a second
     hand-over from Pyomo: integer columns fixed at their rounded values, the rows of ``drop``
     (the tie-break's) freed, the LP of ``primary`` solved (its row duals are returned, by Pyomo
-    constraint), then, holding that optimum, ``tokens`` maximised (when given). The solution is
-    loaded into the model's variables. Returns None if anything fails (the caller falls back).
+    constraint), then, holding that optimum, ``tokens`` maximised (when given). Each objective is
+    normalised to a largest coefficient of 1 for HiGHS (its tolerances are absolute), and the
+    duals are returned in the expression's units. The solution is loaded into the model's
+    variables. Returns None if anything fails (the caller falls back).
     """
     try:
         solver = adapter.solver
@@ -155,10 +286,7 @@ def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, tokens, drop: 
         n = lp.num_col_
         col_of = solver._pyomo_var_to_solver_var_map
         var_of = {col: solver._vars[vid][0] for vid, col in col_of.items()}
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        if threads is not None:
-            h.setOptionValue("threads", threads)
+        h = new_highs(concrete_threads(threads), adapter.log)
         if time_limit is not None:
             h.setOptionValue("time_limit", max(float(time_limit), 0.01))
         h.passModel(lp)
@@ -173,27 +301,30 @@ def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, tokens, drop: 
             inf = highspy.kHighsInf
             h.changeRowsBounds(len(rows), np.array(rows, dtype=np.int32), np.full(len(rows), -inf), np.full(len(rows), inf))
         c, _ = _costs(primary, col_of, n)
-        h.changeColsCost(n, np.arange(n, dtype=np.int32), c)
+        scale = _largest(c)
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), c / scale)
         h.changeObjectiveSense(highspy.ObjSense.kMaximize if sense == "max" else highspy.ObjSense.kMinimize)
-        h.run()
+        with captured(adapter.log):
+            h.run()
         adapter.seconds += h.getRunTime()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
         sol = h.getSolution()
         freed = set(rows)
-        duals = {con: sol.row_dual[r] for r, con in solver._solver_con_to_pyomo_con_map.items() if r not in freed}
+        duals = {con: sol.row_dual[r] * scale for r, con in solver._solver_con_to_pyomo_con_map.items() if r not in freed}
         x = np.array(sol.col_value)
         if tokens is not None:
-            z = float(c @ x)
+            z = float(c @ x) / scale
             nz = np.nonzero(c)[0].astype(np.int32)
             lo, hi = (z, highspy.kHighsInf) if sense == "max" else (-highspy.kHighsInf, z)
-            h.addRow(lo, hi, len(nz), nz, c[nz])
+            h.addRow(lo, hi, len(nz), nz, c[nz] / scale)
             t, _ = _costs(tokens, col_of, n)
-            h.changeColsCost(n, np.arange(n, dtype=np.int32), t)
+            h.changeColsCost(n, np.arange(n, dtype=np.int32), t / _largest(t))
             h.changeObjectiveSense(highspy.ObjSense.kMaximize)
             h.setOptionValue("primal_feasibility_tolerance", 1e-10)
             clock = h.getRunTime()
-            h.run()
+            with captured(adapter.log):
+                h.run()
             adapter.seconds += h.getRunTime() - clock
             if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
                 x = np.array(h.getSolution().col_value)
@@ -202,3 +333,9 @@ def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, tokens, drop: 
         return duals
     except Exception:  # any surprise: the caller solves the same LPs through Pyomo
         return None
+
+
+def _largest(c: np.ndarray) -> float:
+    """The largest |coefficient| of a cost vector (1 for an empty or zero one)."""
+    big = float(np.abs(c).max()) if len(c) else 0.0
+    return big if big > 0 and math.isfinite(big) else 1.0
