@@ -1,15 +1,41 @@
-"""The README's Quick start is what CI runs, and the documented API example works."""
+"""The README's Quick start is what CI runs, and every code example in the README runs as written.
+
+The examples are read from README.md by section heading and fence language, never copied here,
+so a changed example is tested as changed. They run in subprocesses, from a temporary directory
+laid out like the repository root for their relative paths (``instances`` is a symlink to the
+repository's), so nothing they write lands in the repository.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pandas as pd
+import pytest
+import yaml
+
+from optimizer.schema import read_document  # the YAML the optimizer reads: 3.0e6 is a number
+
 ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+BIN = Path(sys.executable).parent  # where this environment's `optimizer` command is
+
+# What the examples write in the directory they run from: none of it may appear in the repository.
+WRITTEN = ("plan.json", "results.parquet", "results.parquet.journal", "gtc.json", "optimizer-data")
 
 
 def quick_start_commands() -> list[str]:
-    text = (ROOT / "README.md").read_text()
+    text = README.read_text()
     section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"```bash\n(.+?)\n```", section)
 
@@ -24,3 +50,236 @@ def test_quick_start_has_exactly_two_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert quick_start_commands()[1] in ci
+
+
+# --------------------------------------------------------------------------- reading the README
+
+
+def section(heading: str) -> str:
+    """The text of the README's ``## heading`` section, up to the next ``## `` heading."""
+    text = README.read_text()
+    marker = f"\n## {heading}\n"
+    assert marker in text, f"README.md has no section '## {heading}'"
+    return text.split(marker, 1)[1].split("\n## ", 1)[0]
+
+
+def block(heading: str, lang: str, *needles: str) -> str:
+    """The one ```lang fenced block of a section that contains every needle."""
+    blocks = re.findall(rf"^```{re.escape(lang)}\n(.*?)^```[ \t]*$", section(heading), re.S | re.M)
+    found = [b for b in blocks if all(n in b for n in needles)]
+    assert len(found) == 1, f"README '## {heading}': {len(found)} ```{lang} blocks contain {needles}, expected 1"
+    return found[0]
+
+
+def synopsis() -> dict[str, list[str]]:
+    """Each command of the Command line synopsis with the options shown for it."""
+    commands: dict[str, list[str]] = {}
+    current = None
+    for line in block("Command line", "text", "optimizer solve").splitlines():
+        line = line.split("#", 1)[0]  # the comments mention options in prose (--json: ...)
+        m = re.match(r"\s*optimizer\s+([a-z][a-z-]*)", line)
+        if m:
+            current = m[1]
+            commands[current] = []
+        if current is not None:
+            commands[current] += re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", line[m.end() if m else 0:])
+    return commands
+
+
+# --------------------------------------------------------------------------- running the examples
+
+
+def env(**extra: str) -> dict[str, str]:
+    out = dict(os.environ)
+    out["PATH"] = f"{BIN}{os.pathsep}{out.get('PATH', '')}"
+    out.update(extra)
+    return out
+
+
+def reader_dir(tmp_path: Path) -> Path:
+    """A directory where the examples' relative paths resolve as at the repository root."""
+    (tmp_path / "instances").symlink_to(ROOT / "instances", target_is_directory=True)
+    return tmp_path
+
+
+def _snapshot() -> tuple[set[str], set[str]]:
+    instances = {str(p.relative_to(ROOT)) for p in (ROOT / "instances").rglob("*")}
+    return instances, {name for name in WRITTEN if (ROOT / name).exists()}
+
+
+@contextlib.contextmanager
+def repository_untouched():
+    """Fail if an example wrote into the repository (in instances/, or its outputs at the root)."""
+    before = _snapshot()
+    yield
+    after = _snapshot()
+    assert after == before, f"an example wrote into the repository: {sorted((after[0] - before[0]) | (after[1] - before[1]))}"
+
+
+def sweep_points(sweep_file: Path) -> tuple[dict, int]:
+    """The sweep file and its number of points, read as the README describes them: the
+    parameters combined as a grid, times the named scenarios (the base alone when none)."""
+    spec = read_document(sweep_file)
+    assert spec.get("mode", "grid") == "grid"
+    sizes = [len(p["values"]) if "values" in p else p["range"]["count"] for p in spec["parameters"]]
+    return spec, math.prod(sizes) * max(1, len(spec.get("scenarios", [])))
+
+
+def assert_sweep_rows(rows: pd.DataFrame, sweep_file: Path) -> None:
+    spec, n = sweep_points(sweep_file)
+    bad = rows[rows["status"] != "optimal"]  # a point with status error or invalid fails here
+    if len(bad):
+        pytest.fail(f"{len(bad)} of {len(rows)} sweep points not optimal:\n{bad[['point', 'scenario', 'status', 'message']].to_string()}")
+    assert len(rows) == n
+    assert sorted(rows["point"]) == list(range(n))
+    assert set(rows["scenario"]) == ({s["name"] for s in spec["scenarios"]} if spec.get("scenarios") else {""})
+    for p in spec["parameters"]:
+        if "values" in p:
+            listed = p["values"]
+        else:
+            r = p["range"]
+            listed = [r["start"] + (r["stop"] - r["start"]) * i / (r["count"] - 1) for i in range(r["count"])]
+        assert sorted(set(rows[p["path"]])) == pytest.approx(sorted(listed)), p["path"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """End the process group proc leads (a shell and everything it started), TERM then KILL."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            proc.poll()  # reap the shell itself, else its zombie keeps the group alive
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+
+
+# --------------------------------------------------------------------------- the examples
+
+
+def test_python_api_example_runs_as_written(tmp_path):
+    """The Python API block, run as a script from the repository root's layout: it prints the
+    status, objective and unit its comment shows, then the racks; it writes a plan.json that
+    parses and a results.parquet with one optimal row per point of the sweep file it names."""
+    code = block("Python API", "python", "optimizer.solve(")
+    shown = re.search(r"^print\(sol\.status, sol\.objective\.value, sol\.objective\.unit\)\s*#\s*(\S+) (\S+) (\S+)\s*$", code, re.M)
+    assert shown, "the Python API example shows what its print gives in a comment"
+    sweep_call = re.search(r'optimizer\.sweep\("([^"]+)", "([^"]+)"', code)
+    assert sweep_call, "the Python API example runs a sweep file"
+    sweep_file = ROOT / sweep_call[1]
+    assert sweep_file.is_file(), f"the Python API example's sweep file {sweep_call[1]} is not in the repository"
+
+    cwd = reader_dir(tmp_path)
+    (cwd / "readme_example.py").write_text(code)
+    with repository_untouched():
+        res = subprocess.run([sys.executable, "readme_example.py"], cwd=cwd, env=env(), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+
+    first, *rack_lines = res.stdout.splitlines()
+    status, value, unit = first.split()
+    assert (status, unit) == (shown[1], shown[3]), first
+    digits = len(re.sub(r"\D", "", shown[2].lower().split("e")[0]))  # "6.04e+11": 3 significant digits
+    assert f"{float(value):.{digits - 1}e}" == shown[2], first
+
+    plan = json.loads((cwd / "plan.json").read_text())
+    assert plan["status"] == status
+    assert plan["objective"]["value"] == pytest.approx(float(value))
+    assert [line.split() for line in rack_lines] == [[r["hardware"], r["hall"], str(r["count"])] for r in plan["racks"]]
+
+    assert_sweep_rows(pd.read_parquet(cwd / sweep_call[2]), sweep_file)
+
+
+def test_sweep_file_example_is_shipped_and_runs(tmp_path):
+    """The sweep file block is the file it names, byte for byte; `optimizer sweep` on it exits 0
+    with one optimal row per point: the grid of its parameters times its named scenarios."""
+    text = block("Command line", "yaml", "base:", "parameters:")
+    name = re.match(r"# (\S+)", text)
+    assert name, "the sweep file example names its file in its first line"
+    shipped = ROOT / name[1]
+    assert shipped.is_file(), f"{name[1]} is not in the repository"
+    assert shipped.read_text().strip() == text.strip()
+
+    cwd = reader_dir(tmp_path)
+    with repository_untouched():
+        res = subprocess.run(["optimizer", "sweep", name[1], "-o", "out.parquet", "--jobs", "2"], cwd=cwd, env=env(),
+                             capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert_sweep_rows(pd.read_parquet(cwd / "out.parquet"), shipped)
+
+
+def test_service_curl_example_runs_as_written(tmp_path):
+    """The Service block, run with bash on a free port (its PORT defaults to 8000 for a reader):
+    the server answers the curl with a solution JSON with status optimal. The server and all it
+    started are ended afterwards, whatever happened."""
+    script = block("Service", "bash", "curl")
+    cwd = reader_dir(tmp_path)
+    port = free_port()
+    out, err = cwd / "stdout.txt", cwd / "stderr.txt"
+    with repository_untouched(), out.open("w") as fo, err.open("w") as fe:
+        proc = subprocess.Popen(["bash", "-c", script], cwd=cwd, env=env(PORT=str(port)), stdout=fo, stderr=fe,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            rc = proc.wait(timeout=180)
+        finally:
+            kill_group(proc)
+    stdout, stderr = out.read_text(), err.read_text()
+    assert rc == 0, stdout + stderr
+    assert f":{port}" in stderr, f"the server did not listen on PORT={port}:\n{stderr}"
+    # The server shares the shell's stdout: its access log line comes before the response body.
+    assert "{" in stdout, stdout + stderr
+    sol, _ = json.JSONDecoder().raw_decode(stdout[stdout.index("{"):])
+    assert sol["status"] == "optimal", sol
+    assert sol["objective"]["name"] == "revenue" and sol["objective"]["value"] > 0, sol["objective"]
+    assert sol["racks"], sol
+
+
+@pytest.mark.parametrize("command, options", sorted(synopsis().items()))
+def test_command_line_synopsis_names_real_commands(command, options):
+    """Each command of the Command line block exists, with every option shown for it."""
+    res = subprocess.run(["optimizer", command, "--help"], env=env(COLUMNS="200", NO_COLOR="1"),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    missing = [o for o in options if not re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", res.stdout)]
+    assert not missing, f"optimizer {command} --help has no {missing}"
+
+
+def test_invalid_input_example_is_what_solve_prints(tmp_path):
+    """The bad-instance lines are what `optimizer solve` prints, exit 2, for the instance they
+    describe: the reference instance with a chat decode table on hardware[2] whose second point
+    has interactivity 40 after 60 (and less throughput, so that is the only rule it breaks)."""
+    shown = block("Command line", "text", "error: invalid input").strip()
+    name = re.search(r"error: invalid input: (\S+) ", shown)[1]
+    doc = read_document(ROOT / "instances" / "gtc2026-1gw.yaml")
+    doc["hardware"][2]["performance"]["chat"] = {"decode": [[60, 2000], [40, 1000]]}
+    (tmp_path / name).write_text(yaml.safe_dump(doc, sort_keys=False))
+    res = subprocess.run(["optimizer", "solve", name], cwd=tmp_path, env=env(COLUMNS="200", NO_COLOR="1"),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert shown in res.stderr, res.stderr
+
+
+def test_horizon_snippet_makes_the_reference_instance_multi_year():
+    """The horizon line, and the year map shown for grid_power_mw, merged into the shipped 1 GW
+    instance, validate as a multi-year instance."""
+    import optimizer
+
+    snippet = yaml.safe_load(block("Instances", "yaml", "horizon:"))
+    year_map = re.search(r"`grid_power_mw: (\{[^`]*\})`", section("Instances"))
+    assert year_map, "the Instances section shows a year map for grid_power_mw"
+    doc = read_document(ROOT / "instances" / "gtc2026-1gw.yaml")
+    doc.update(snippet)
+    doc["facility"]["grid_power_mw"] = yaml.safe_load(year_map[1])
+    inst = optimizer.load_instance(doc)
+    assert inst.horizon is not None
+    assert inst.horizon.start_year == snippet["horizon"]["start_year"]
