@@ -19,28 +19,27 @@ import numpy as np
 import pyomo.environ as pyo
 from .horizon import HorizonData, build_horizon_model
 from .model import build_model, set_objective
-from .preprocess import MONEY, PORTS, TOKENS
-from .results import Diagnosis, Shortfall, family, label
+from .results import Diagnosis, Shortfall, family, label, row_factor
 from .solver import HighsAdapter, SolverOptions, captured, use_threads
 
-# family -> (unit, internal -> user factor, phrase for "needs X ...")
+# family -> (unit, internal quantity of the limit (results.row_factor), phrase for "needs X ...")
 NEEDS = {
     "facility_power": ("MW", 1.0, "{x} MW more grid power"),
     "liquid_cooling": ("MW heat", 1.0, "{x} MW more liquid cooling"),
     "air_cooling": ("MW heat", 1.0, "{x} MW more air cooling"),
     "hall_slots": ("racks", 1.0, "{x} more rack slots in hall {i}"),
-    "capex_budget": ("USD", MONEY, "${x} more capex budget"),
+    "capex_budget": ("USD", "money", "${x} more capex budget"),
     "supply_cap": ("racks", 1.0, "{x} more {i} racks on offer"),
-    "fabric_reach": ("ports", PORTS, "{x} more endpoint ports of fabric reach"),
+    "fabric_reach": ("ports", "ports", "{x} more endpoint ports of fabric reach"),
     "kv_transfer": ("Gb/s", 1000.0, "{x} Gb/s more KV-transfer bandwidth"),
-    "period_budget": ("USD", MONEY, "${x} more capex budget"),
+    "period_budget": ("USD", "money", "${x} more capex budget"),
     "max_new_racks": ("racks", 1.0, "{x} more {i} racks bought in one period"),
 }
 GIVES_UP = {
-    "demand_floor": ("tokens/s", TOKENS, "{x} fewer tokens/s in tier {i}"),
+    "demand_floor": ("tokens/s", "tokens", "{x} fewer tokens/s in tier {i}"),
     "installed": ("racks", 1.0, "{x} fewer installed {i} racks"),
     "installed_fleet": ("racks", 1.0, "{x} fewer installed {i} racks"),
-    "min_revenue": ("USD/yr", MONEY, "${x}/yr less required revenue"),
+    "min_revenue": ("USD/yr", "money", "${x}/yr less required revenue"),
     "min_tokens_per_joule": ("tokens/J", None, "{x} tokens/J less required efficiency"),
     "kind_power_share": ("share of IT power", None, "a {i} power share {x} lower (or higher, for a max)"),
     "tier_power_share": ("share of allocated power", None, "a tier {i} power share {x} lower (or higher, for a max)"),
@@ -107,16 +106,16 @@ def elastic(d, groups: dict, options: SolverOptions) -> list[Shortfall] | None:
         if s <= 1e-7 * scales[k]:
             continue
         fam = family(con)
-        unit, factor, _ = groups[fam]
+        unit, kind, _ = groups[fam]
         blk = con.parent_block()  # the model, or the period's block
-        if fam == "min_tokens_per_joule":
-            missing = s / max(pyo.value(blk.facility_mw), 1e-12)  # tokens/J: TOK >= (eps - s/F) F
+        if fam == "min_tokens_per_joule":  # tokens/J: TOK >= (eps - s/F) F, TOK in internal units
+            missing = s * row_factor(con, "tokens") / 1e6 / max(pyo.value(blk.facility_mw), 1e-12)  # s in MW
         elif fam == "kind_power_share":
             missing = s / max(pyo.value(blk.it_mw), 1e-12)
         elif fam == "tier_power_share":
             missing = s / max(sum(pyo.value(blk.tier_mw[t]) for t in blk.T), 1e-12)
         else:
-            missing = s * factor
+            missing = s * row_factor(con, kind)
         name, _ = _name(con)
         if name in out:
             out[name].missing += missing

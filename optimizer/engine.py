@@ -267,7 +267,7 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
             units=units, hints=hints, model_size=size, solve_seconds=clock.elapsed(), solver_seconds=adapter.seconds,
         )
     binding = binding_limits(m)
-    prices = shadow_prices(duals, objective, HORIZON_UNITS if multi else None)
+    prices = shadow_prices(duals, objective, d.scale, HORIZON_UNITS if multi else None)
     timings["extract"] = time.perf_counter() - t
     timings["highs"] = adapter.seconds + lp_seconds
     unit = units[objective][0]

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyomo.environ as pyo
 
-from .model import populate
-from .preprocess import HOURS_PER_YEAR, MONEY, PORTS, Data, crf, infeasibility_hints, preprocess
+from .model import limit, populate
+from .preprocess import HOURS_PER_YEAR, Data, Scale, choose_scale, crf, infeasibility_hints, preprocess
 from .results import CashFlows, HorizonMetrics, PeriodPlan, PeriodRackRow, RefreshEvent, VintageRow, extract_plan
 from .schema import Instance, installed_year, snapshot, value_at
 
@@ -71,6 +71,11 @@ class HorizonData:
     port_paid_years: list[list[list[int]]]  # [d][p] years paid for ports added in p
 
     @property
+    def scale(self) -> Scale:
+        """The internal units, one for all periods (choose_scale over them)."""
+        return self.periods[0].scale
+
+    @property
     def hardware(self) -> list[str]:
         return self.periods[0].hardware
 
@@ -105,6 +110,9 @@ def preprocess_horizon(inst: Instance) -> HorizonData:
         d = preprocess(snapshot(inst, year, installed=False))
         d.budget_usd = None  # the period budget caps purchases (period_budget), not the fleet
         periods.append(d)
+    common = choose_scale(periods)  # one set of internal units: the periods' money is summed
+    for d in periods:
+        d.scale = common
     w = {y: (1.0 + rate) ** -(y - years[0]) for y in range(years[0], end)}
     discount = np.array([sum(w[y] for y in range(s, s + n)) for s, n in zip(years, lengths)])
     nh, npd = len(inst.hardware), len(years)
@@ -174,6 +182,8 @@ def build_horizon_model(hd: HorizonData, tight: bool = True) -> pyo.ConcreteMode
     """One block per period (the one-period families), then the fleet, fabric and budget
     families of section 11.2 and the discounted totals of section 11.3."""
     m = pyo.ConcreteModel(name=hd.name)
+    m.scale = hd.scale
+    m.row_unit = {}  # the horizon's own normalised rows (period_budget); the periods' are on their blocks
     m.P = pyo.Set(initialize=hd.years, ordered=True)
     index = {y: p for p, y in enumerate(hd.years)}
     m.period = pyo.Block(m.P, rule=lambda b, y: populate(b, hd.periods[index[y]], tight))
@@ -277,7 +287,7 @@ def add_period_budget(m, hd: HorizonData) -> None:
     m.period_budget = pyo.Constraint(
         m.P,
         rule=lambda m, y: pyo.Constraint.Skip if hd.budgets[hd.years.index(y)] is None
-        else m.purchases[y] <= hd.budgets[hd.years.index(y)] / MONEY,
+        else limit(m, "period_budget", y, m.purchases[y], hd.budgets[hd.years.index(y)] / hd.scale.money, hd.scale.money, "<="),
     )
 
 
@@ -285,8 +295,9 @@ def _purchases(m, hd: HorizonData, p: int):
     """Capex paid up front in period p (million USD): racks bought and fabric ports added."""
     d = hd.periods[p]
     y = hd.years[p]
-    racks = sum(d.capex_usd[hd.hardware.index(h)] / MONEY * m.b[h, z, v] for (h, z, v) in m.B if v == p + 1)
-    ports = sum(x.capex_usd * PORTS / MONEY * m.a[x.name, y] for x in d.designs)
+    sc = hd.scale
+    racks = sum(d.capex_usd[hd.hardware.index(h)] / sc.money * m.b[h, z, v] for (h, z, v) in m.B if v == p + 1)
+    ports = sum(x.capex_usd * sc.ports / sc.money * m.a[x.name, y] for x in d.designs)
     return racks + ports
 
 
@@ -295,19 +306,20 @@ def add_horizon_expressions(m, hd: HorizonData) -> None:
     ``revenue``/``cost`` discounted (million USD), ``tokens``/``facility_mw`` year-weighted
     means (million tokens/s, MW), ``racks[h]`` racks alive summed over periods."""
     Y = hd.years
+    money = hd.scale.money
     span = float(hd.total_years)
     blocks = {y: m.period[y] for y in Y}
     m.opex = pyo.Expression(
-        m.P, rule=lambda m, y: sum(hd.periods[Y.index(y)].opex_usd[i] / MONEY * blocks[y].racks[h] for i, h in enumerate(hd.hardware))
+        m.P, rule=lambda m, y: sum(hd.periods[Y.index(y)].opex_usd[i] / money * blocks[y].racks[h] for i, h in enumerate(hd.hardware))
     )
     m.energy = pyo.Expression(
-        m.P, rule=lambda m, y: hd.periods[Y.index(y)].elec_usd_mwh * HOURS_PER_YEAR / MONEY * blocks[y].facility_mw
+        m.P, rule=lambda m, y: hd.periods[Y.index(y)].elec_usd_mwh * HOURS_PER_YEAR / money * blocks[y].facility_mw
     )
     vint = {(v.hardware, v.period): v for v in hd.vintages}
     m.capital = pyo.Expression(
-        expr=sum(vint[(hd.hardware.index(h), v)].annuity_weight * vint[(hd.hardware.index(h), v)].capex_usd / MONEY * m.b[h, z, v]
+        expr=sum(vint[(hd.hardware.index(h), v)].annuity_weight * vint[(hd.hardware.index(h), v)].capex_usd / money * m.b[h, z, v]
                  for (h, z, v) in m.B)
-        + sum(hd.port_weight[j, p] * x.capex_usd * PORTS / MONEY * m.a[x.name, y]
+        + sum(hd.port_weight[j, p] * x.capex_usd * hd.scale.ports / money * m.a[x.name, y]
               for j, x in enumerate(hd.periods[0].designs) for p, y in enumerate(Y))
     )
     m.revenue = pyo.Expression(expr=sum(hd.discount[p] * blocks[y].revenue for p, y in enumerate(Y)))
@@ -387,7 +399,7 @@ def extract_horizon_plan(m, hd: HorizonData) -> dict:
         added = 0.0
         for j, x in enumerate(d.designs):
             for q in range(p + 1):
-                ports = max(pyo.value(m.a[x.name, Y[q]], exception=False) or 0.0, 0.0) * PORTS
+                ports = max(pyo.value(m.a[x.name, Y[q]], exception=False) or 0.0, 0.0) * hd.scale.ports
                 if ports <= 1e-6:
                     continue
                 if q == p:
@@ -397,9 +409,9 @@ def extract_horizon_plan(m, hd: HorizonData) -> dict:
                 capital += each * len(paid)
                 capital_disc += each * sum(hd.weight(yy) for yy in paid)
         revenue = sum(t.revenue_usd_per_year for t in plan["tiers"])
-        opex = float(pyo.value(m.opex[y])) * MONEY
-        energy = float(pyo.value(m.energy[y])) * MONEY
-        purchases = float(pyo.value(m.purchases[y])) * MONEY
+        opex = float(pyo.value(m.opex[y])) * hd.scale.money
+        energy = float(pyo.value(m.energy[y])) * hd.scale.money
+        purchases = float(pyo.value(m.purchases[y])) * hd.scale.money
         tokens = sum(t.tokens_per_s for t in plan["tiers"])
         F = plan["power"].total_mw
         cash = CashFlows(revenue_usd_per_year=revenue, opex_usd_per_year=opex, energy_usd_per_year=energy, capital_usd=capital,

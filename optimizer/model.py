@@ -28,8 +28,12 @@ kind_power_share[k,min|max] 6.14                               MW
 tier_power_share[t,min|max] 6.14                               MW
 ==========================  =================================  =======================
 
-Internal units are those of ``preprocess.py``: MW, million tokens/s, million USD, thousand
-ports. The model reads no files and prints nothing.
+Internal units are the instance's own (``preprocess.Scale``): MW, ``Scale.tokens`` tokens/s,
+``Scale.money`` USD, ``Scale.ports`` ports. A limit row whose right-hand side is a user figure
+(demand floors and caps, grid power, cooling, budget, required revenue) is divided by that
+figure, so that it reads ``usage / limit <= 1`` and HiGHS's absolute tolerance is relative to the
+limit; ``m.row_unit[(family, index)]`` keeps the figure, the user units of one internal unit of
+that row (``results.row_factor``). The model reads no files and prints nothing.
 """
 
 from __future__ import annotations
@@ -39,10 +43,7 @@ import math
 import pyomo.environ as pyo
 from pyomo.repn import generate_standard_repn
 
-from .preprocess import HOURS_PER_YEAR, MONEY, PORTS, ROLES, SECONDS_PER_YEAR, TOKENS, Data
-
-# Revenue in million USD/yr per (USD per Mtok) x (Mtok/s).
-REV_PER_PRICE_QTY = SECONDS_PER_YEAR / 1e6
+from .preprocess import HOURS_PER_YEAR, ROLES, SECONDS_PER_YEAR, Data
 
 
 def build_model(d: Data, tight: bool = True) -> pyo.ConcreteModel:
@@ -60,6 +61,8 @@ def build_model(d: Data, tight: bool = True) -> pyo.ConcreteModel:
 def populate(m, d: Data, tight: bool = True) -> None:
     """Every section 5-6 component of one period on ``m`` (a model, or one period's block of the
     multi-year model of ``horizon.py``)."""
+    m.scale = d.scale
+    m.row_unit = {}  # (family, index) -> user units per internal unit of a normalised limit row
     add_sets(m, d)
     add_variables(m, d, tight)
     add_expressions(m, d)
@@ -148,8 +151,10 @@ def add_expressions(m, d: Data) -> None:
     hi = {h: i for i, h in enumerate(d.hardware)}
     ti = {t: k for k, t in enumerate(d.tiers)}
     des = {x.name: x for x in d.designs}
+    sc = d.scale
     mw = {h: d.rack_kw[hi[h]] / 1000.0 for h in d.hardware}
-    port_mw = {n: x.power_w * PORTS / 1e6 for n, x in des.items()}  # MW per thousand ports
+    port_mw = {n: x.power_w * sc.ports / 1e6 for n, x in des.items()}  # MW per internal port unit
+    rev = sc.tokens * SECONDS_PER_YEAR / 1e6 / sc.money  # internal money/yr per (USD per Mtok) x internal token
 
     m.racks = pyo.Expression(m.H, rule=lambda m, h: sum(m.n[h, z] for z in m.Z))
     m.q = pyo.Expression(m.T, rule=lambda m, t: m.qa[t] + m.qd[t])
@@ -167,20 +172,20 @@ def add_expressions(m, d: Data) -> None:
         expr=(1 + d.loss) * (m.it_mw + m.net_mw) + d.phi_liq * m.heat_liq + d.phi_air * m.heat_air
     )
     m.tokens = pyo.Expression(expr=sum(m.q[t] for t in m.T))
-    m.revenue = pyo.Expression(expr=sum(d.price[ti[t]] * REV_PER_PRICE_QTY * m.q[t] for t in m.T))
+    m.revenue = pyo.Expression(expr=sum(d.price[ti[t]] * rev * m.q[t] for t in m.T))
     m.capex = pyo.Expression(
-        expr=sum(d.capex_usd[hi[h]] / MONEY * (m.racks[h] - d.installed[hi[h]]) for h in m.H)
-        + sum(des[n].capex_usd * PORTS / MONEY * m.E[n] for n in m.D)
+        expr=sum(d.capex_usd[hi[h]] / sc.money * (m.racks[h] - d.installed[hi[h]]) for h in m.H)
+        + sum(des[n].capex_usd * sc.ports / sc.money * m.E[n] for n in m.D)
     )
     crf_d = {x.name: d.crf_d[j] for j, x in enumerate(d.designs)}
     m.cost = pyo.Expression(
         expr=sum(
-            d.crf_h[hi[h]] * d.capex_usd[hi[h]] / MONEY * (m.racks[h] - d.installed[hi[h]])
-            + d.opex_usd[hi[h]] / MONEY * m.racks[h]
+            d.crf_h[hi[h]] * d.capex_usd[hi[h]] / sc.money * (m.racks[h] - d.installed[hi[h]])
+            + d.opex_usd[hi[h]] / sc.money * m.racks[h]
             for h in m.H
         )
-        + sum(crf_d[n] * des[n].capex_usd * PORTS / MONEY * m.E[n] for n in m.D)
-        + d.elec_usd_mwh * HOURS_PER_YEAR / MONEY * m.facility_mw
+        + sum(crf_d[n] * des[n].capex_usd * sc.ports / sc.money * m.E[n] for n in m.D)
+        + d.elec_usd_mwh * HOURS_PER_YEAR / sc.money * m.facility_mw
     )
     # power of allocated rack-equivalents, per tier (section 6.14)
     m.tier_mw = pyo.Expression(m.T, rule=lambda m, t: sum(mw[c[0]] * m.x[c] for c in m.cells_by_tier[t]))
@@ -234,9 +239,9 @@ def add_output(m, d: Data) -> None:
     """
     hi = {h: i for i, h in enumerate(d.hardware)}
     ti = {t: k for k, t in enumerate(d.tiers)}
-    A = d.A / TOKENS
-    Dc = d.Dc / TOKENS
-    Pt = d.coefficient("prefill") / TOKENS
+    A = d.A / d.scale.tokens
+    Dc = d.Dc / d.scale.tokens
+    Pt = d.coefficient("prefill") / d.scale.tokens
 
     def supply(t, role, coef):
         return sum(coef[hi[c[0]], ti[t]] * m.x[c] for c in m.cells_by_tier[t] if c[2] == role)
@@ -253,26 +258,38 @@ def add_output(m, d: Data) -> None:
     m.prefill_supply = pyo.Constraint(m.T, rule=prefill)
 
 
+def limit(m, family: str, index, usage, bound: float, unit: float, sense: str):
+    """The limit row ``usage <= bound`` (or ``>=``), both in internal units, divided by the bound
+    when it is not 0: ``usage / bound <= 1``. ``unit`` is the user units of one internal unit of
+    the bound; the row's own unit (``unit * bound``) is kept in ``m.row_unit``."""
+    if bound != 0 and math.isfinite(bound):
+        m.row_unit[(family, index)] = unit * abs(bound)
+        usage, bound = usage * (1.0 / abs(bound)), math.copysign(1.0, bound)
+    return usage <= bound if sense == "<=" else usage >= bound
+
+
 def add_demand(m, d: Data) -> None:
-    """6.7 Demand: qmin_t <= q_t (``demand_floor``, where > 0) and q_t <= qmax_t (``demand_cap``)."""
+    """6.7 Demand: qmin_t <= q_t (``demand_floor``, where > 0) and q_t <= qmax_t (``demand_cap``),
+    each divided by its limit (tokens/s)."""
     ti = {t: k for k, t in enumerate(d.tiers)}
+    tok = d.scale.tokens
     m.demand_floor = pyo.Constraint(
-        m.T, rule=lambda m, t: m.q[t] >= d.qmin[ti[t]] / TOKENS if d.qmin[ti[t]] > 0 else pyo.Constraint.Skip
+        m.T, rule=lambda m, t: limit(m, "demand_floor", t, m.q[t], d.qmin[ti[t]] / tok, tok, ">=") if d.qmin[ti[t]] > 0 else pyo.Constraint.Skip
     )
     m.demand_cap = pyo.Constraint(
-        m.T, rule=lambda m, t: m.q[t] <= d.qmax[ti[t]] / TOKENS if math.isfinite(d.qmax[ti[t]]) else pyo.Constraint.Skip
+        m.T, rule=lambda m, t: limit(m, "demand_cap", t, m.q[t], d.qmax[ti[t]] / tok, tok, "<=") if math.isfinite(d.qmax[ti[t]]) else pyo.Constraint.Skip
     )
 
 
 def add_cooling(m, d: Data) -> None:
     """6.8 Heat: L_liq <= C_liq and L_air <= C_air (MW of heat, racks and fabric)."""
-    m.liquid_cooling = pyo.Constraint(expr=m.heat_liq <= d.cool_liq_mw)
-    m.air_cooling = pyo.Constraint(expr=m.heat_air <= d.cool_air_mw)
+    m.liquid_cooling = pyo.Constraint(expr=limit(m, "liquid_cooling", None, m.heat_liq, d.cool_liq_mw, 1.0, "<="))
+    m.air_cooling = pyo.Constraint(expr=limit(m, "air_cooling", None, m.heat_air, d.cool_air_mw, 1.0, "<="))
 
 
 def add_power(m, d: Data) -> None:
     """6.9 Facility power: F = (1+delta)(IT + NET) + phi_liq L_liq + phi_air L_air <= G (MW)."""
-    m.facility_power = pyo.Constraint(expr=m.facility_mw <= d.grid_mw)
+    m.facility_power = pyo.Constraint(expr=limit(m, "facility_power", None, m.facility_mw, d.grid_mw, 1.0, "<="))
 
 
 def add_halls(m, d: Data) -> None:
@@ -290,9 +307,10 @@ def add_fabric(m, d: Data, tight: bool = True) -> None:
     if not d.has_network:
         return
     hi = {h: i for i, h in enumerate(d.hardware)}
-    most = float(d.ports @ d.rack_bound()) / PORTS if tight else float("inf")
-    reach = {x.name: min(x.reach_ports / PORTS, most) for x in d.designs}
-    m.fabric_ports = pyo.Constraint(expr=sum(m.E[n] for n in m.D) == sum(d.ports[hi[h]] / PORTS * m.racks[h] for h in m.H))
+    unit = d.scale.ports
+    most = float(d.ports @ d.rack_bound()) / unit if tight else float("inf")
+    reach = {x.name: min(x.reach_ports / unit, most) for x in d.designs}
+    m.fabric_ports = pyo.Constraint(expr=sum(m.E[n] for n in m.D) == sum(d.ports[hi[h]] / unit * m.racks[h] for h in m.H))
     m.fabric_reach = pyo.Constraint(m.D, rule=lambda m, n: m.E[n] <= reach[n] * m.y[n])
     m.fabric_choice = pyo.Constraint(expr=sum(m.y[n] for n in m.D) <= 1)
 
@@ -306,10 +324,10 @@ def add_kv_transfer(m, d: Data) -> None:
         return
     hi = {h: i for i, h in enumerate(d.hardware)}
     ti = {t: k for k, t in enumerate(d.tiers)}
-    bits = {}  # Tb/s per (Mtok/s) of disaggregated output
+    bits = {}  # Tb/s per internal token unit of disaggregated output
     for t in d.tiers:
         w = d.tier_workload[ti[t]]
-        bits[t] = 8.0 * d.kv_bytes[d.workload_model[w]] * d.rho[w] * TOKENS / 1e12
+        bits[t] = 8.0 * d.kv_bytes[d.workload_model[w]] * d.rho[w] * d.scale.tokens / 1e12
     if not any(v > 0 for v in bits.values()):
         return
     m.kv_transfer = pyo.Constraint(
@@ -319,10 +337,11 @@ def add_kv_transfer(m, d: Data) -> None:
 
 
 def add_budget(m, d: Data) -> None:
-    """6.13 CAPEX = sum_h c_h (n_h - N0_h) + sum_d k_d E_d <= B."""
+    """6.13 CAPEX = sum_h c_h (n_h - N0_h) + sum_d k_d E_d <= B (divided by B)."""
     if d.budget_usd is None:
         return
-    m.capex_budget = pyo.Constraint(expr=m.capex <= d.budget_usd / MONEY)
+    money = d.scale.money
+    m.capex_budget = pyo.Constraint(expr=limit(m, "capex_budget", None, m.capex, d.budget_usd / money, money, "<="))
 
 
 def add_side_constraints(m, d: Data) -> None:
@@ -334,10 +353,17 @@ def add_side_constraints(m, d: Data) -> None:
     """
     hi = {h: i for i, h in enumerate(d.hardware)}
     if d.min_revenue is not None:
-        m.min_revenue = pyo.Constraint(expr=m.revenue >= d.min_revenue / MONEY)
+        money = d.scale.money
+        m.min_revenue = pyo.Constraint(expr=limit(m, "min_revenue", None, m.revenue, d.min_revenue / money, money, ">="))
     if d.min_tpj is not None:
-        # tokens/J = (Mtok/s * 1e6) / (MW * 1e6): the scales cancel
-        m.min_tokens_per_joule = pyo.Constraint(expr=m.tokens - d.min_tpj * m.facility_mw >= 0)
+        # tokens/J = (internal tokens * Scale.tokens) / (MW * 1e6); divided by the tokens one MW must
+        # make, the row reads TOK / per_mw - F >= 0 in MW (its unit: tokens/s per MW, eps * 1e6)
+        per_mw = d.min_tpj * 1e6 / d.scale.tokens
+        if per_mw > 0:
+            m.row_unit[("min_tokens_per_joule", None)] = d.min_tpj * 1e6
+            m.min_tokens_per_joule = pyo.Constraint(expr=m.tokens * (1.0 / per_mw) - m.facility_mw >= 0)
+        else:
+            m.min_tokens_per_joule = pyo.Constraint(expr=m.tokens >= 0)
     if d.kind_share:
         idx = [(k, b) for k in d.kind_share for b in ("min", "max")]
 

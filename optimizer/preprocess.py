@@ -1,19 +1,29 @@
-"""Instance -> plain numpy data in scaled internal units (MODEL.md section 4).
+"""Instance -> plain numpy data, and the instance's own internal units (MODEL.md section 4).
 
-Internal units keep the matrix within a few orders of magnitude (token rates reach 1e9 and
-money 1e11 in user units):
+Internal units keep every coefficient and right-hand side well inside HiGHS's tolerances
+(absolute: 1e-7 for feasibility, coefficients at or below 1e-9 dropped). Fixed units cannot do
+that for every instance: a 1 GW site sells 1e9 tokens/s, a small one 0.1 (a published example
+in requests/s). So the units are chosen from the instance's own magnitudes (:func:`choose_scale`),
+each a power of ten, and the limit rows whose right-hand side is a user figure are normalised
+by it in ``model.py`` (so their tolerance is relative to the limit):
 
-=========  ==================  ====================
-quantity   user unit           internal unit
-=========  ==================  ====================
-power      kW/rack, MW         MW
-tokens     tokens/s            million tokens/s
-money      USD, USD/yr         million USD (per yr)
-ports      ports               thousand ports
+=========  ==================  ===============================================================
+quantity   user unit           internal unit (:class:`Scale`)
+=========  ==================  ===============================================================
+power      kW/rack, MW         MW; the power and cooling rows divided by their limit
+tokens     tokens/s            ``Scale.tokens`` tokens/s: the geometric mean of the smallest and
+                               largest per-rack throughput; demand rows divided by their limit
+money      USD, USD/yr         ``Scale.money`` USD: the geometric mean of the smallest and largest
+                               per-rack-year figure (capital, opex, energy, revenue); budget and
+                               revenue rows divided by their limit; every objective normalised to
+                               a largest coefficient of 1 (``model.set_objective``)
+ports      ports               ``Scale.ports`` ports: the largest ports per rack
 bandwidth  Gb/s                Tb/s
-=========  ==================  ====================
+=========  ==================  ===============================================================
 
-Results are unscaled at the boundary (``results.py``) with the same constants.
+Scaling every rate and price of an instance by one factor scales these units by the same
+factor, so the model HiGHS sees is the same and so is the plan. Results are unscaled at the
+boundary (``results.py``) with the instance's :class:`Scale`.
 """
 
 from __future__ import annotations
@@ -25,9 +35,6 @@ import numpy as np
 
 from .schema import Instance
 
-TOKENS = 1e6  # tokens/s per internal token unit
-MONEY = 1e6  # USD per internal money unit
-PORTS = 1e3  # ports per internal port unit
 SECONDS_PER_YEAR = 31_536_000.0
 HOURS_PER_YEAR = 8_760.0
 ROLES = ("aggregated", "prefill", "decode")
@@ -53,6 +60,46 @@ def throughput_at(curve: list[tuple[float, float]], interactivity: float) -> flo
     xs = np.array([p[0] for p in curve], dtype=float)
     ys = np.array([p[1] for p in curve], dtype=float)
     return float(np.interp(interactivity, xs, ys, left=ys[0], right=0.0))
+
+
+@dataclass(frozen=True)
+class Scale:
+    """An instance's internal units (each a power of ten), chosen by :func:`choose_scale`."""
+
+    tokens: float = 1.0  # tokens/s per internal token unit
+    money: float = 1.0  # USD per internal money unit
+    ports: float = 1.0  # ports per internal port unit
+
+    def factor(self, kind: str | float) -> float:
+        """User units per internal unit of a quantity: 'tokens', 'money', 'ports' or a number."""
+        return float(kind) if not isinstance(kind, str) else getattr(self, kind)
+
+
+def _decade(x: float) -> float:
+    """The power of ten nearest to x (in log scale)."""
+    return 10.0 ** round(math.log10(x))
+
+
+def _middle(values) -> float | None:
+    """The power of ten nearest the geometric mean of the smallest and largest positive value."""
+    v = np.asarray([x for x in np.ravel(np.asarray(values, dtype=float)) if x > 0 and math.isfinite(x)])
+    if not len(v):
+        return None
+    return _decade(math.sqrt(float(v.min()) * float(v.max())))
+
+
+def choose_scale(ds: list["Data"]) -> Scale:
+    """Internal units from the magnitudes of one instance (all its periods: one scale for all)."""
+    rates, money, ports = [], [], [1.0]
+    for d in ds:
+        rates += [d.A.ravel(), d.Dc.ravel(), d.P.ravel()]
+        best = np.maximum(d.A.max(axis=1, initial=0.0), d.Dc.max(axis=1, initial=0.0))  # [h] output of one rack
+        mw = d.rack_kw / 1000.0
+        money += [d.crf_h * d.capex_usd, d.opex_usd, d.elec_usd_mwh * HOURS_PER_YEAR * mw,
+                  best * float(d.price.max(initial=0.0)) * SECONDS_PER_YEAR / 1e6]
+        ports += list(d.ports)
+    tokens = _middle(np.concatenate(rates)) or _middle(np.concatenate([np.r_[d.qmin, d.qmax] for d in ds])) or 1.0
+    return Scale(tokens=tokens, money=_middle(np.concatenate(money)) or 1.0, ports=_decade(max(ports)))
 
 
 @dataclass
@@ -135,6 +182,7 @@ class Data:
     min_tpj: float | None = None
     kind_share: dict[str, tuple[float, float]] = field(default_factory=dict)
     tier_share: dict[str, tuple[float, float]] = field(default_factory=dict)
+    scale: Scale = field(default_factory=Scale)  # internal units (choose_scale)
 
     def coefficient(self, role: str) -> np.ndarray:
         """[h, t] tokens/s per rack-equivalent of role r (prefill: input tokens of the tier's workload)."""
@@ -177,8 +225,9 @@ def fabric_designs(inst: Instance) -> list[Design]:
     return out
 
 
-def preprocess(inst: Instance) -> Data:
-    """Turn a validated instance into :class:`Data`."""
+def preprocess(inst: Instance, scale: Scale | None = None) -> Data:
+    """Turn a validated instance into :class:`Data`, with internal units chosen from it (or
+    ``scale``: a multi-year instance has one scale for all its periods)."""
     H, Z = inst.hardware, inst.facility.halls
     U, W, T = inst.models, inst.workloads, inst.tiers
     mu_idx = {m.name: i for i, m in enumerate(U)}
@@ -214,7 +263,7 @@ def preprocess(inst: Instance) -> Data:
 
     designs = fabric_designs(inst)
     c = inst.constraints
-    return Data(
+    d = Data(
         name=inst.name,
         objective=inst.objective.value,
         hardware=[h.name for h in H],
@@ -269,6 +318,8 @@ def preprocess(inst: Instance) -> Data:
         kind_share={k.value: (s.min, s.max) for k, s in c.kind_power_share.items()},
         tier_share={t: (s.min, s.max) for t, s in c.tier_power_share.items()},
     )
+    d.scale = scale or choose_scale([d])
+    return d
 
 
 def infeasibility_hints(d: Data) -> list[str]:

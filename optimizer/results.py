@@ -12,46 +12,49 @@ import pyomo.environ as pyo
 from pydantic import BaseModel, Field
 
 from .model import SENSE
-from .preprocess import MONEY, PORTS, TOKENS, Data
+from .preprocess import Data, Scale
 
 Status = Literal["optimal", "time_limit", "infeasible", "unbounded", "error"]
 
+# Per objective: its unit, and the internal quantity of its expression ('money', 'tokens' or a
+# factor: see preprocess.Scale.factor).
 OBJECTIVE_UNITS = {
-    "revenue": ("USD/yr", MONEY),
-    "profit": ("USD/yr", MONEY),
-    "tokens": ("tokens/s", TOKENS),
+    "revenue": ("USD/yr", "money"),
+    "profit": ("USD/yr", "money"),
+    "tokens": ("tokens/s", "tokens"),
     "tokens_per_watt": ("tokens/J", 1.0),
-    "min_cost": ("USD/yr", MONEY),
+    "min_cost": ("USD/yr", "money"),
 }
 # Per constraint family: unit of usage and limit, unit of "per" in shadow prices, and the
-# internal -> user factor of the right-hand side.
+# internal quantity of the right-hand side (a row divided by its limit has its own unit:
+# model.limit and row_factor).
 LIMIT_UNITS = {
     "installed": ("racks", "rack", 1.0),
     "supply_cap": ("racks", "rack", 1.0),
-    "demand_floor": ("tokens/s", "token/s", TOKENS),
-    "demand_cap": ("tokens/s", "token/s", TOKENS),
+    "demand_floor": ("tokens/s", "token/s", "tokens"),
+    "demand_cap": ("tokens/s", "token/s", "tokens"),
     "liquid_cooling": ("MW heat", "MW of heat", 1.0),
     "air_cooling": ("MW heat", "MW of heat", 1.0),
     "facility_power": ("MW", "MW", 1.0),
     "hall_slots": ("racks", "rack slot", 1.0),
-    "fabric_reach": ("ports", "port", PORTS),
+    "fabric_reach": ("ports", "port", "ports"),
     "kv_transfer": ("Gb/s", "Gb/s", 1000.0),
-    "capex_budget": ("USD", "USD", MONEY),
-    "min_revenue": ("USD/yr", "USD/yr", MONEY),
-    "min_tokens_per_joule": ("tokens/s", "token/s", TOKENS),
+    "capex_budget": ("USD", "USD", "money"),
+    "min_revenue": ("USD/yr", "USD/yr", "money"),
+    "min_tokens_per_joule": ("tokens/s", "token/s", "tokens"),
     "kind_power_share": ("MW", "MW", 1.0),
     "tier_power_share": ("MW", "MW", 1.0),
     # section 11 (multi-year)
     "max_new_racks": ("racks", "rack", 1.0),
-    "period_budget": ("USD", "USD", MONEY),
+    "period_budget": ("USD", "USD", "money"),
 }
 # Section 11.3: with a horizon the objectives are totals over it.
 HORIZON_UNITS = {
-    "revenue": ("USD (discounted)", MONEY),
-    "profit": ("USD (net present value)", MONEY),
-    "tokens": ("tokens/s (year-weighted mean)", TOKENS),
+    "revenue": ("USD (discounted)", "money"),
+    "profit": ("USD (net present value)", "money"),
+    "tokens": ("tokens/s (year-weighted mean)", "tokens"),
     "tokens_per_watt": ("tokens/J (over the horizon)", 1.0),
-    "min_cost": ("USD (discounted)", MONEY),
+    "min_cost": ("USD (discounted)", "money"),
 }
 
 
@@ -319,8 +322,20 @@ def family(con) -> str:
     return con.parent_component().local_name
 
 
+def row_factor(con, kind) -> float:
+    """User units of one internal unit of a constraint's body and bounds: the limit itself for a
+    row divided by it (model.limit), else the family's internal unit (``kind``)."""
+    blk = con.parent_block()
+    unit = getattr(blk, "row_unit", {}).get((family(con), con.index()))
+    if unit is not None:
+        return unit
+    scale = getattr(blk, "scale", None) or getattr(blk.model(), "scale", None) or Scale()
+    return scale.factor(kind)
+
+
 def extract_plan(m, d: Data) -> dict:
     """Read the plan off the model's current variable values, unscaled; integers are rounded."""
+    sc = d.scale
     racks = [
         RackRow(hardware=h, hall=z, count=int(round(_v(m.n[h, z]))))
         for h in m.H
@@ -335,7 +350,7 @@ def extract_plan(m, d: Data) -> dict:
     ]
     tiers = []
     for k, t in enumerate(d.tiers):
-        qa, qd = (_nonneg(_v(q)) * TOKENS for q in (m.qa[t], m.qd[t]))
+        qa, qd = (_nonneg(_v(q)) * sc.tokens for q in (m.qa[t], m.qd[t]))
         q = qa + qd
         tiers.append(
             TierRow(
@@ -352,7 +367,7 @@ def extract_plan(m, d: Data) -> dict:
     fabric = None
     for j, x in enumerate(d.designs):
         if round(_v(m.y[x.name])) == 1 or _v(m.E[x.name]) > 1e-9:
-            ports = _v(m.E[x.name]) * PORTS
+            ports = _v(m.E[x.name]) * sc.ports
             fabric = FabricChoice(
                 option=x.option,
                 technology=x.technology,
@@ -369,7 +384,7 @@ def extract_plan(m, d: Data) -> dict:
     cooling = d.phi_liq * liq + d.phi_air * air
     total = _v(m.facility_mw)
     revenue = sum(r.revenue_usd_per_year for r in tiers)
-    cost = _v(m.cost) * MONEY
+    cost = _v(m.cost) * sc.money
     tokens = sum(r.tokens_per_s for r in tiers)
     metrics = Metrics(
         revenue_usd_per_year=revenue,
@@ -382,7 +397,7 @@ def extract_plan(m, d: Data) -> dict:
         network_power_mw=net,
         cooling_power_mw=cooling,
         losses_mw=losses,
-        capex_usd=_v(m.capex) * MONEY,
+        capex_usd=_v(m.capex) * sc.money,
     )
     halls = [
         HallRow(hall=z, racks=sum(r.count for r in racks if r.hall == z), slots=int(d.slots[j])) for j, z in enumerate(d.halls)
@@ -434,7 +449,8 @@ def binding_limits(m, rel_tol: float = 1e-6) -> list[LimitRow]:
     rows = []
     for con in limit_constraints(m):
         fam = family(con)
-        unit, _, scale = LIMIT_UNITS[fam]
+        unit, _, kind = LIMIT_UNITS[fam]
+        scale = row_factor(con, kind)
         body = _v(con.body)
         if fam == "fabric_reach" and _v(con.parent_block().E[con.index()]) <= 0:
             continue  # a design not built: 0 <= 0 is no limit
@@ -450,18 +466,19 @@ def binding_limits(m, rel_tol: float = 1e-6) -> list[LimitRow]:
     return rows
 
 
-def shadow_prices(duals: dict, objective: str, units: dict | None = None) -> list[ShadowPrice]:
+def shadow_prices(duals: dict, objective: str, scale: Scale, units: dict | None = None) -> list[ShadowPrice]:
     """Duals (internal units) -> planner units: objective unit per unit of the limit."""
-    obj_unit, obj_scale = (units or OBJECTIVE_UNITS)[objective]
+    obj_unit, obj_kind = (units or OBJECTIVE_UNITS)[objective]
     if objective == "tokens_per_watt":  # the dual LP's objective is TOK - lambda F, in tokens/s
-        obj_unit, obj_scale = ("tokens/s (year-weighted mean)" if units else "tokens/s"), TOKENS
+        obj_unit, obj_kind = ("tokens/s (year-weighted mean)" if units else "tokens/s"), "tokens"
+    obj_scale = scale.factor(obj_kind)
     out = []
     for con, val in duals.items():
         fam = family(con)
         if fam not in LIMIT_UNITS:
             continue
-        _, per, scale = LIMIT_UNITS[fam]
-        v = float(val) * obj_scale / scale
+        _, per, kind = LIMIT_UNITS[fam]
+        v = float(val) * obj_scale / row_factor(con, kind)
         if not math.isfinite(v):
             continue
         out.append(ShadowPrice(constraint=label(con), value=0.0 if abs(v) < 1e-12 else v, unit=f"{obj_unit} per {per}"))

@@ -20,7 +20,8 @@ GTC = Path(__file__).resolve().parents[1] / "instances" / "gtc2026-1gw.yaml"
 
 def fixed_lp_value(inst: dict, sol) -> float:
     """The primary objective's LP optimum with racks, replicas and fabric fixed to `sol`'s (USD/yr)."""
-    m = build_model(preprocess(optimizer.load_instance(inst)))
+    d = preprocess(optimizer.load_instance(inst))
+    m = build_model(d)
     racks = {(r.hardware, r.hall): r.count for r in sol.racks}
     reps = {(r.hardware, r.model): r.count for r in sol.replicas}
     for idx in m.n:
@@ -36,7 +37,7 @@ def fixed_lp_value(inst: dict, sol) -> float:
     set_objective(m, objective_expr(m, sol.objective.name), SENSE[sol.objective.name])
     res = HighsAdapter(SolverOptions()).solve(m, None)
     assert res.status == "optimal"
-    return res.objective * 1e6  # million USD/yr -> USD/yr
+    return res.objective * d.scale.money  # internal money/yr -> USD/yr
 
 
 def set_tier(inst, name, field, value):
