@@ -72,7 +72,7 @@ def solve(
     objective: Annotated[Optional[ObjectiveChoice], typer.Option(help="override the instance's objective")] = None,
     time_limit: Annotated[Optional[float], typer.Option(min=0.0, help="seconds for the whole solve")] = None,
     mip_gap: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="relative MIP gap [default: 1e-4]")] = None,
-    threads: Annotated[Optional[int], typer.Option(min=1, help="HiGHS threads [default: HiGHS decides]")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="HiGHS threads [default: 1, the same plan on every machine]")] = None,
     tie_break_time: Annotated[Optional[float], typer.Option(min=0.0, help="seconds for the cost tie-break [default: the primary's HiGHS time, at least 1 s]")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the solution as JSON on stdout, nothing else")] = False,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="also write the solution as JSON to this file")] = None,
@@ -95,7 +95,7 @@ def solve(
         sys.stdout.write(text + "\n")
     else:
         render(sol)
-    raise typer.Exit(0 if sol.has_plan else 1)
+    raise typer.Exit(0 if sol.has_plan else 1)  # numerical_trouble keeps its plan for inspection: exit 1
 
 
 @app.command()
@@ -268,13 +268,14 @@ def serve(
     max_time_limit: Annotated[float, typer.Option(min=0.1, help="seconds: the cap on any solve's time limit")] = 60.0,
     max_body_mb: Annotated[float, typer.Option(min=0.01, help="MB: the largest request body")] = 5.0,
     max_instance_size: Annotated[int, typer.Option(min=1, help="the largest hardware x tiers x halls")] = 200_000,
+    sweep_workers: Annotated[int, typer.Option(min=1, help="worker processes per sweep job")] = 1,
 ) -> None:
     """Serve the optimizer over HTTP (OpenAPI at /docs): validate, solve, schema, sweep jobs."""
     from .service import Limits
     from .service import serve as run
 
     limits = Limits(max_body_bytes=int(max_body_mb * 1e6), max_instance_size=max_instance_size, max_time_limit=max_time_limit,
-                    max_solves=max_solves, max_queue=max_queue)
+                    max_solves=max_solves, max_queue=max_queue, sweep_workers=sweep_workers)
     run(host, port, data_dir, limits)
 
 

@@ -15,9 +15,9 @@ from typing import Any
 import pyomo.environ as pyo
 
 from .diagnose import diagnose
-from .horizon import HorizonData, build_horizon_model, extract_horizon_plan, horizon_hints, preprocess_horizon
+from .horizon import HorizonData, build_horizon_model, extract_horizon_plan, horizon_hints, horizon_warnings, preprocess_horizon
 from .model import SENSE, build_model, largest_coefficient, objective_expr, set_objective
-from .preprocess import Data, infeasibility_hints, preprocess
+from .preprocess import Data, infeasibility_hints, planner_warnings, preprocess
 from .results import (
     HORIZON_UNITS,
     ObjectiveValue,
@@ -197,12 +197,24 @@ def solve(
     t = time.perf_counter()
     d = preprocess(inst) if inst.horizon is None else preprocess_horizon(inst)
     timings["preprocess"] = time.perf_counter() - t
-    return solve_data(d, name, options, clock, timings)
+    sol = solve_data(d, name, options, clock, timings, instance=inst)
+    if sol.status == "numerical_trouble" and not (clock.limit is not None and clock.left() <= 0):
+        # once more with HiGHS's tolerances 100x tighter; if the plan still fails, say so
+        strict = SolverOptions(time_limit=clock.left(), mip_gap=options.mip_gap, threads=options.threads,
+                               tie_break_time=options.tie_break_time, strict=True)
+        again = solve_data(d, name, strict, clock, dict(timings), instance=inst)
+        sol = again
+    return sol
 
 
 def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, clock: _Clock | None = None,
-               timings: dict | None = None) -> Solution:
-    """Solve preprocessed data: one period (:class:`Data`) or a horizon (:class:`HorizonData`)."""
+               timings: dict | None = None, instance: Instance | None = None) -> Solution:
+    """Solve preprocessed data: one period (:class:`Data`) or a horizon (:class:`HorizonData`).
+
+    With the ``instance`` it came from, the plan is checked in user units against every
+    constraint (``optimizer.verify``) and its objective, recomputed from the plan, against the
+    solver's optimum within the gap; a plan that fails either gets status ``numerical_trouble``
+    with the reasons in ``problems`` (:func:`solve` re-solves once with tighter tolerances)."""
     clock = clock or _Clock(options.time_limit)
     timings = {} if timings is None else timings
     multi = isinstance(d, HorizonData)
@@ -212,6 +224,7 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
     timings["build"] = time.perf_counter() - t
     size = model_size(m)
     hints = horizon_hints(d) if multi else infeasibility_hints(d)
+    warn = horizon_warnings(d) if multi else planner_warnings(d)
     adapter = HighsAdapter(options)
     t = time.perf_counter()
     adapter.set_instance(m)  # the hand-over to HiGHS, timed on its own
@@ -242,6 +255,7 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         return empty_solution(
             d, objective, status, message, units=units, hints=hints, diagnosis=diagnosis, model_size=size,
             solve_seconds=clock.elapsed(), solver_seconds=adapter.seconds, dinkelbach_iterations=iters,
+            **provenance(options, adapter, warn),
         )
     gap = res.gap
     if objective == "tokens_per_watt" and res.status == "optimal":
@@ -249,6 +263,9 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
     primary_highs = adapter.seconds
     budget = options.tie_break_time if options.tie_break_time is not None else max(1.0, primary_highs)
     tie_gap = _second_stage(m, objective, res.objective, lam, adapter, clock, budget)
+    if tie_gap:
+        warn.append(f"the cost tie-break stopped at its time budget with a gap of {tie_gap:.3g} (tie_break_gap): "
+                    "a plan with the same objective may cost less; give it more time with --tie-break-time")
     primary = objective_expr(m, objective, lam)
     tokens = None if objective in ("tokens", "tokens_per_watt") else m.tokens
     drop = [getattr(m, n) for n in ("primary_floor", "primary_positive") if hasattr(m, n)]
@@ -265,6 +282,7 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         return empty_solution(
             d, objective, "error", f"numeric overflow: {', '.join(overflow)} is not finite; an input is too large to compute with",
             units=units, hints=hints, model_size=size, solve_seconds=clock.elapsed(), solver_seconds=adapter.seconds,
+            **provenance(options, adapter, warn),
         )
     binding = binding_limits(m)
     prices = shadow_prices(duals, objective, d.scale, HORIZON_UNITS if multi else None)
@@ -275,7 +293,7 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         message = "optimal"
     else:
         message = "time limit reached; best plan found, " + ("relative gap unknown" if gap is None else f"relative gap {gap:.3g}")
-    return Solution(
+    sol = Solution(
         instance=d.name,
         status=status,
         message=message,
@@ -290,5 +308,73 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         solve_seconds=clock.elapsed(),
         solver_seconds=adapter.seconds + lp_seconds,
         dinkelbach_iterations=iters,
+        **provenance(options, adapter, warn),
         **plan,
     )
+    if instance is not None:
+        problems = check_plan(instance, sol, d.scale, res, lam, max(options.mip_gap, gap or 0.0))
+        if problems:
+            sol.status, sol.problems = "numerical_trouble", problems
+            sol.message = "numerical trouble: the solver's plan fails the check in planner units: " + "; ".join(problems)
+    return sol
+
+
+def provenance(options: SolverOptions, adapter: HighsAdapter | None, warnings: list[str]) -> dict:
+    """What a solution records of how it was solved: versions, HiGHS options, warnings."""
+    used = dict(adapter.options_used) if adapter is not None else {}
+    used.update(threads=options.threads, mip_rel_gap=options.mip_gap, time_limit=options.time_limit,
+                tie_break_time=options.tie_break_time, strict_tolerances=options.strict)
+    used.pop("rel_gap", None)
+    return dict(versions=versions(), solver_options=used,
+                warnings=list(dict.fromkeys(warnings + (adapter.warnings if adapter is not None else []))))
+
+
+def check_plan(instance: Instance, sol: Solution, scale, res: SolveResult, lam: float, gap: float) -> list[str]:
+    """Section 6 in planner units (``optimizer.verify``), and the plan's objective against the
+    solver's: a plan that breaks a limit, or a fixed-integer LP that lost what the MILP found,
+    is no optimum. Returns what is wrong ([] when the plan holds)."""
+    from .verify import Violation, magnitudes, verify, verify_horizon
+
+    try:
+        figures = (verify_horizon if sol.periods else verify)(instance, sol.model_dump(mode="json"))
+    except Violation as exc:
+        return [f"violated: {exc}"]
+    except (AssertionError, KeyError, ValueError, ZeroDivisionError, OverflowError) as exc:
+        return [f"the plan cannot be checked: {type(exc).__name__}: {exc}"]
+    name = sol.objective.name
+    tokens, usd, _ = magnitudes(instance)
+    kind = OBJECTIVE_UNITS[name][1]
+    plan = figures["objective"]
+    if name == "tokens_per_watt":
+        found, bound = lam * scale.tokens / 1e6, None
+        slack = 1e-9 * abs(found)
+    else:
+        factor = scale.factor(kind)
+        found = None if res.objective is None else res.objective * factor
+        bound = None if res.bound is None else res.bound * factor
+        slack = 1e-6 * (usd if kind == "money" else tokens)
+    if found is None:
+        return []
+    tol = (gap + 1e-6) * max(abs(found), abs(plan)) + slack
+    out = []
+    worse = found - plan if SENSE[name] == "max" else plan - found
+    if worse > tol:
+        out.append(f"objective: the plan's {name} is {plan:.9g}, the solver found {found:.9g}")
+    if bound is not None:
+        better = plan - bound if SENSE[name] == "max" else bound - plan
+        if better > tol:
+            out.append(f"objective: the plan's {name} {plan:.9g} is beyond the solver's bound {bound:.9g}")
+    return out
+
+
+def versions() -> dict[str, str]:
+    """The optimizer's, HiGHS's and Pyomo's versions (what a solution was solved with)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for package in ("optimizer", "highspy", "pyomo"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "unknown"
+    return out

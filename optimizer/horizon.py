@@ -33,7 +33,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from .model import limit, populate
-from .preprocess import HOURS_PER_YEAR, Data, Scale, choose_scale, crf, infeasibility_hints, preprocess
+from .preprocess import HOURS_PER_YEAR, Data, Scale, choose_scale, crf, infeasibility_hints, planner_warnings, preprocess
 from .results import CashFlows, HorizonMetrics, PeriodPlan, PeriodRackRow, RefreshEvent, VintageRow, extract_plan
 from .schema import Instance, installed_year, snapshot, value_at
 
@@ -156,6 +156,15 @@ def preprocess_horizon(inst: Instance) -> HorizonData:
         installed=np.array([h.installed_racks for h in inst.hardware], dtype=float), installed_year=iyears,
         vintages=vintages, discount=discount, port_weight=port_weight, port_paid_years=port_paid,
     )
+
+
+def horizon_warnings(hd: HorizonData) -> list[str]:
+    """The planner warnings of every period, with the years they hold in (none when all)."""
+    when: dict[str, list[int]] = {}
+    for year, d in zip(hd.years, hd.periods):
+        for w in planner_warnings(d):
+            when.setdefault(w, []).append(year)
+    return [w if len(ys) == len(hd.years) else f"{', '.join(map(str, ys))}: {w}" for w, ys in when.items()]
 
 
 def horizon_hints(hd: HorizonData) -> list[str]:

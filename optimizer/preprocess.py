@@ -343,3 +343,37 @@ def infeasibility_hints(d: Data) -> list[str]:
                 f"tier '{t}' demands {d.qmin[k]:g} tokens/s but no hardware serves it at {d.interactivity[k]:g} tokens/s per user"
             )
     return hints
+
+
+# Beyond these a figure is more likely a unit slip (watts for kW, tokens/min for tokens/s) than a
+# rack: the largest racks announced draw about 600 kW (Kyber, DATA.md) and serve ~1e7 tokens/s.
+PLAUSIBLE_RACK_KW = (0.1, 2_000.0)
+PLAUSIBLE_TOKENS_PER_RACK = 1e9
+
+
+def planner_warnings(d: "Data") -> list[str]:
+    """What a planner would want to hear before reading the plan: hardware that fits no hall,
+    rack figures outside any plausible range, tiers no hardware can serve."""
+    out = []
+    for i, h in enumerate(d.hardware):
+        kw = float(d.rack_kw[i])
+        if not d.allowed[i].any():
+            largest = float(d.hall_kw.max(initial=0.0))
+            liquid = d.liquid_frac[i] > 0 and not d.hall_liquid.any()
+            why = ("it needs liquid cooling and no hall has a liquid loop" if liquid and kw <= largest
+                   else f"its rack power {kw:,.6g} kW is above the largest hall limit ({largest:,.6g} kW)")
+            out.append(f"hardware '{h}' fits no hall: {why}; it cannot be part of any plan")
+        lo, hi = PLAUSIBLE_RACK_KW
+        if not lo <= kw <= hi:
+            hint = " (watts written as kW?)" if kw > hi else " (MW or W written as kW?)"
+            out.append(f"hardware '{h}': rack power {kw:,.6g} kW is outside the plausible {lo:g}-{hi:,.0f} kW per rack{hint}")
+        best = max(float(d.A[i].max(initial=0.0)), float(d.Dc[i].max(initial=0.0)), float(d.P[i].max(initial=0.0)))
+        if best > PLAUSIBLE_TOKENS_PER_RACK:
+            out.append(f"hardware '{h}': {best:,.6g} tokens/s per rack is above any plausible rack ({PLAUSIBLE_TOKENS_PER_RACK:.0e} tokens/s)")
+    for k, t in enumerate(d.tiers):
+        w = d.tier_workload[k]
+        agg = d.A[:, k].max(initial=0.0) > 0
+        dis = d.Dc[:, k].max(initial=0.0) > 0 and (d.rho[w] == 0 or d.P[:, w].max(initial=0.0) > 0)
+        if not (agg or dis):
+            out.append(f"tier '{t}': no hardware can serve it at {d.interactivity[k]:g} tokens/s per user; it sells nothing")
+    return out

@@ -14,7 +14,9 @@ from pydantic import BaseModel, Field
 from .model import SENSE
 from .preprocess import Data, Scale
 
-Status = Literal["optimal", "time_limit", "infeasible", "unbounded", "error"]
+# numerical_trouble: the solver's plan failed the check in planner units (optimizer.verify), also
+# after a re-solve with tighter tolerances; the plan is kept for inspection but is no answer.
+Status = Literal["optimal", "time_limit", "infeasible", "unbounded", "error", "numerical_trouble"]
 
 # Per objective: its unit, and the internal quantity of its expression ('money', 'tokens' or a
 # factor: see preprocess.Scale.factor).
@@ -282,10 +284,16 @@ class Solution(BaseModel):
     periods: list[PeriodPlan] = Field(default_factory=list, description="multi-year plans (section 11): one entry per period")
     vintages: list[VintageRow] = Field(default_factory=list)
     refresh: list[RefreshEvent] = Field(default_factory=list, description="early retirements")
+    warnings: list[str] = Field(default_factory=list, description="what a planner should hear: inputs that look wrong, "
+                                "hardware no hall takes, tiers no hardware serves, HiGHS dropping coefficients, an unfinished tie-break")
+    problems: list[str] = Field(default_factory=list, description="why a plan is numerical_trouble: the limits it breaks in planner units")
+    versions: dict[str, str] = Field(default_factory=dict, description="optimizer, highspy and pyomo versions it was solved with")
+    solver_options: dict = Field(default_factory=dict, description="the HiGHS options it was solved with")
 
     @property
     def has_plan(self) -> bool:
-        return self.metrics is not None
+        """A plan that can be used: found (optimal, or the incumbent at a time limit) and checked."""
+        return self.metrics is not None and self.status in ("optimal", "time_limit")
 
 
 # --------------------------------------------------------------------------- extraction

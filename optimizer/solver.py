@@ -39,6 +39,8 @@ from pyomo.repn import generate_standard_repn
 # (HiGHS's own default, "automatic", was half the cores up to 1.15 and all of them from 1.16),
 # and the models here are small enough that HiGHS's parallel parts do not pay for their threads.
 DEFAULT_THREADS = 1
+# A re-solve after a plan failed its check: HiGHS's tolerances (1e-7 by default) 100x tighter.
+STRICT = {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9, "mip_feasibility_tolerance": 1e-9}
 
 _POOL: dict = {"pid": None, "threads": None}  # the HiGHS thread pool of this process, as last set
 
@@ -143,6 +145,7 @@ class SolverOptions:
     mip_gap: float = 1e-4
     threads: int = DEFAULT_THREADS
     tie_break_time: float | None = None  # seconds for the second stage; None: max(1 s, primary's HiGHS time)
+    strict: bool = False  # HiGHS's feasibility and optimality tolerances 100x tighter (STRICT)
 
     def __post_init__(self):
         self.threads = concrete_threads(self.threads)
@@ -212,8 +215,9 @@ class HighsAdapter:
         )
         if abs_gap is not None:
             kwargs["abs_gap"] = abs_gap
-        if highs_options:
-            kwargs["solver_options"] = dict(highs_options)
+        extra = {**(STRICT if self.options.strict else {}), **(highs_options or {})}
+        if extra:
+            kwargs["solver_options"] = extra
         if time_limit is not None:
             kwargs["time_limit"] = max(time_limit, 0.01)
         self.options_used = {k: v for k, v in kwargs.items() if k not in ("load_solutions", "raise_exception_on_nonoptimal_result")}
