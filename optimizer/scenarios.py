@@ -39,7 +39,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import InputError, Issue, format_loc
+from .errors import InputError, Issue, element_path, format_loc
 from .schema import NUMBER, Fraction, Objective, read_document
 
 _STEP = re.compile(r"([^.\[\]]+)|\[([^\]]+)\]")
@@ -297,7 +297,7 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict, Path]:
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as err:
-        raise InputError(str(path), [Issue(format_loc(e["loc"]), e["msg"]) for e in err.errors()]) from None
+        raise InputError(str(path), [Issue(format_loc(e["loc"], raw), e["msg"]) for e in err.errors()]) from None
     base_path = (path.parent / spec.base).resolve() if not Path(spec.base).is_absolute() else Path(spec.base)
     base = read_document(base_path)
     issues = check_paths(spec, base)
@@ -320,7 +320,7 @@ def check_paths(spec: SweepSpec, base: dict) -> list[Issue]:
             try:
                 set_path(copy.deepcopy(base), key, None)
             except (ValueError, KeyError) as exc:
-                issues.append(Issue(f"scenarios[{i}].set.{key}", str(exc).strip("'\"")))
+                issues.append(Issue(f"{element_path('scenarios', i, s.name)}.set.{key}", str(exc).strip("'\"")))
     return issues
 
 

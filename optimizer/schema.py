@@ -3,7 +3,9 @@
 Layer 1 of the pipeline (schema -> preprocess -> model -> solve -> results). Pydantic checks
 types and ranges field by field; :func:`check_instance` then checks, in one pass, what spans
 several fields: unique names, references that must resolve, curve shapes, installed racks
-against the supply cap, and min <= max pairs. Every message names the field path and the rule.
+against the supply cap, and min <= max pairs. Every message names the field path and the rule;
+a path names a list element by index and, when it has one, by name (errors.element_path):
+``hardware[2] (gb300-nvl72).rack_power_kw``.
 """
 
 from __future__ import annotations
@@ -25,15 +27,53 @@ from pydantic import (
     StrictBool,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
 )
 from pydantic_core import PydanticCustomError
 
-from .errors import InputError, Issue, format_loc
+from .errors import InputError, Issue, element_path, format_loc
 
 
-def _number_only(value: Any) -> Any:
+# Floats as YAML 1.2 reads them (the package's reader, _Loader), and the decimal ones YAML 1.1
+# reads too (PyYAML's yaml.safe_load): 1.1 wants a dot and a signed exponent, so 2.0e8 and 1e9
+# are text to it. (1.1's .inf, .nan and 1:30.5 are left out: float() does not read them either.)
+YAML12_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_YAML11_FLOAT = re.compile(r"[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?")
+
+# Validation context key: the document is a dict a caller built or loaded itself (perhaps with
+# PyYAML), not one this package read from a file, so a number in it as text may be PyYAML's.
+PYTHON_DICT = "python_dict"
+
+
+def _yaml11_text(text: str) -> bool:
+    """``text`` is a number to YAML 1.2 but text to YAML 1.1 (PyYAML): 2.0e8, 1e9, 3E5, .5e3."""
+    return bool(YAML12_FLOAT.fullmatch(text)) and not _YAML11_FLOAT.fullmatch(text)
+
+
+def _yaml11_spelling(text: str) -> str:
+    """The same number as YAML 1.1 reads it: a dot in the mantissa, a sign on the exponent."""
+    mantissa, e, exponent = re.split(r"([eE])", text, maxsplit=1)
+    if "." not in mantissa:
+        mantissa += ".0"
+    if exponent[0] not in "+-":
+        exponent = "+" + exponent
+    return mantissa + e + exponent
+
+
+def _number_only(value: Any, info: ValidationInfo) -> Any:
     """Numbers must be numbers: pydantic's lax mode would read ``true`` as 1 and ``"1000"`` as
-    1000, so a slip in a file (or a planning tool's request) would silently become a figure."""
+    1000, so a slip in a file (or a planning tool's request) would silently become a figure.
+
+    Text in a dict a caller passed (validation context ``python_dict``) that YAML 1.2 reads as
+    a number and YAML 1.1 does not (``2.0e8``) is most likely PyYAML's reading of an unquoted
+    number, not quotes the user wrote: the message says so, and how to load the file."""
     if isinstance(value, bool):
         raise PydanticCustomError("number_type", "Input should be a number, not true/false")
     if isinstance(value, str):
@@ -41,6 +81,13 @@ def _number_only(value: Any) -> Any:
             number = float(value)
         except ValueError:
             return value  # pydantic's own message: "Input should be a valid number"
+        if (info.context or {}).get(PYTHON_DICT) and _yaml11_text(value):
+            raise PydanticCustomError(
+                "number_yaml11_text",
+                "Input should be a number, not text '{text}': PyYAML (YAML 1.1) reads {text} as text; load the file "
+                "with optimizer.load_instance(path) (YAML 1.2 numbers), or write {yaml11}",
+                {"text": value, "yaml11": _yaml11_spelling(value)},
+            )
         raise PydanticCustomError("number_type", "Input should be a number, not text: write {number} without quotes",
                                   {"number": f"{number:.17g}"})
     return value
@@ -77,7 +124,8 @@ def by_year(base: Any, nullable: bool = False) -> Any:
     """
     adapter = TypeAdapter(base, config=ConfigDict(allow_inf_nan=False))
 
-    def validate(value: Any) -> Any:
+    def validate(value: Any, info: ValidationInfo) -> Any:
+        context = info.context  # e.g. python_dict, for the numbers inside
         if isinstance(value, dict):
             if not value:
                 raise PydanticCustomError("by_year", "a value by year needs at least one year")
@@ -88,12 +136,12 @@ def by_year(base: Any, nullable: bool = False) -> Any:
                     out[year] = None
                     continue
                 try:
-                    out[year] = adapter.validate_python(item)
+                    out[year] = adapter.validate_python(item, context=context)
                 except ValidationError as err:
                     raise _inner_error(err, year) from None
             return dict(sorted(out.items()))
         try:
-            return adapter.validate_python(value)
+            return adapter.validate_python(value, context=context)
         except ValidationError as err:
             raise _inner_error(err) from None
 
@@ -280,7 +328,7 @@ def _unique(items: list, field: str, issues: list[Issue]) -> None:
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
         if item.name in seen:
-            issues.append(Issue(f"{field}[{i}].name", f"name '{item.name}' is not unique (also {field}[{seen[item.name]}])"))
+            issues.append(Issue(f"{element_path(field, i, item.name)}.name", f"name '{item.name}' is not unique (also {field}[{seen[item.name]}])"))
         else:
             seen[item.name] = i
 
@@ -304,20 +352,22 @@ def _check_one_period(inst: Instance) -> list[Issue]:
     tiers = {t.name for t in inst.tiers}
     for i, w in enumerate(inst.workloads):
         if w.model not in models:
-            issues.append(Issue(f"workloads[{i}].model", f"model '{w.model}' is not defined in models"))
+            issues.append(Issue(f"{element_path('workloads', i, w.name)}.model", f"model '{w.model}' is not defined in models"))
     for i, t in enumerate(inst.tiers):
+        at = element_path("tiers", i, t.name)
         if t.workload not in workloads:
-            issues.append(Issue(f"tiers[{i}].workload", f"workload '{t.workload}' is not defined in workloads"))
+            issues.append(Issue(f"{at}.workload", f"workload '{t.workload}' is not defined in workloads"))
         if t.max_tokens_per_s is not None and t.max_tokens_per_s < t.min_tokens_per_s:
-            issues.append(Issue(f"tiers[{i}].max_tokens_per_s", f"must be >= min_tokens_per_s ({t.max_tokens_per_s:g} < {t.min_tokens_per_s:g})"))
+            issues.append(Issue(f"{at}.max_tokens_per_s", f"must be >= min_tokens_per_s ({t.max_tokens_per_s:g} < {t.min_tokens_per_s:g})"))
     for i, h in enumerate(inst.hardware):
+        at = element_path("hardware", i, h.name)
         if h.max_racks is not None and h.installed_racks > h.max_racks:
-            issues.append(Issue(f"hardware[{i}].installed_racks", f"installed racks ({h.installed_racks}) exceed max_racks ({h.max_racks})"))
+            issues.append(Issue(f"{at}.installed_racks", f"installed racks ({h.installed_racks}) exceed max_racks ({h.max_racks})"))
         for model in h.racks_per_replica:
             if model not in models:
-                issues.append(Issue(f"hardware[{i}].racks_per_replica.{model}", f"model '{model}' is not defined in models"))
+                issues.append(Issue(f"{at}.racks_per_replica.{model}", f"model '{model}' is not defined in models"))
         for wname, perf in h.performance.items():
-            base = f"hardware[{i}].performance.{wname}"
+            base = f"{at}.performance.{wname}"
             if wname not in workloads:
                 issues.append(Issue(base, f"workload '{wname}' is not defined in workloads"))
             _check_curve(perf.aggregated, f"{base}.aggregated", issues)
@@ -354,7 +404,7 @@ def varying_fields(doc: dict):
     for place, fields in VARYING.items():
         head, _, tail = place.partition(".")
         node = doc[head] if not tail else doc[head][tail]
-        holders = [(f"{place}[{i}]", item) for i, item in enumerate(node)] if isinstance(node, list) else [(place, node)]
+        holders = [(element_path(place, i, item.get("name")), item) for i, item in enumerate(node)] if isinstance(node, list) else [(place, node)]
         for prefix, holder in holders:
             for key in fields:
                 yield f"{prefix}.{key}", holder, key
@@ -401,7 +451,7 @@ def _check_horizon(inst: Instance) -> list[Issue]:
         for i, h in enumerate(inst.hardware):
             for field in HORIZON_ONLY:
                 if getattr(h, field) is not None:
-                    issues.append(Issue(f"hardware[{i}].{field}", "needs a 'horizon' (multi-year planning, MODEL.md section 11)"))
+                    issues.append(Issue(f"{element_path('hardware', i, h.name)}.{field}", "needs a 'horizon' (multi-year planning, MODEL.md section 11)"))
         return issues
     start, end = hz.start_year, hz.end_year
     for path, holder, key in varying_fields(doc):
@@ -409,7 +459,7 @@ def _check_horizon(inst: Instance) -> list[Issue]:
         if isinstance(value, dict) and min(value) > start:
             issues.append(Issue(path, f"the step function does not cover the first period: it starts in {min(value)}, the horizon in {start}"))
     for i, h in enumerate(inst.hardware):
-        base = f"hardware[{i}]"
+        base = element_path("hardware", i, h.name)
         if h.lifetime_years != int(h.lifetime_years):
             issues.append(Issue(f"{base}.lifetime_years", f"must be a whole number of years with a horizon (got {h.lifetime_years:g})"))
         lo, hi = h.available_from, h.available_until
@@ -450,7 +500,8 @@ def check_instance(inst: Instance) -> list[Issue]:
 # --------------------------------------------------------------------------- loading
 
 
-def _pydantic_issues(err: ValidationError) -> list[Issue]:
+def _pydantic_issues(err: ValidationError, data: Any = None) -> list[Issue]:
+    """One issue per pydantic error; ``data``, the document validated, names list elements."""
     out = []
     for e in err.errors():
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
@@ -461,9 +512,9 @@ def _pydantic_issues(err: ValidationError) -> list[Issue]:
             msg = "must be a finite number (NaN and infinity are not allowed)"
         elif e["type"] == "extra_forbidden":
             msg = "unknown field (not in the instance schema; check its spelling)"
-        elif "input" in e and e["type"] not in ("missing",):
+        elif "input" in e and e["type"] not in ("missing", "number_yaml11_text"):  # that one quotes the text
             msg = f"{msg} (got {e['input']!r})" if not isinstance(e["input"], (dict, list)) else msg
-        out.append(Issue(format_loc(loc), f"invalid key: {msg}" if is_key else msg))
+        out.append(Issue(format_loc(loc, data), f"invalid key: {msg}" if is_key else msg))
     return out
 
 
@@ -473,18 +524,7 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     YAML 1.1, whose floats need a dot and a signed exponent)."""
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", YAML12_FLOAT, list("-+0123456789."))
 
 
 def read_document(path: str | Path) -> dict[str, Any]:
@@ -516,14 +556,18 @@ def read_document(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def parse_instance(data: dict[str, Any], source: str = "<dict>") -> Instance:
-    """Validate a dict as an instance: field rules, then cross-field rules."""
+def parse_instance(data: dict[str, Any], source: str = "<dict>", *, python_dict: bool = False) -> Instance:
+    """Validate a dict as an instance: field rules, then cross-field rules.
+
+    ``python_dict``: ``data`` is a dict the caller built or loaded itself (say with PyYAML's
+    ``yaml.safe_load``), not a document this package read (a file, a JSON request); then a
+    number that YAML 1.1 leaves as text (``2.0e8``) is explained as such, not as quotes."""
     if not isinstance(data, dict):
         raise InputError(source, [Issue("", "the instance must be a mapping of fields")])
     try:
-        inst = Instance.model_validate(data)
+        inst = Instance.model_validate(data, context={PYTHON_DICT: python_dict})
     except ValidationError as err:
-        raise InputError(source, _pydantic_issues(err)) from None
+        raise InputError(source, _pydantic_issues(err, data)) from None
     issues = check_instance(inst)
     if issues:
         raise InputError(source, issues)
@@ -533,10 +577,12 @@ def parse_instance(data: dict[str, Any], source: str = "<dict>") -> Instance:
 def load_instance(source: str | Path | dict[str, Any]) -> Instance:
     """Load and validate an instance from a YAML/JSON path or a dict.
 
-    Raises :class:`InputError` listing every broken rule with its field path.
+    Raises :class:`InputError` listing every broken rule with its field path. A dict is the
+    caller's own (``python_dict``): a number in it that PyYAML left as text (``2.0e8``) is
+    explained as PyYAML's YAML 1.1 reading.
     """
     if isinstance(source, dict):
-        return parse_instance(source)
+        return parse_instance(source, python_dict=True)
     return parse_instance(read_document(source), str(source))
 
 
