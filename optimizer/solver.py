@@ -236,6 +236,11 @@ class HighsAdapter:
         has = res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
         if has and load:
             res.solution_loader.load_vars()
+            if start and not _agrees(model, res.incumbent_objective):
+                # seen with highspy 1.16: after a MIP start, the solution HiGHS hands back is the
+                # start while its objective is the better plan's; run again from scratch
+                self.solver._solver_model.clearSolver()
+                return self.solve(model, time_limit, mip_gap, abs_gap, load, highs_options, None)
         scale = self._obj_scale = getattr(model, "obj_scale", 1.0)
         obj, bound = res.incumbent_objective, res.objective_bound
         obj = None if obj is None else obj * scale
@@ -263,6 +268,14 @@ class HighsAdapter:
         """Row duals of the last (LP) solve, d objective / d right-hand side, by constraint (in the
         objective expression's units, as :meth:`solve` reports the objective)."""
         return {con: val * self._obj_scale for con, val in self.last.solution_loader.get_duals().items()}
+
+
+def _agrees(model, reported: float | None) -> bool:
+    """The model's objective at the loaded values is the one HiGHS reported (normalised units)."""
+    if reported is None:
+        return True
+    value = pyo.value(model.obj, exception=False)
+    return value is not None and abs(value - reported) <= 1e-7 * max(1.0, abs(reported))
 
 
 def _costs(expr, cols: dict[int, int], n: int) -> tuple[np.ndarray, float]:
