@@ -60,7 +60,11 @@ def use_threads(threads: int) -> None:
     pid = os.getpid()
     if _POOL["pid"] == pid and _POOL["threads"] == threads:
         return
-    highspy.Highs.resetGlobalScheduler(True)
+    inherited = _POOL["pid"] is not None and _POOL["pid"] != pid  # a forked child: its pool's threads are gone
+    try:
+        highspy.Highs.resetGlobalScheduler(not inherited)  # blocking: wait for this process's own threads
+    except RuntimeError:  # joining threads that a fork left behind ("Invalid argument")
+        highspy.Highs.resetGlobalScheduler(False)
     _POOL.update(pid=pid, threads=threads)
 
 
