@@ -125,10 +125,24 @@ def test_killed_sweep_resumes_to_the_same_file(tmp_path):
     res = subprocess.run(cmd + ["-o", str(part)], capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "--resume" in res.stderr  # no silent restart over a journal
     subprocess.run(cmd + ["-o", str(part), "--resume"], check=True, capture_output=True, timeout=300)
-    assert part.read_bytes() == whole.read_bytes()
     assert not journal.exists()
+    assert_same_rows(pd.read_csv(part), pd.read_csv(whole))
     df = pd.read_csv(part)
     assert list(df["point"]) == list(range(24))
+
+
+def assert_same_rows(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    """Two sweep files hold the same rows, compared by what each column means: every column
+    equal, except where a point's tie-break stopped at its time budget (tie_break_gap > 0 in
+    either file): there the plan and its cost depend on timing, and only what is deterministic
+    (the point, its parameters, status and primary objective) must agree."""
+    assert list(got.columns) == list(want.columns)
+    assert list(got["point"]) == list(want["point"])
+    timed = (got["tie_break_gap"].fillna(0) > 0) | (want["tie_break_gap"].fillna(0) > 0)
+    pd.testing.assert_frame_equal(got[~timed], want[~timed])
+    steady = ["point", "scenario", "status", "objective", "objective_unit"]
+    pd.testing.assert_frame_equal(got.loc[timed, steady], want.loc[timed, steady])
+    assert list(got.loc[timed, "objective_value"]) == pytest.approx(list(want.loc[timed, "objective_value"]), rel=1e-9)
 
 
 def test_resume_refuses_another_sweeps_journal(tmp_path):
