@@ -32,7 +32,7 @@ from .report import (  # noqa: E402
 from .results import Solution  # noqa: E402
 from .schema import Instance  # noqa: E402
 
-SECTIONS = ["headline", "diagnosis", "mix", "tiers", "power", "heat", "fabric", "limits", "shadow-prices", "not-chosen", "assumptions"]
+SECTIONS = ["headline", "warnings", "diagnosis", "mix", "tiers", "power", "heat", "fabric", "limits", "shadow-prices", "not-chosen", "assumptions", "solved-with"]
 HORIZON_SECTIONS = ["headline", "timeline", "refresh", "power", "tiers", "cash", "limits", "shadow-prices", "assumptions"]
 
 
@@ -155,13 +155,13 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
     out: list[tuple[str, str, list]] = []
     o = sol.objective
     if sol.periods:
-        out = horizon_blocks(sol)
+        out = horizon_blocks(sol) + _warnings(sol)
         out.append(("limits", "Binding limits", [("table", ["constraint", "usage", "limit", "unit"],
                    [[b.constraint, num(b.usage), num(b.limit), b.unit] for b in sol.binding])]))
         out.append(("shadow-prices", "Shadow prices (LP with the integers fixed)", [("table", ["constraint", "value", "unit"],
                    [[s.constraint, num(s.value), s.unit] for s in sol.shadow_prices if s.value != 0])]))
         out.append(("assumptions", "The instance's assumptions", [("table", ["field", "assumption"], [list(n) for n in notes])] if notes else [("p", "None stated in the file.")]))
-        return out
+        return out + [_solved_with(sol)]
     head = [("p", f"{sol.instance}: {sol.status} ({sol.message})")]
     if sol.has_plan:
         m = sol.metrics
@@ -173,6 +173,7 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
             ["tokens", f"{num(m.tokens_per_s)} tokens/s"], ["tokens per joule", f"{num(m.tokens_per_joule)} tokens/J"],
             ["facility power", f"{num(m.facility_power_mw)} MW"]])]
     out.append(("headline", "Headline", head))
+    out += _warnings(sol)
     if sol.diagnosis is not None:
         dg = sol.diagnosis
         rows = [["needs", e.constraint, num(e.missing), e.unit] for e in dg.needs or []]
@@ -180,7 +181,7 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
         out.append(("diagnosis", "Why it is infeasible", [("p", dg.sentence), ("table", ["route", "constraint", "missing", "unit"], rows),
                                                            ("p", "Conflicting constraints (HiGHS IIS of the LP relaxation): " + (", ".join(dg.conflict) or "none found"))]))
     if not sol.has_plan:
-        return out
+        return out + [_solved_with(sol)]
     out.append(("mix", "Racks per hall", [("table", *mix_table(sol))]))
     out.append(("tiers", "Tokens and revenue per tier", [("table", *tier_table(sol))]))
     out.append(("power", "Power chain, grid to IT", [("svg", power_chart(sol)), ("table", *power_table(sol))]))
@@ -202,10 +203,24 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
     if exp is not None:
         rows = [[e.hardware, e.forced_racks, "infeasible" if e.forced_loss is None else f"{num(e.forced_loss)} {e.unit}",
                  "-" if e.capex_cut_usd_per_rack is None else money(e.capex_cut_usd_per_rack),
-                 "more than 100x" if e.speedup_needed is None else f"{e.speedup_needed:.3g}x"] for e in exp.not_chosen]
+                 f"none: fits no hall ({e.no_hall})" if e.no_hall else "more than 100x" if e.speedup_needed is None
+                 else f"{e.speedup_needed:.3g}x"] for e in exp.not_chosen]
         out.append(("not-chosen", "Systems not chosen: what would bring them in", [("table", ["hardware", "racks forced", "objective lost", "capex cut per rack", "throughput needed"], rows)]))
     out.append(("assumptions", "The instance's assumptions", [("table", ["field", "assumption"], [list(n) for n in notes])] if notes else [("p", "None stated in the file.")]))
-    return out
+    return out + [_solved_with(sol)]
+
+
+def _warnings(sol: Solution) -> list[tuple[str, str, list]]:
+    """What a planner should hear before the plan (and, for numerical_trouble, what it breaks)."""
+    items = [("p", w) for w in sol.problems + sol.warnings]
+    return [("warnings", "Warnings", items)] if items else []
+
+
+def _solved_with(sol: Solution) -> tuple[str, str, list]:
+    """The versions and HiGHS options the plan was solved with."""
+    rows = [[f"{k} version", v] for k, v in sol.versions.items()]
+    rows += [[f"HiGHS option {k}", "-" if v is None else str(v)] for k, v in sol.solver_options.items()]
+    return ("solved-with", "Solved with", [("table", ["what", "value"], rows)])
 
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}

@@ -96,14 +96,15 @@ def _dinkelbach(m, adapter: HighsAdapter, clock: _Clock) -> tuple[SolveResult, f
 
 
 def _second_stage(m, objective: str, z: float, lam: float, adapter: HighsAdapter, clock: _Clock,
-                  budget: float | None) -> float | None:
+                  budget: float | None) -> tuple[float | None, bool]:
     """Tie-break: hold the primary within 1e-6 of z*, minimise COST (or F), starting from the
     primary plan (always feasible here). It runs for at most ``budget`` seconds and keeps its
-    best plan. Returns its relative gap (0: proven), or None if it did not run or found nothing.
+    best plan. Returns its relative gap (0: proven; None if it did not run or found nothing) and
+    whether it stopped at its time budget rather than at the MIP gap.
     """
     if objective == "tokens_per_watt":
         if lam <= 0:
-            return None
+            return None, False
         ratio = m.tokens - lam * (1 - SECOND_STAGE_TOL) * m.facility_mw
         m.primary_floor = pyo.Constraint(expr=ratio * (1.0 / largest_coefficient(ratio)) >= 0)
         # the reported plan must have TOK > 0 (section 7). "At least one rack" says it robustly:
@@ -127,8 +128,8 @@ def _second_stage(m, objective: str, z: float, lam: float, adapter: HighsAdapter
     res = adapter.solve(m, limit, start=saved)
     if not res.has_solution:
         _restore(saved)
-        return None
-    return res.gap
+        return None, res.status == "time_limit"
+    return res.gap, res.status == "time_limit"
 
 
 def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clock, lp: HighsAdapter) -> dict:
@@ -262,9 +263,10 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         gap = 0.0  # each Dinkelbach step is solved to an absolute gap; lambda* is exact within it
     primary_highs = adapter.seconds
     budget = options.tie_break_time if options.tie_break_time is not None else max(1.0, primary_highs)
-    tie_gap = _second_stage(m, objective, res.objective, lam, adapter, clock, budget)
-    if tie_gap:
-        warn.append(f"the cost tie-break stopped at its time budget with a gap of {tie_gap:.3g} (tie_break_gap): "
+    tie_gap, timed_out = _second_stage(m, objective, res.objective, lam, adapter, clock, budget)
+    if timed_out:
+        gap_text = "no plan of its own" if tie_gap is None else f"a gap of {tie_gap:.3g} (tie_break_gap)"
+        warn.append(f"the cost tie-break stopped at its time budget with {gap_text}: "
                     "a plan with the same objective may cost less; give it more time with --tie-break-time")
     primary = objective_expr(m, objective, lam)
     tokens = None if objective in ("tokens", "tokens_per_watt") else m.tokens

@@ -43,6 +43,7 @@ class Entry(BaseModel):
     unit: str
     capex_cut_usd_per_rack: float | None = None
     speedup_needed: float | None = Field(None, description="throughput multiplier to enter freely; null: not even 100x")
+    no_hall: str | None = Field(None, description="why no hall can take it (then no price or speed brings it in)")
 
 
 class Explanation(BaseModel):
@@ -117,6 +118,12 @@ def _uses(sol: Solution, name: str) -> bool:
 
 def entry(inst: Instance, name: str, objective: str, mip_gap: float = 1e-6) -> Entry:
     h = next(x for x in inst.hardware if x.name == name)
+    halls = inst.facility.halls
+    if not any(h.rack_power_kw <= z.max_rack_kw and (h.liquid_cooled_fraction == 0 or z.liquid_cooling) for z in halls):
+        largest = max(z.max_rack_kw for z in halls)
+        why = (f"its {h.rack_power_kw:,.6g} kW rack is above the largest hall limit ({largest:,.6g} kW)" if h.rack_power_kw > largest
+               else "it needs liquid cooling and no hall that can feed it has a liquid loop")
+        return Entry(hardware=name, forced_racks=0, forced_loss=None, unit="", no_hall=why)
     hosted = {w.model for w in inst.workloads if w.name in h.performance}
     racks = int(math.ceil(min((h.racks_per_replica.get(u, 1.0) for u in hosted), default=1.0)))
     doc = _doc(inst)

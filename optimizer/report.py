@@ -227,15 +227,17 @@ def render(sol: Solution, console: Console | None = None) -> None:
 def sections(sol: Solution) -> list:
     head = f"[bold]{escape(sol.instance)}[/bold]: [bold]{sol.status}[/bold] ({escape(sol.message)})"
     out: list = []
+    warnings = sol.problems + sol.warnings
     if not sol.has_plan:
         lines = [head]
         lines += [f"  reason: {escape(h)}" for h in sol.hints]
+        lines += [f"  warning: {escape(w)}" for w in warnings]
         if sol.model_size:
             lines.append(f"model: {sol.model_size.variables} variables ({sol.model_size.integer_variables} integer), {sol.model_size.constraints} constraints")
         out.append(Panel("\n".join(lines), title="no plan"))
         return out
     if sol.periods:
-        out = horizon_sections(sol)
+        out = _warned(horizon_sections(sol), warnings)
         out += _limits(sol)
         return out
     m = sol.metrics
@@ -249,8 +251,10 @@ def sections(sol: Solution) -> list:
         f"tokens {num(m.tokens_per_s)} tokens/s, {num(m.tokens_per_joule)} tokens/J, facility power {num(m.facility_power_mw)} MW",
         f"solved in {sol.solve_seconds:.2f} s; model {size.variables} variables ({size.integer_variables} integer), {size.constraints} constraints"
         + (f"; {sol.dinkelbach_iterations} Dinkelbach iterations" if sol.dinkelbach_iterations else ""),
+        solved_with(sol),
     ]
     out.append(Panel("\n".join(lines), title="plan"))
+    out = _warned(out, warnings)
 
     out.append(_filled("Racks per hall (racks)", mix_table(sol)))
     out.append(_filled("Tiers served", tier_table(sol)))
@@ -274,6 +278,22 @@ def sections(sol: Solution) -> list:
         t.add_row(f.option, f.technology, str(f.switch_tiers), num(f.endpoint_ports), num(f.reach_ports), num(f.power_mw), money(f.capex_usd))
         out.append(t)
     return out + _limits(sol)
+
+
+def solved_with(sol: Solution) -> str:
+    """One line: the versions and the HiGHS options of the solve."""
+    opts = sol.solver_options
+    versions = ", ".join(f"{k} {v}" for k, v in sol.versions.items())
+    return (f"solved with {versions}; threads {opts.get('threads', '-')}, MIP gap {opts.get('mip_rel_gap', '-')}"
+            + (", strict tolerances" if opts.get("strict_tolerances") else ""))
+
+
+def _warned(parts: list, warnings: list[str]) -> list:
+    """The sections with a warnings panel after the first, when there is anything to say."""
+    if not warnings:
+        return parts
+    panel = Panel("\n".join(f"- {escape(w)}" for w in warnings), title="warnings", border_style="yellow")
+    return parts[:1] + [panel] + parts[1:]
 
 
 def _limits(sol: Solution) -> list:
