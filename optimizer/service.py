@@ -10,6 +10,14 @@ as points finish (``sweeps.run_sweep``), and its specification and state live in
 the data directory, so a restarted server resumes unfinished sweeps from their last finished
 point.
 
+Shutdown (SIGTERM or SIGINT, which uvicorn turns into the lifespan's end): the server stops
+accepting requests, gives those in flight a few seconds, then ends every process it started,
+each waited for: the solve workers, the sweep processes with their own workers (a sweep stays
+``running`` in SQLite and resumes from its journal at the next start: never failed, never
+cancelled) and multiprocessing's resource tracker. Each child also has the kernel kill it if
+the process that started it dies (``PR_SET_PDEATHSIG``), so even a SIGKILLed server leaves
+no process behind.
+
 Errors are JSON ``{"detail": ..., "errors": [{"path", "rule"}]}`` with a clear status: 413 for
 a body or an instance too large, 422 for an invalid instance or option, 429 when the solve
 queue is full, 404/409 for unknown or unfinished jobs.
@@ -18,8 +26,13 @@ queue is full, 404/409 for unknown or unfinished jobs.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import logging
 import multiprocessing
+import multiprocessing.connection
+import os
+import signal
 import sqlite3
 import threading
 import time
@@ -42,6 +55,11 @@ from .errors import InputError, Issue, format_loc
 from .results import Solution
 from .scenarios import SweepOptions, SweepSpec, check_paths
 from .schema import NUMBER, Fraction, Instance, Objective, check_instance, json_schema, parse_instance
+
+log = logging.getLogger("optimizer.service")
+
+GRACE = 3.0  # seconds a child gets to end after SIGTERM (or an idle solve worker after shutdown) before SIGKILL
+REQUEST_GRACE = 10.0  # seconds requests in flight get at shutdown before uvicorn cancels them
 
 
 @dataclass
@@ -190,6 +208,13 @@ def _checked(inst: Instance, limits: Limits, prefix: str = "instance") -> Instan
 # --------------------------------------------------------------------------- solves (worker processes)
 
 
+def _solve_worker_init(parent: int) -> None:
+    """A solve worker dies with the server and leaves Ctrl+C (SIGINT to the terminal's whole
+    process group) to the server, which ends the pool in order."""
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _solve_in_worker(instance: dict, objective: str | None, time_limit: float, mip_gap: float | None) -> str:
     from .engine import solve
 
@@ -202,7 +227,7 @@ class SolvePool:
 
     def __init__(self, limits: Limits):
         self.limits = limits
-        self.pool = ProcessPoolExecutor(max_workers=limits.max_solves, mp_context=multiprocessing.get_context("spawn"))
+        self.pool = self._new_pool()
         self.in_flight = 0
         self.lock = threading.Lock()
 
@@ -217,17 +242,44 @@ class SolvePool:
             try:
                 fut = self.pool.submit(_solve_in_worker, doc, req.objective.value if req.objective else None, limit, req.mip_gap)
                 return await asyncio.wrap_future(fut)
+            except asyncio.CancelledError:  # uvicorn cancels what runs past the shutdown's grace period
+                raise ServiceError(503, "the server is shutting down; retry the solve") from None
             except BrokenProcessPool:  # a solver process died (killed, out of memory): a fresh pool for the next request
                 with self.lock:
                     self.pool.shutdown(wait=False, cancel_futures=True)
-                    self.pool = ProcessPoolExecutor(max_workers=self.limits.max_solves, mp_context=multiprocessing.get_context("spawn"))
+                    self.pool = self._new_pool()
                 raise ServiceError(503, "a solver process died during this solve; retry") from None
         finally:
             with self.lock:
                 self.in_flight -= 1
 
-    def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # the workers are started by the thread that submits, the event loop's (the main thread):
+        # PR_SET_PDEATHSIG fires when it ends, that is with the server
+        return ProcessPoolExecutor(max_workers=self.limits.max_solves, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_solve_worker_init, initargs=(os.getpid(),))
+
+    def close(self, grace: float = GRACE) -> None:
+        """Cancel the waiting solves, let the workers exit (a solve still running gets ``grace``
+        seconds), end the stragglers, and wait for every worker and the pool's threads."""
+        with self.lock:
+            pool, self.pool = self.pool, None
+        if pool is None:
+            return
+        # the pool has no public handle on these: its workers, and the threads holding its queues
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        threads = [t for t in (getattr(pool, "_executor_manager_thread", None),
+                               getattr(getattr(pool, "_call_queue", None), "_thread", None)) if t is not None]
+        pool.shutdown(wait=False, cancel_futures=True)  # (it forgets its thread: no later shutdown joins it)
+        _end(workers, grace, terminate_first=False)
+        for t in threads:
+            t.join(grace)
+        # The queues' semaphores are unregistered from the resource tracker when the last reference
+        # goes, which a finished thread drops only as its OS thread ends: wait for that, so that
+        # stopping the tracker next never races an unregistration (which would start a new one).
+        _os_threads_ended(threads, grace)
+        del pool, threads
+        gc.collect()
 
 
 # --------------------------------------------------------------------------- sweep jobs
@@ -310,23 +362,85 @@ class JobStore:
             return len(seen)
 
 
-def _die_with_parent() -> None:
-    """Linux: this process is killed when the server dies, so a restarted server never finds
-    an orphan still writing the journal it resumes."""
+def _os_threads_ended(threads: list[threading.Thread], timeout: float) -> None:
+    """Wait until the OS threads of these (finished) Python threads are gone (Linux /proc)."""
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        while t.native_id is not None and os.path.exists(f"/proc/self/task/{t.native_id}") and time.monotonic() < deadline:
+            time.sleep(0.002)
+
+
+def _die_with_parent(parent: int | None = None) -> None:
+    """Linux: the kernel kills this process when the thread that started it ends (for the
+    server's children, when the server dies, even by SIGKILL), so a restarted server never
+    finds an orphan still writing the journal it resumes, and no worker outlives its parent.
+    ``parent``: the pid that started this process; if it is already gone, exit now (it died
+    before the request to the kernel was made)."""
     try:
         import ctypes
-        import signal
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
-def _run_job(root: str, job: str, workers: int) -> None:
+def _end(procs: list, grace: float, terminate_first: bool = True) -> None:
+    """End multiprocessing processes and wait for each: SIGTERM (unless ``terminate_first`` is
+    false: they were asked to exit already), ``grace`` seconds, then SIGKILL for the rest."""
+    procs = [p for p in procs if p.is_alive()]
+    if terminate_first:
+        for p in procs:
+            p.terminate()
+    deadline = time.monotonic() + grace
+    while procs and time.monotonic() < deadline:
+        multiprocessing.connection.wait([p.sentinel for p in procs], timeout=deadline - time.monotonic())
+        procs = [p for p in procs if p.is_alive()]
+    for p in procs:
+        log.warning("process %s did not end within %g s: killed", p.pid, grace)
+        p.kill()
+    for p in procs:
+        p.join()
+
+
+_forker: int | None = None  # in a sweep process: the pid of the process forking right now
+
+
+def _forking() -> None:
+    global _forker
+    _forker = os.getpid()
+
+
+def _sweep_worker_forked() -> None:
+    """In each worker a sweep process forks (``run_sweep`` with jobs > 1): it dies with the
+    sweep process, and leaves Ctrl+C to the server (a worker interrupted on its own would break
+    the pool and fail the sweep). A SIGTERM to the whole group reaches the sweep process too,
+    whose handler runs before it could see the broken pool."""
+    _die_with_parent(_forker)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _sweep_stop(signum: int, frame) -> None:
+    """SIGTERM in a sweep process: end its workers and wait for them, then exit by the signal.
+    Every finished point is in the journal already; the job stays running, so it resumes."""
+    children = multiprocessing.active_children()
+    for p in children:
+        p.kill()  # a point half solved is solved again on resume
+    for p in children:
+        p.join(GRACE)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _run_job(root: str, job: str, workers: int, parent: int | None = None) -> None:
     """One sweep job, in its own process: resume from the journal, write the result file."""
     from .sweeps import run_sweep
 
-    _die_with_parent()
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the server's to handle: it ends this process in order
+    signal.signal(signal.SIGTERM, _sweep_stop)
+    os.register_at_fork(before=_forking, after_in_child=_sweep_worker_forked)
     store = JobStore(Path(root))
     rec = store.get(job)
     req = json.loads(rec["request"])
@@ -354,9 +468,17 @@ class Jobs:
         self.thread.start()
 
     def _loop(self) -> None:
-        while not self.stop.is_set():
-            self.tick()
-            self.stop.wait(0.2)
+        # This thread starts the job processes, so the kernel kills them when it ends
+        # (PR_SET_PDEATHSIG follows the thread): it ends them itself, in order, before it ends.
+        try:
+            while not self.stop.is_set():
+                try:
+                    self.tick()
+                except Exception:  # a database hiccup must not end the thread, and with it every job
+                    log.exception("sweep jobs: tick failed")
+                self.stop.wait(0.2)
+        finally:
+            self._end_all()
 
     def tick(self) -> None:
         with self.lock:
@@ -365,13 +487,16 @@ class Jobs:
                     proc.join()
                     del self.procs[job]
                     rec = self.store.get(job)
-                    if rec and rec["state"] == "running":  # died without saying why
-                        self.store.set(job, "failed", f"the sweep process exited with code {proc.exitcode}")
+                    if rec and rec["state"] == "running":
+                        if proc.exitcode == -signal.SIGTERM:  # stopped from outside (a service manager's stop): resumes
+                            self.store.set(job, "queued", "interrupted; resumed from its journal")
+                        else:  # died without saying why
+                            self.store.set(job, "failed", f"the sweep process exited with code {proc.exitcode}")
             for job in self.store.ids("queued"):
                 if len(self.procs) >= self.limits.max_jobs:
                     break
                 proc = multiprocessing.get_context("spawn").Process(
-                    target=_run_job, args=(str(self.store.root), job, self.limits.sweep_workers), daemon=False)
+                    target=_run_job, args=(str(self.store.root), job, self.limits.sweep_workers, os.getpid()), daemon=False)
                 self.store.set(job, "running")
                 proc.start()
                 self.procs[job] = proc
@@ -384,15 +509,18 @@ class Jobs:
                 proc.join()
             self.store.set(job, "cancelled")
 
+    def _end_all(self) -> None:
+        """End the running job processes (and so their workers) and wait for them. Their state
+        stays running: the next server start queues them again and they resume."""
+        with self.lock:
+            _end(list(self.procs.values()), GRACE)
+            self.procs.clear()
+
     def close(self) -> None:
         """Stop starting jobs; running ones stop with the server and resume at its next start."""
         self.stop.set()
         self.thread.join()
-        with self.lock:
-            for proc in self.procs.values():
-                proc.terminate()
-                proc.join()
-            self.procs.clear()
+        self._end_all()  # nothing left, unless the thread died before its own clean-up
 
 
 # --------------------------------------------------------------------------- the app
@@ -405,19 +533,36 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
 
     from contextlib import asynccontextmanager
 
+    def shutdown() -> None:
+        """End every process this server started and wait for them (idempotent: the lifespan's
+        end runs it, and ``serve`` again when uvicorn skipped that, on a second Ctrl+C)."""
+        jobs, pool = state.pop("jobs", None), state.pop("pool", None)
+        steps = [jobs.close if jobs else None, pool.close if pool else None,
+                 lambda: _end(multiprocessing.active_children(), GRACE),  # none expected; never an orphan
+                 _stop_resource_tracker]  # last: it waits for every process holding its pipe
+        del jobs, pool
+        for step in steps:
+            try:
+                if step is not None:
+                    step()
+            except Exception:  # one failed step must not leave the others' processes running
+                log.exception("shutdown step failed")
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         state["pool"] = SolvePool(limits)
         state["jobs"] = Jobs(store, limits)
-        yield
-        state["jobs"].close()
-        state["pool"].close()
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(shutdown)  # it waits for processes: not on the event loop
 
     app = FastAPI(title="optimizer", version="1", lifespan=lifespan,
                   responses={400: {"model": ErrorBody}, 422: {"model": ErrorBody}, 500: {"model": ErrorBody}, 503: {"model": ErrorBody}},
                   description="The hardware-mix planner for AI factories, over HTTP. Instances are JSON bodies "
                               "with the fields of the instance files (GET /v1/schema).")
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
+    app.state.shutdown = shutdown
     errors = {s: {"model": ErrorBody} for s in (413, 422, 429)}
 
     @app.exception_handler(ServiceError)
@@ -536,7 +681,34 @@ def _status(store: JobStore, job: str) -> JobStatus:
                      created=rec["created"], finished=rec["finished"])
 
 
+def _stop_resource_tracker(timeout: float = GRACE) -> None:
+    """multiprocessing's resource tracker (started with the first spawned process) exits when
+    every process holding its pipe has: end it now and wait for it, so that it is never left
+    re-parented to init after the server. Call after every child has ended."""
+    from multiprocessing import resource_tracker
+
+    tracker = getattr(resource_tracker, "_resource_tracker", None)
+    pid = getattr(tracker, "_pid", None)
+    if pid is None or not hasattr(tracker, "_stop"):
+        return  # not started by this process
+    gc.collect()  # semaphores of the closed pools unregister now, not at exit (which would start a new tracker)
+    stopper = threading.Thread(target=tracker._stop, daemon=True, name="stop-resource-tracker")
+    stopper.start()
+    stopper.join(timeout)
+    if stopper.is_alive():  # some process still holds its pipe (it ignores SIGTERM and SIGINT)
+        log.warning("resource tracker %s did not exit within %g s: killed", pid, timeout)
+        os.kill(pid, signal.SIGKILL)
+        stopper.join(timeout)
+
+
 def serve(host: str, port: int, data_dir: str | Path, limits: Limits) -> None:
+    """Run the server until SIGTERM or SIGINT. Either way uvicorn runs the lifespan's end,
+    which ends every child; after SIGTERM it raises the signal again (the exit status says
+    killed by SIGTERM), after SIGINT the server exits 0."""
     import uvicorn
 
-    uvicorn.run(create_app(data_dir, limits), host=host, port=port, log_level="info")
+    app = create_app(data_dir, limits)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=REQUEST_GRACE)
+    finally:
+        app.state.shutdown()  # a second Ctrl+C makes uvicorn skip the lifespan's end
