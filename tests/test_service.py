@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 import optimizer
+import procs
 from generate import random_instance
 from optimizer.client import Client, ServiceError
 from optimizer.schema import json_schema, read_document
@@ -43,7 +44,8 @@ class Server:
     def start(self) -> None:
         cmd = [sys.executable, "-m", "optimizer", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.args]
         self.log = open(self.data_dir.parent / f"server-{self.port}.log", "a")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        # its own session: what it starts stays findable (procs.in_session) even once re-parented
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
@@ -57,7 +59,12 @@ class Server:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(30)
 
+    def descendants(self) -> dict[int, int]:
+        return procs.descendants(self.proc.pid)
+
     def stop(self) -> None:
+        """SIGTERM, and check the shutdown: the server exits and leaves no process behind."""
+        tree = self.descendants()
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -65,6 +72,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.log.close()
+        left = procs.wait_until_empty(lambda: sorted(set(procs.alive(tree)) | set(procs.in_session(self.proc.pid))), 10)
+        assert not left, "the stopped server left processes behind:\n" + "\n".join(map(procs.describe, left))
 
     def rss_mb(self) -> float:
         """Resident memory of the server and every process under it, MB (Linux /proc)."""
@@ -104,7 +113,7 @@ def test_validate(server):
         doc["tiers"][0]["workload"] = "ghost"
         doc["hardware"][0]["availability"] = 0
         errors = c.validate(doc)
-    assert {"path": "hardware[0].availability", "rule": "Input should be greater than 0 (got 0)"} in errors
+    assert {"path": "hardware[0] (gb300-nvl72).availability", "rule": "Input should be greater than 0 (got 0)"} in errors
 
 
 def test_solve_matches_the_library(server):
@@ -122,7 +131,7 @@ def test_solve_errors_name_the_field(server):
     assert r.status_code == 422 and {"path": "instance.facilty", "rule": "unknown field (not in the schema; check its spelling)"} in r.json()["errors"]
     doc["tiers"].append(doc["tiers"][0])
     r = httpx.post(server.url + "/v1/solve", json={"instance": doc})
-    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "instance.tiers[5].name"
+    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "instance.tiers[5] (free).name"
     r = httpx.post(server.url + "/v1/solve", json={"instance": read_document(GTC), "time_limit": 1000})
     assert r.status_code == 422 and "cap of 30 s" in r.json()["detail"]
     r = httpx.post(server.url + "/v1/solve", content=GTC.read_text(), headers={"content-type": "application/yaml"})
@@ -237,7 +246,12 @@ def test_killed_during_a_sweep_and_restarted(tmp_path):
                 time.sleep(0.05)
             before = c.status(job)
         assert 5 <= before["done"] < 30, before
+        tree = srv.descendants()
         srv.kill()
+        # no orphan: the sweep process dies with the server (PR_SET_PDEATHSIG), the resource
+        # tracker once the last process holding its pipe has
+        left = procs.wait_until_empty(lambda: procs.alive(tree), 10)
+        assert not left, "\n".join(map(procs.describe, left))
         journal = data / f"{job}.parquet.journal.jsonl"
         assert journal.exists()
         srv.start()
