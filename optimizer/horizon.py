@@ -114,7 +114,7 @@ def preprocess_horizon(inst: Instance) -> HorizonData:
     for d in periods:
         d.scale = common
     w = {y: (1.0 + rate) ** -(y - years[0]) for y in range(years[0], end)}
-    discount = np.array([sum(w[y] for y in range(s, s + n)) for s, n in zip(years, lengths)])
+    discount = np.array([sum(w[y] for y in range(s, s + n)) for s, n in zip(years, lengths)])  # floats: see add_horizon_expressions
     nh, npd = len(inst.hardware), len(years)
     max_new = np.full((nh, npd), np.inf)
     vintages: list[Vintage] = []
@@ -328,11 +328,14 @@ def add_horizon_expressions(m, hd: HorizonData) -> None:
     m.capital = pyo.Expression(
         expr=sum(vint[(hd.hardware.index(h), v)].annuity_weight * vint[(hd.hardware.index(h), v)].capex_usd / money * m.b[h, z, v]
                  for (h, z, v) in m.B)
-        + sum(hd.port_weight[j, p] * x.capex_usd * hd.scale.ports / money * m.a[x.name, y]
+        + sum(float(hd.port_weight[j, p]) * x.capex_usd * hd.scale.ports / money * m.a[x.name, y]
               for j, x in enumerate(hd.periods[0].designs) for p, y in enumerate(Y))
     )
-    m.revenue = pyo.Expression(expr=sum(hd.discount[p] * blocks[y].revenue for p, y in enumerate(Y)))
-    m.cost = pyo.Expression(expr=sum(hd.discount[p] * (m.opex[y] + m.energy[y]) for p, y in enumerate(Y)) + m.capital)
+    # plain floats times Pyomo expressions: a numpy scalar on the left hands the product to numpy,
+    # which older Pyomo (6.9) cannot take for a named expression
+    df = [float(x) for x in hd.discount]
+    m.revenue = pyo.Expression(expr=sum(df[p] * blocks[y].revenue for p, y in enumerate(Y)))
+    m.cost = pyo.Expression(expr=sum(df[p] * (m.opex[y] + m.energy[y]) for p, y in enumerate(Y)) + m.capital)
     m.tokens = pyo.Expression(expr=sum(n * blocks[y].tokens for n, y in zip(hd.lengths, Y)) / span)
     m.facility_mw = pyo.Expression(expr=sum(n * blocks[y].facility_mw for n, y in zip(hd.lengths, Y)) / span)
     m.capex = pyo.Expression(expr=sum(m.purchases[y] for y in Y))

@@ -264,8 +264,10 @@ class HighsAdapter:
         message = str(res.termination_condition.name)
         if status == "error":
             errors = log_errors(res.solver_log or "")
-            if errors:
-                message = f"{message}: {'; '.join(errors)}"
+            if not errors:  # some releases refuse a run without a word: say what HiGHS's status is
+                h = self.solver._solver_model
+                errors = [f"HiGHS gave no reason (model status: {h.modelStatusToString(h.getModelStatus())})"]
+            message = f"{message}: {'; '.join(errors)}"
         return SolveResult(status, has, obj, bound, gap, seconds, message)
 
     def duals(self) -> dict:
