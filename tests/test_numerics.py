@@ -1,0 +1,102 @@
+"""No wrong plan is reported as optimal: HiGHS's tolerances made to bite, and the status it gets.
+
+Every plan is checked in planner units before it is reported (optimizer.verify); a plan that
+fails is solved again with tolerances 100x tighter, and if it still fails it is reported as
+``numerical_trouble`` with what it breaks (exit 1), never as ``optimal``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import optimizer
+import optimizer.engine as engine
+import optimizer.solver as solver
+from helpers import gpu, tier, tiny
+from optimizer.cli import app
+
+# HiGHS's feasibility tolerances at 5%: a plan 1.6% short of a demand floor passes HiGHS
+LOOSE = {"primal_feasibility_tolerance": 0.05, "mip_feasibility_tolerance": 0.05}
+
+
+def floor_instance() -> dict:
+    """The cheapest plan that serves 30,500 tokens/s at 10,000 tokens/s per rack: 4 racks (3 make
+    30,000, 1.6% short: inside a 5% tolerance)."""
+    inst = tiny(grid_power_mw=5.0)
+    inst["objective"] = "min_cost"
+    inst["hardware"] = [gpu(kw=100.0)]
+    inst["tiers"] = [tier("t", 10, 1.0, min_tokens_per_s=30_500)]
+    return inst
+
+
+@pytest.fixture
+def loose(monkeypatch):
+    """HiGHS runs with LOOSE tolerances; ``strict_too`` keeps them loose in the re-solve as well."""
+    real = solver.HighsAdapter.solve
+    attempts: list[str] = []
+
+    def use(strict_too: bool):
+        def run(self, model, time_limit, mip_gap=None, abs_gap=None, load=True, highs_options=None, start=None):
+            extra = dict(highs_options or {})
+            if strict_too or not self.options.strict:
+                extra = {**extra, **LOOSE}
+            return real(self, model, time_limit, mip_gap, abs_gap, load, extra, start)
+
+        monkeypatch.setattr(solver.HighsAdapter, "solve", run)
+        monkeypatch.setattr(solver, "STRICT", {} if strict_too else solver.STRICT)
+        first = engine.solve_data
+
+        def spy(*a, **k):
+            sol = first(*a, **k)
+            attempts.append(sol.status)
+            return sol
+
+        monkeypatch.setattr(engine, "solve_data", spy)
+        return attempts
+
+    return use
+
+
+def test_a_plan_short_of_its_floor_is_caught_and_solved_again(loose):
+    attempts = loose(strict_too=False)
+    sol = optimizer.solve(floor_instance())
+    assert attempts == ["numerical_trouble", "optimal"]
+    assert sol.status == "optimal" and sol.solver_options["strict_tolerances"] is True
+    assert [(r.hardware, r.count) for r in sol.racks] == [("g", 4)]
+
+
+def test_a_plan_that_stays_wrong_is_numerical_trouble_and_exits_1(loose, tmp_path):
+    loose(strict_too=True)
+    sol = optimizer.solve(floor_instance())
+    assert sol.status == "numerical_trouble" and not sol.has_plan
+    assert any("aggregated_output[t]" in p or "demand_floor[t]" in p for p in sol.problems), sol.problems
+    assert sol.message.startswith("numerical trouble:")
+    path = tmp_path / "floor.json"
+    path.write_text(json.dumps(floor_instance()))
+    res = CliRunner().invoke(app, ["solve", str(path), "--json"])
+    assert res.exit_code == 1, res.output
+    out = json.loads(res.stdout)
+    assert out["status"] == "numerical_trouble" and out["problems"]
+
+
+def test_a_fixed_integer_lp_that_loses_the_milp_optimum_is_no_plan(monkeypatch):
+    """The LP with the racks fixed must keep what the MILP found: one that serves nothing
+    (revenue 0 against the MILP's 315,360 USD/yr) is a failure, not a plan."""
+    real = engine.fixed_integer_lps
+
+    def losing(adapter, *a, **k):
+        duals = real(adapter, *a, **k)
+        for var in adapter.solver._vars.values():
+            if var[0].parent_component().local_name in ("qa", "qd"):
+                var[0].set_value(0.0)
+        return duals
+
+    monkeypatch.setattr(engine, "fixed_integer_lps", losing)
+    inst = tiny()
+    inst["hardware"] = [gpu()]
+    inst["tiers"] = [tier("t", 10, 1.0)]
+    sol = optimizer.solve(inst)
+    assert sol.status == "numerical_trouble"
+    assert any(p.startswith("objective: the plan's revenue is 0, the solver found") for p in sol.problems), sol.problems
