@@ -45,6 +45,31 @@ def test_quick_start_has_exactly_two_commands():
     assert len(cmds) == 2
     assert "optimizer solve instances/" in cmds[0]
     assert "pytest" in cmds[1]
+    assert all("pip install -c constraints.txt " in c for c in cmds)  # the tested versions, on any machine
+
+
+def test_constraints_pin_every_dependency_exactly():
+    """constraints.txt pins, with ==, every package the test environment needs (so a new
+    release cannot change what a fresh machine installs), and each pin satisfies pyproject's
+    lower bound."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"not an exact pin: {line}"
+            pins[name.lower().replace("_", "-")] = Version(version)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for spec in project["dependencies"] + project["optional-dependencies"]["test"]:
+        req = Requirement(spec)
+        name = req.name.lower().replace("_", "-")
+        assert name in pins, f"{name} is not pinned in constraints.txt"
+        assert req.specifier.contains(pins[name]), (name, str(req.specifier), pins[name])
 
 
 def test_ci_runs_the_readme_test_command():
