@@ -7,6 +7,7 @@ assertions compare against it. Every plan also passes the independent multi-year
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
@@ -303,3 +304,48 @@ def test_roadmap_whatifs_sweep(tmp_path):
     plan = df.set_index("scenario").loc["as-planned"]
     assert plan["racks[gb300-nvl72][2026]"] == 2500 and plan["racks[gb300-nvl72][2027]"] == 0
     assert df.set_index("scenario").loc["no-early-retirement", "retired_early_racks"] == 0
+    # the document's what-if table states these NPVs (USD B, one decimal): the exact optima
+    rows = doc_table(REFRESH_DOC.read_text(), "| scenario | NPV (USD) |")
+    stated = [float(r[1].removesuffix(" B").replace(",", "")) for r in rows]
+    assert stated == [round(npv[s] / 1e9, 1) for s in ("as-planned", "no-early-retirement", "rubin-slips-a-year", "prices-fall-twice-as-fast")]
+
+
+REFRESH_DOC = Path(__file__).resolve().parents[1] / "docs" / "refresh.md"
+
+
+def doc_table(text: str, head: str) -> list[list[str]]:
+    """The body rows of the Markdown table whose header line starts with ``head``."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(head))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows
+
+
+def test_refresh_document_states_the_exact_optimum():
+    """docs/refresh.md's schedule and money tables are the roadmap's optimum solved to 1e-9,
+    where it is unique: racks alive (+bought, -retired), facility power and the money."""
+    sol = optimizer.solve(Path(__file__).resolve().parents[1] / "instances" / "roadmap-2026-2030.yaml", mip_gap=1e-9)
+    assert sol.status == "optimal" and sol.mip_gap == 0.0
+    text = REFRESH_DOC.read_text()
+    schedule = {r[0]: r[1:] for r in doc_table(text, "| racks alive |")}
+    for name, cells in schedule.items():
+        if name.startswith(("facility", "tokens")):
+            continue
+        hardware = name.split(" ")[0]
+        for cell, p in zip(cells, sol.periods):
+            rows = [r for r in p.racks if r.hardware == hardware]
+            alive, bought, retired = (sum(getattr(r, f) for r in rows) for f in ("alive", "bought", "retired"))
+            moves = [f"+{bought:,}"] * bool(bought) + [f"−{retired:,}"] * bool(retired)
+            assert cell == f"{alive:,}" + (f" ({', '.join(moves)})" if moves else ""), (hardware, p.year, cell)
+    mw = [c.split(" / ") for c in schedule["facility MW / grid MW"]]
+    assert mw == [[f"{p.power.total_mw:,.0f}", f"{p.power.grid_mw:,.0f}"] for p in sol.periods]
+    money = {r[0].strip("*"): r[1].strip("*") for r in doc_table(text, "| | USD |")}
+    m = sol.metrics
+    figures = {"discounted revenue": m.discounted_revenue_usd, "discounted opex": m.discounted_opex_usd,
+               "discounted energy": m.discounted_energy_usd, "discounted capital (annuities)": m.discounted_capital_usd,
+               "NPV": m.npv_usd, "purchases, undiscounted": m.capex_usd}
+    assert money == {k: f"{v / 1e9:,.1f} B" for k, v in figures.items()}
