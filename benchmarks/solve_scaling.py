@@ -95,9 +95,10 @@ def run_floor(mps: str, time_limit: float) -> dict:
     the primary, then the tie-break with the same budget as `optimizer solve` gives it."""
     import highspy
 
+    from optimizer.solver import DEFAULT_THREADS, new_highs
+
     def solve(file, limit):
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = new_highs(DEFAULT_THREADS)  # the same thread count as optimizer solve, the pool made to match
         if h.readModel(file) != highspy.HighsStatus.kOk:
             raise RuntimeError(f"HiGHS cannot read {file}")
         h.setOptionValue("mip_rel_gap", MIP_GAP)

@@ -38,7 +38,7 @@ from optimizer.model import SENSE, build_model, objective_expr
 from optimizer.preprocess import preprocess
 from optimizer.scenarios import SweepSpec, apply, points
 from optimizer.schema import load_instance, read_document
-from optimizer.solver import HighsAdapter, SolverOptions, _costs
+from optimizer.solver import HighsAdapter, SolverOptions, _costs, new_highs
 from optimizer.sweeps import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +64,7 @@ def _arrays(doc: dict):
     inst = load_instance(doc)
     m = build_model(preprocess(inst))
     adapter = HighsAdapter(SolverOptions(threads=1))
-    adapter.solver.set_instance(m)
+    adapter.set_instance(m)
     lp = adapter.solver._solver_model.getLp()
     cols = adapter.solver._pyomo_var_to_solver_var_map
     name = inst.objective.value
@@ -74,9 +74,7 @@ def _arrays(doc: dict):
 
 
 def _highs(lp, cost, sense: str, start=None, mip: bool = True) -> highspy.Highs:
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
+    h = new_highs(1)  # silent, one thread, the process's pool made to match
     h.setOptionValue("mip_rel_gap", 1e-4)
     h.passModel(lp)
     n = lp.num_col_
