@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -203,8 +204,7 @@ def solve(
         # once more with HiGHS's tolerances 100x tighter; if the plan still fails, say so
         strict = SolverOptions(time_limit=clock.left(), mip_gap=options.mip_gap, threads=options.threads,
                                tie_break_time=options.tie_break_time, strict=True)
-        again = solve_data(d, name, strict, clock, dict(timings), instance=inst)
-        sol = again
+        sol = solve_data(d, name, strict, clock, dict(timings), instance=inst)
     return sol
 
 
@@ -314,7 +314,9 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         **plan,
     )
     if instance is not None:
+        t = time.perf_counter()
         problems = check_plan(instance, sol, d.scale, res, lam, max(options.mip_gap, gap or 0.0))
+        sol.timings["check"] = time.perf_counter() - t
         if problems:
             sol.status, sol.problems = "numerical_trouble", problems
             sol.message = "numerical trouble: the solver's plan fails the check in planner units: " + "; ".join(problems)
@@ -327,7 +329,7 @@ def provenance(options: SolverOptions, adapter: HighsAdapter | None, warnings: l
     used.update(threads=options.threads, mip_rel_gap=options.mip_gap, time_limit=options.time_limit,
                 tie_break_time=options.tie_break_time, strict_tolerances=options.strict)
     used.pop("rel_gap", None)
-    return dict(versions=versions(), solver_options=used,
+    return dict(versions=dict(versions()), solver_options=used,
                 warnings=list(dict.fromkeys(warnings + (adapter.warnings if adapter is not None else []))))
 
 
@@ -369,6 +371,7 @@ def check_plan(instance: Instance, sol: Solution, scale, res: SolveResult, lam: 
     return out
 
 
+@lru_cache(maxsize=1)
 def versions() -> dict[str, str]:
     """The optimizer's, HiGHS's and Pyomo's versions (what a solution was solved with)."""
     from importlib.metadata import PackageNotFoundError, version

@@ -280,7 +280,7 @@ class Solution(BaseModel):
     solver_seconds: float = Field(0.0, description="HiGHS's own run time, summed over every run, s")
     dinkelbach_iterations: int | None = None
     tie_break_gap: float | None = Field(None, description="relative gap of the second stage (0: proven; it runs for at most tie_break_time)")
-    timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage: validate, preprocess, build, handover, highs, extract")
+    timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage: validate, preprocess, build, handover, highs, extract, check")
     periods: list[PeriodPlan] = Field(default_factory=list, description="multi-year plans (section 11): one entry per period")
     vintages: list[VintageRow] = Field(default_factory=list)
     refresh: list[RefreshEvent] = Field(default_factory=list, description="early retirements")
