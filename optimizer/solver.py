@@ -25,7 +25,7 @@ import math
 import os
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import highspy
 import numpy as np
@@ -110,6 +110,7 @@ def log_errors(text: str) -> list[str]:
         if m and m.group(2) and m.group(2) not in out:
             out.append(m.group(2))
     return out
+
 
 # Our statuses (the JSON's ``status``) and the termination conditions that map to them.
 STATUS_MAP = {
