@@ -145,7 +145,7 @@ def _request_issues(exc: RequestValidationError) -> list[Issue]:
         msg = e.get("msg", "invalid")
         if e.get("type") == "extra_forbidden":
             msg = "unknown field (not in the schema; check its spelling)"
-        out.append(Issue(format_loc(tuple(loc)), msg))
+        out.append(Issue(format_loc(tuple(loc), getattr(exc, "body", None)), msg))  # elements named, as in the CLI
     return out
 
 

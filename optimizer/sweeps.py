@@ -60,6 +60,7 @@ def solve_point(base: dict, spec: SweepSpec, point: Point) -> dict[str, Any]:
         tie_break_gap=sol.tie_break_gap,  # > 0: the tie-break stopped at its time budget (timing-dependent)
         warnings="; ".join(sol.warnings),
         threads=sol.solver_options.get("threads"),
+        solver_options=json.dumps(sol.solver_options, sort_keys=True),
         **{f"{package}_version": v for package, v in sol.versions.items()},  # what the point was solved with
     )
     if sol.periods:  # multi-year: the horizon totals, and racks alive / retired early per period

@@ -132,6 +132,10 @@ def test_solve_errors_name_the_field(server):
     doc["tiers"].append(doc["tiers"][0])
     r = httpx.post(server.url + "/v1/solve", json={"instance": doc})
     assert r.status_code == 422 and r.json()["errors"][0]["path"] == "instance.tiers[5] (free).name"
+    bad = read_document(GTC)
+    bad["hardware"][0]["availability"] = 0
+    r = httpx.post(server.url + "/v1/solve", json={"instance": bad})  # a field rule, checked by the request model
+    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "instance.hardware[0] (gb300-nvl72).availability"
     r = httpx.post(server.url + "/v1/solve", json={"instance": read_document(GTC), "time_limit": 1000})
     assert r.status_code == 422 and "cap of 30 s" in r.json()["detail"]
     r = httpx.post(server.url + "/v1/solve", content=GTC.read_text(), headers={"content-type": "application/yaml"})
