@@ -225,9 +225,9 @@ def fabric_designs(inst: Instance) -> list[Design]:
     return out
 
 
-def preprocess(inst: Instance, scale: Scale | None = None) -> Data:
-    """Turn a validated instance into :class:`Data`, with internal units chosen from it (or
-    ``scale``: a multi-year instance has one scale for all its periods)."""
+def preprocess(inst: Instance) -> Data:
+    """Turn a validated instance into :class:`Data`, with internal units chosen from it (a
+    multi-year instance then sets one scale for all its periods: ``horizon.preprocess_horizon``)."""
     H, Z = inst.hardware, inst.facility.halls
     U, W, T = inst.models, inst.workloads, inst.tiers
     mu_idx = {m.name: i for i, m in enumerate(U)}
@@ -318,7 +318,7 @@ def preprocess(inst: Instance, scale: Scale | None = None) -> Data:
         kind_share={k.value: (s.min, s.max) for k, s in c.kind_power_share.items()},
         tier_share={t: (s.min, s.max) for t, s in c.tier_power_share.items()},
     )
-    d.scale = scale or choose_scale([d])
+    d.scale = choose_scale([d])
     return d
 
 
@@ -347,7 +347,7 @@ def infeasibility_hints(d: Data) -> list[str]:
 
 # Beyond these a figure is more likely a unit slip (watts for kW, tokens/min for tokens/s) than a
 # rack: the largest racks announced draw about 600 kW (Kyber, DATA.md) and serve ~1e7 tokens/s.
-PLAUSIBLE_RACK_KW = (0.1, 2_000.0)
+PLAUSIBLE_RACK_KW = (0.5, 2_000.0)
 PLAUSIBLE_TOKENS_PER_RACK = 1e9
 
 
@@ -359,13 +359,12 @@ def planner_warnings(d: "Data") -> list[str]:
         kw = float(d.rack_kw[i])
         if not d.allowed[i].any():
             largest = float(d.hall_kw.max(initial=0.0))
-            liquid = d.liquid_frac[i] > 0 and not d.hall_liquid.any()
-            why = ("it needs liquid cooling and no hall has a liquid loop" if liquid and kw <= largest
-                   else f"its rack power {kw:,.6g} kW is above the largest hall limit ({largest:,.6g} kW)")
+            why = (f"its rack power {kw:,.6g} kW is above the largest hall limit ({largest:,.6g} kW)" if kw > largest
+                   else f"it needs liquid cooling and no hall that can feed {kw:,.6g} kW has a liquid loop")
             out.append(f"hardware '{h}' fits no hall: {why}; it cannot be part of any plan")
         lo, hi = PLAUSIBLE_RACK_KW
         if not lo <= kw <= hi:
-            hint = " (watts written as kW?)" if kw > hi else " (MW or W written as kW?)"
+            hint = " (watts written as kW?)" if kw > hi else " (MW written as kW?)"
             out.append(f"hardware '{h}': rack power {kw:,.6g} kW is outside the plausible {lo:g}-{hi:,.0f} kW per rack{hint}")
         best = max(float(d.A[i].max(initial=0.0)), float(d.Dc[i].max(initial=0.0)), float(d.P[i].max(initial=0.0)))
         if best > PLAUSIBLE_TOKENS_PER_RACK:

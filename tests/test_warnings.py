@@ -31,9 +31,22 @@ def test_a_rack_power_in_watts_is_named_with_the_largest_hall():
     assert sol.status == "optimal"
     text = " | ".join(sol.warnings)
     assert "hardware 'gb300-nvl72' fits no hall: its rack power 136,000 kW is above the largest hall limit (300 kW)" in text
-    assert "136,000 kW is outside the plausible 0.1-2,000 kW per rack (watts written as kW?)" in text
+    assert "136,000 kW is outside the plausible 0.5-2,000 kW per rack (watts written as kW?)" in text
     assert "tier 'nobody': no hardware can serve it" in text
     assert not any("'ok'" in w for w in sol.warnings)  # a plausible rack that fits is not warned about
+
+
+def test_a_liquid_rack_where_only_small_halls_have_liquid():
+    """A 130 kW liquid rack: the 150 kW hall is air-only, the liquid hall takes 50 kW. The reason
+    is the missing loop, not the power."""
+    inst = tiny()
+    inst["facility"]["halls"] = [{"name": "air", "rack_slots": 10, "max_rack_kw": 150, "liquid_cooling": False},
+                                 {"name": "wet", "rack_slots": 10, "max_rack_kw": 50, "liquid_cooling": True}]
+    inst["hardware"] = [gpu("liquid", kw=130.0), gpu("air", kw=40.0, liquid_cooled_fraction=0.0)]
+    inst["tiers"] = [tier("t", 10, 1.0)]
+    sol = optimizer.solve(inst)
+    assert "hardware 'liquid' fits no hall: it needs liquid cooling and no hall that can feed 130 kW has a liquid loop; it cannot be part of any plan" in sol.warnings
+    assert not any("plausible" in w for w in sol.warnings)
 
 
 def test_warnings_reach_the_terminal_the_page_and_the_json(tmp_path):
