@@ -114,7 +114,7 @@ def preprocess_horizon(inst: Instance) -> HorizonData:
     for d in periods:
         d.scale = common
     w = {y: (1.0 + rate) ** -(y - years[0]) for y in range(years[0], end)}
-    discount = np.array([sum(w[y] for y in range(s, s + n)) for s, n in zip(years, lengths)])  # floats: see add_horizon_expressions
+    discount = np.array([sum(w[y] for y in range(s, s + n)) for s, n in zip(years, lengths)])
     nh, npd = len(inst.hardware), len(years)
     max_new = np.full((nh, npd), np.inf)
     vintages: list[Vintage] = []
