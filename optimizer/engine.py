@@ -17,7 +17,7 @@ import pyomo.environ as pyo
 
 from .diagnose import diagnose
 from .horizon import HorizonData, build_horizon_model, extract_horizon_plan, horizon_hints, horizon_warnings, preprocess_horizon
-from .model import SENSE, build_model, largest_coefficient, objective_expr, set_objective
+from .model import SENSE, build_model, coefficient_scale, objective_expr, set_objective
 from .preprocess import Data, infeasibility_hints, planner_warnings, preprocess
 from .results import (
     HORIZON_UNITS,
@@ -107,14 +107,14 @@ def _second_stage(m, objective: str, z: float, lam: float, adapter: HighsAdapter
         if lam <= 0:
             return None, False
         ratio = m.tokens - lam * (1 - SECOND_STAGE_TOL) * m.facility_mw
-        m.primary_floor = pyo.Constraint(expr=ratio * (1.0 / largest_coefficient(ratio)) >= 0)
+        m.primary_floor = pyo.Constraint(expr=ratio * (1.0 / coefficient_scale(ratio)) >= 0)
         # the reported plan must have TOK > 0 (section 7). "At least one rack" says it robustly:
         # then F > 0 and the ratio above forces TOK >= lambda * F > 0 (a floor on TOK itself
         # would sit inside the solver's feasibility tolerance).
         m.primary_positive = pyo.Constraint(expr=sum(m.racks[h] for h in m.H) >= 1)
     else:
-        # normalised like the objective was: a row of 1e-9 coefficients would be dropped by HiGHS
-        scale = largest_coefficient(objective_expr(m, objective))
+        # centred as the objective was: a row of 1e-9 coefficients would be dropped by HiGHS
+        scale = coefficient_scale(objective_expr(m, objective))
         expr = objective_expr(m, objective) * (1.0 / scale)
         tol = SECOND_STAGE_TOL * max(abs(z), 1e-9 * scale)
         if SENSE[objective] == "max":
@@ -162,7 +162,7 @@ def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clo
     duals = lp.duals()
     if objective not in ("tokens", "tokens_per_watt"):  # those already maximise TOK
         z = res.objective
-        scale = largest_coefficient(primary)
+        scale = coefficient_scale(primary)
         held = primary * (1.0 / scale)
         m.primary_held = pyo.Constraint(expr=held >= z / scale if SENSE[objective] == "max" else held <= z / scale)
         set_objective(m, m.tokens, "max")

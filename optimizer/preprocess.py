@@ -15,8 +15,8 @@ tokens     tokens/s            ``Scale.tokens`` tokens/s: the geometric mean of 
                                largest per-rack throughput; demand rows divided by their limit
 money      USD, USD/yr         ``Scale.money`` USD: the geometric mean of the smallest and largest
                                per-rack-year figure (capital, opex, energy, revenue); budget and
-                               revenue rows divided by their limit; every objective normalised to
-                               a largest coefficient of 1 (``model.set_objective``)
+                               revenue rows divided by their limit; every objective divided by
+                               the power of ten its coefficients centre on (``model.set_objective``)
 ports      ports               ``Scale.ports`` ports: the largest ports per rack
 bandwidth  Gb/s                Tb/s
 =========  ==================  ===============================================================

@@ -35,6 +35,8 @@ from pyomo.common.tee import capture_output
 from pyomo.contrib.solver.solvers.highs import Highs
 from pyomo.repn import generate_standard_repn
 
+from .model import centre
+
 # One HiGHS thread unless asked otherwise: the plan does not depend on the machine's core count
 # (HiGHS's own default, "automatic", was half the cores up to 1.15 and all of them from 1.16),
 # and the models here are small enough that HiGHS's parallel parts do not pay for their threads.
@@ -300,8 +302,8 @@ def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, tokens, drop: 
     hand-over from Pyomo: integer columns fixed at their rounded values, the rows of ``drop``
     (the tie-break's) freed, the LP of ``primary`` solved (its row duals are returned, by Pyomo
     constraint), then, holding that optimum, ``tokens`` maximised (when given). Each objective is
-    normalised to a largest coefficient of 1 for HiGHS (its tolerances are absolute), and the
-    duals are returned in the expression's units. The solution is loaded into the model's
+    divided by the power of ten its coefficients centre on, for HiGHS (its tolerances are
+    absolute), and the duals are returned in the expression's units. The solution is loaded into the model's
     variables. Returns None if anything fails (the caller falls back).
     """
     try:
@@ -325,7 +327,7 @@ def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, tokens, drop: 
             inf = highspy.kHighsInf
             h.changeRowsBounds(len(rows), np.array(rows, dtype=np.int32), np.full(len(rows), -inf), np.full(len(rows), inf))
         c, _ = _costs(primary, col_of, n)
-        scale = _largest(c)
+        scale = _centre(c)
         h.changeColsCost(n, np.arange(n, dtype=np.int32), c / scale)
         h.changeObjectiveSense(highspy.ObjSense.kMaximize if sense == "max" else highspy.ObjSense.kMinimize)
         with captured(adapter.log):
@@ -343,7 +345,7 @@ def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, tokens, drop: 
             lo, hi = (z, highspy.kHighsInf) if sense == "max" else (-highspy.kHighsInf, z)
             h.addRow(lo, hi, len(nz), nz, c[nz] / scale)
             t, _ = _costs(tokens, col_of, n)
-            h.changeColsCost(n, np.arange(n, dtype=np.int32), t / _largest(t))
+            h.changeColsCost(n, np.arange(n, dtype=np.int32), t / _centre(t))
             h.changeObjectiveSense(highspy.ObjSense.kMaximize)
             h.setOptionValue("primal_feasibility_tolerance", 1e-10)
             clock = h.getRunTime()
@@ -359,7 +361,6 @@ def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, tokens, drop: 
         return None
 
 
-def _largest(c: np.ndarray) -> float:
-    """The largest |coefficient| of a cost vector (1 for an empty or zero one)."""
-    big = float(np.abs(c).max()) if len(c) else 0.0
-    return big if big > 0 and math.isfinite(big) else 1.0
+def _centre(c: np.ndarray) -> float:
+    """A cost vector's :func:`~optimizer.model.centre` (the power of ten its coefficients centre on)."""
+    return centre(c.tolist())
