@@ -15,6 +15,9 @@ infeasibility has none). HiGHS says whether the subset is irreducible; it may no
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
 import numpy as np
 import pyomo.environ as pyo
 from .horizon import HorizonData, build_horizon_model
@@ -75,8 +78,10 @@ def _name(con) -> tuple[str, str]:
     return label(con), "" if idx is None else str(idx)
 
 
-def elastic(d, groups: dict, options: SolverOptions) -> list[Shortfall] | None:
-    """Minimise the normalised slack on the limits of ``groups``; None if that cannot help.
+def elastic(d, groups: dict, options: SolverOptions) -> tuple[list[Shortfall] | None, bool]:
+    """Minimise the normalised slack on the limits of ``groups``: (the shortfalls, or None if
+    that cannot help; whether HiGHS proved it within ``options.time_limit``). An unproven answer
+    is the best found in time (its figures may not be the smallest), or None when none was.
 
     An equality (an installed fleet) keeps its upper side and relaxes its lower side."""
     m = _build(d, tight=False)
@@ -98,8 +103,9 @@ def elastic(d, groups: dict, options: SolverOptions) -> list[Shortfall] | None:
             m.elastic.add(con.body + scale * m.slack[k] >= con.lower)
     set_objective(m, sum(m.slack[k] for k in m.slack) if targets else 0.0 * m.tokens, "min")
     res = HighsAdapter(options).solve(m, options.time_limit)
+    proven = res.status in ("optimal", "infeasible")
     if not res.has_solution:
-        return None
+        return None, proven
     out: dict[str, Shortfall] = {}
     for k, con in enumerate(targets):
         s = pyo.value(m.slack[k]) * scales[k]
@@ -121,7 +127,7 @@ def elastic(d, groups: dict, options: SolverOptions) -> list[Shortfall] | None:
             out[name].missing += missing
         else:
             out[name] = Shortfall(constraint=name, missing=missing, unit=unit)
-    return sorted(out.values(), key=lambda e: e.constraint)
+    return sorted(out.values(), key=lambda e: e.constraint), proven
 
 
 def iis(m, options: SolverOptions) -> list[str]:
@@ -173,8 +179,30 @@ def sentence(needs: list[Shortfall] | None, gives: list[Shortfall] | None) -> st
 
 
 def diagnose(d, options: SolverOptions, m=None) -> Diagnosis:
-    """Why ``d`` (one period's :class:`Data` or a :class:`HorizonData`) is infeasible."""
-    needs = elastic(d, NEEDS, options)
-    gives = elastic(d, GIVES_UP, options)
-    conflict = iis(m if m is not None else _build(d), options)
-    return Diagnosis(sentence=sentence(needs, gives), needs=needs, gives_up=gives, conflict=conflict)
+    """Why ``d`` (one period's :class:`Data` or a :class:`HorizonData`) is infeasible.
+
+    ``options.time_limit`` bounds the whole diagnosis, not each of its three solves: each gets
+    what is left. One cut short says so (``complete`` false, and the sentence), and a step with
+    no time left is not run."""
+    start = time.perf_counter()
+
+    def left(opts: SolverOptions) -> SolverOptions | None:
+        if opts.time_limit is None:
+            return opts
+        remaining = opts.time_limit - (time.perf_counter() - start)
+        return None if remaining <= 0.01 else replace(opts, time_limit=remaining)
+
+    steps, complete = [], True
+    for groups in (NEEDS, GIVES_UP):
+        opts = left(options)
+        found, proven = elastic(d, groups, opts) if opts is not None else (None, False)
+        steps.append(found)
+        complete &= proven
+    opts = left(options)
+    conflict = iis(m if m is not None else _build(d), opts) if opts is not None else []
+    complete &= opts is not None
+    needs, gives = steps
+    text = sentence(needs, gives) if complete else (
+        "the diagnosis was cut short by the time limit, so what follows is the best found, not proven: "
+        + (sentence(needs, gives) if needs or gives else "nothing found in time"))
+    return Diagnosis(sentence=text, needs=needs, gives_up=gives, conflict=conflict, complete=complete)

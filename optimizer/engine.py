@@ -231,7 +231,12 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
     adapter.set_instance(m)  # the hand-over to HiGHS, timed on its own
     timings["handover"] = time.perf_counter() - t
     lam, iters = 0.0, None
-    if objective == "tokens_per_watt":
+    if hints:
+        # certain reasons found before any solve (installed racks no hall can hold, a floor nothing
+        # serves): no solver's rounding may overturn them (1e20 installed racks came back as
+        # "unbounded" from HiGHS), so the instance is infeasible without asking it
+        res = SolveResult("infeasible", False, None, None, None, 0.0, "infeasible before solving: " + "; ".join(hints))
+    elif objective == "tokens_per_watt":
         res, lam, iters = _dinkelbach(m, adapter, clock)
     else:
         set_objective(m, objective_expr(m, objective), SENSE[objective])
@@ -252,6 +257,8 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         message, diagnosis = messages[status], None
         if status == "infeasible":
             diagnosis = diagnose(d, SolverOptions(time_limit=clock.left(), mip_gap=options.mip_gap, threads=options.threads))
+            if hints and not (diagnosis.needs or diagnosis.gives_up):  # the certain reasons say more
+                diagnosis.sentence = "; ".join(hints)
             message = f"infeasible: {diagnosis.sentence}"
         return empty_solution(
             d, objective, status, message, units=units, hints=hints, diagnosis=diagnosis, model_size=size,

@@ -168,6 +168,7 @@ class Diagnosis(BaseModel):
     needs: list[Shortfall] | None = Field(description="null: no addition to the site's limits alone suffices")
     gives_up: list[Shortfall] | None = Field(description="null: no reduction of demand and side constraints alone suffices")
     conflict: list[str] = Field(default_factory=list, description="constraints of the LP relaxation's IIS")
+    complete: bool = Field(True, description="false: the time limit cut the diagnosis short; its figures are the best found, not proven")
 
 
 class HorizonMetrics(BaseModel):

@@ -100,3 +100,40 @@ def test_a_fixed_integer_lp_that_loses_the_milp_optimum_is_no_plan(monkeypatch):
     sol = optimizer.solve(inst)
     assert sol.status == "numerical_trouble"
     assert any(p.startswith("objective: the plan's revenue is 0, the solver found") for p in sol.problems), sol.problems
+
+
+def test_absurd_installed_racks_are_infeasible_not_unbounded():
+    """10^20 installed racks in a 100-slot hall: certain before any solve, so HiGHS's
+    "unbounded" on numbers that large cannot overturn it; the message says why."""
+    inst = tiny()
+    inst["hardware"] = [gpu(installed_racks=10**20)]
+    inst["tiers"] = [tier("t", 10, 1.0)]
+    sol = optimizer.solve(inst)
+    assert sol.status == "infeasible" and not sol.has_plan
+    assert "hardware 'g' has 1e+20 installed racks but its halls hold at most 100" in sol.message
+
+
+def test_the_time_limit_bounds_the_whole_diagnosis(monkeypatch):
+    """Each of the diagnosis's three solves gets what is left of the limit, not all of it, and a
+    diagnosis cut short says so instead of stating its figures as fact."""
+    from test_status import hard_knapsack
+
+    import optimizer.diagnose as diagnose
+
+    given = []
+    real = diagnose.HighsAdapter.solve
+
+    def record(self, model, time_limit, *a, **k):
+        given.append(time_limit)
+        return real(self, model, time_limit, *a, **k)
+
+    monkeypatch.setattr(diagnose.HighsAdapter, "solve", record)
+    inst = hard_knapsack()
+    inst["tiers"][0]["min_tokens_per_s"] = 5e8  # far beyond the budget: infeasible
+    sol = optimizer.solve(inst, mip_gap=0.0, time_limit=30.0)
+    # the primary solve, then the diagnosis's three: each given what is left of the 30 s, shrinking
+    assert sol.status == "infeasible" and sol.diagnosis.complete and len(given) == 4
+    assert all(b < a for a, b in zip(given, given[1:])) and given[0] < 30.0
+    cut = diagnose.diagnose(engine.preprocess(optimizer.load_instance(inst)), solver.SolverOptions(time_limit=0.0, mip_gap=0.0))
+    assert not cut.complete and cut.sentence.startswith("the diagnosis was cut short by the time limit")
+    assert cut.needs is None and cut.gives_up is None and cut.conflict == []  # no step ran: nothing is claimed
