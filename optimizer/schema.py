@@ -527,20 +527,89 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
 _Loader.add_implicit_resolver("tag:yaml.org,2002:float", YAML12_FLOAT, list("-+0123456789."))
 
 
+MAX_FILE_BYTES = 50_000_000  # an instance or sweep file larger than this is refused unread
+MAX_DEPTH = 100  # mappings and lists nested deeper than this (no instance needs 10)
+MAX_ALIAS_NODES = 1_000_000  # YAML aliases may stand for at most this many nodes in all (an alias bomb)
+
+
+def _yaml_shape(text: str, source: str) -> None:
+    """Refuse, before building anything, YAML nested deeper than MAX_DEPTH or whose aliases
+    expand to more than MAX_ALIAS_NODES nodes: one pass over libyaml's events, counting."""
+    sizes: dict[str, tuple[int, int]] = {}  # anchor -> (nodes, depth) of what it names, aliases expanded
+    stack: list[list] = []  # open collections: [anchor, nodes, deepest below]
+    expanded = 0
+
+    def close(anchor, nodes, depth):
+        if anchor:
+            sizes[anchor] = (nodes, depth)
+        if stack:
+            stack[-1][1] += nodes
+            stack[-1][2] = max(stack[-1][2], depth)
+
+    for ev in yaml.parse(text, Loader=_Loader):
+        if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            stack.append([ev.anchor, 1, 0])
+            if len(stack) > MAX_DEPTH:
+                raise InputError(source, [Issue("", f"nested more than {MAX_DEPTH} levels deep (line {ev.start_mark.line + 1})")])
+        elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            anchor, nodes, below = stack.pop()
+            close(anchor, nodes, below + 1)
+        elif isinstance(ev, yaml.ScalarEvent):
+            close(ev.anchor, 1, 0)
+        elif isinstance(ev, yaml.AliasEvent):
+            nodes, depth = sizes.get(ev.anchor, (1, 0))
+            expanded += nodes
+            if expanded > MAX_ALIAS_NODES:
+                raise InputError(source, [Issue("", f"YAML aliases expand to more than {MAX_ALIAS_NODES:,} nodes (line {ev.start_mark.line + 1}): an alias bomb?")])
+            if len(stack) + depth > MAX_DEPTH:
+                raise InputError(source, [Issue("", f"nested more than {MAX_DEPTH} levels deep through alias *{ev.anchor} (line {ev.start_mark.line + 1})")])
+            close(None, nodes, depth)
+
+
+def _depth(data: Any) -> int:
+    """How deep mappings and lists nest in ``data`` (iteratively: no recursion limit)."""
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        node, d = todo.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        elif not isinstance(node, list):
+            continue
+        deepest = max(deepest, d)
+        if d <= MAX_DEPTH:
+            todo.extend((v, d + 1) for v in node)
+    return deepest
+
+
 def read_document(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON file into a dict; any failure is an :class:`InputError` naming the file."""
+    """Read a YAML or JSON file into a dict; any failure is an :class:`InputError` naming the file.
+
+    A file above MAX_FILE_BYTES (only that much plus one byte is read: ``/dev/zero`` is refused
+    at once), nesting deeper than MAX_DEPTH, and YAML aliases standing for more than
+    MAX_ALIAS_NODES nodes are refused."""
     path = Path(path)
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise InputError(source, [Issue("", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(source, [Issue("", f"cannot read the file: {exc}")]) from None
+    except OSError as exc:
+        raise InputError(source, [Issue("", f"cannot read the file: {exc.strerror or exc}")]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError(source, [Issue("", f"the file is larger than the cap of {MAX_FILE_BYTES // 1_000_000} MB")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(source, [Issue("", f"cannot read the file: not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
     try:
         if path.suffix.lower() == ".json":
-            data = json.loads(text)
+            try:
+                data = json.loads(text)
+            except RecursionError:
+                raise InputError(source, [Issue("", f"nested more than {MAX_DEPTH} levels deep")]) from None
         else:
+            _yaml_shape(text, source)
             data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except json.JSONDecodeError as exc:
         raise InputError(source, [Issue("", f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]) from None
@@ -551,6 +620,8 @@ def read_document(path: str | Path) -> dict[str, Any]:
             where = f" at line {mark.line + 1}, column {mark.column + 1}"
         problem = getattr(exc, "problem", None) or str(exc)
         raise InputError(source, [Issue("", f"invalid YAML{where}: {problem}")]) from None
+    if _depth(data) > MAX_DEPTH:
+        raise InputError(source, [Issue("", f"nested more than {MAX_DEPTH} levels deep")])
     if not isinstance(data, dict):
         raise InputError(source, [Issue("", "the document must be a mapping of fields (name, facility, hardware, ...)")])
     return data
