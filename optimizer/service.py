@@ -26,6 +26,7 @@ queue is full, 404/409 for unknown or unfinished jobs.
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import json
 import logging
@@ -295,6 +296,8 @@ class JobStore:
         self.db = root / "jobs.sqlite"
         self._progress: dict[str, tuple[int, set]] = {}  # job -> (journal bytes read, points seen)
         self._progress_lock = threading.Lock()
+        self._csv_locks: dict[str, threading.Lock] = {}
+        self._csv_locks_lock = threading.Lock()
         with self._conn() as c:
             c.execute("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, request TEXT NOT NULL, state TEXT NOT NULL, "
                       "points INTEGER NOT NULL, message TEXT NOT NULL DEFAULT '', created REAL NOT NULL, finished REAL)")
@@ -330,6 +333,33 @@ class JobStore:
 
     def output(self, job: str) -> Path:
         return self.root / f"{job}.parquet"
+
+    def csv(self, job: str) -> Path:
+        """The result as CSV, converted from the Parquet file once and kept. Written to a
+        temporary file in the same directory and renamed into place under the job's lock, so a
+        reader sees the whole file or none, and concurrent first requests convert it once; a
+        failed conversion (disk full) leaves no CSV behind and raises ServiceError (507 or 503)."""
+        out = self.output(job)
+        csv = out.with_suffix(".csv")
+        with self._csv_locks_lock:
+            lock = self._csv_locks.setdefault(job, threading.Lock())
+        with lock:
+            if csv.exists():
+                return csv
+            tmp = csv.with_name(f"{csv.name}.{uuid.uuid4().hex}.tmp")
+            try:
+                import pandas as pd
+
+                pd.read_parquet(out).to_csv(tmp, index=False)
+                os.replace(tmp, csv)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                    raise ServiceError(507, f"no space to write the CSV of sweep {job} ({os.strerror(exc.errno)}); "
+                                            "retry later, or download the Parquet file") from None
+                raise ServiceError(503, f"the CSV of sweep {job} could not be written "
+                                        f"({os.strerror(exc.errno) if exc.errno else type(exc).__name__}); retry later") from None
+        return csv
 
     def done_points(self, job: str) -> int:
         """Points finished: the journal's rows while the sweep runs, the result file's after."""
@@ -648,12 +678,7 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
             raise ServiceError(409, f"sweep {job} is {rec['state']}, not done")
         out = store.output(job)
         if format == "csv":
-            import pandas as pd
-
-            csv = out.with_suffix(".csv")
-            if not csv.exists():
-                pd.read_parquet(out).to_csv(csv, index=False)
-            return FileResponse(csv, media_type="text/csv", filename=f"{job}.csv")
+            return FileResponse(store.csv(job), media_type="text/csv", filename=f"{job}.csv")
         return FileResponse(out, media_type="application/vnd.apache.parquet", filename=f"{job}.parquet")
 
     @app.delete("/v1/sweeps/{job}", response_model=JobStatus, responses={404: {"model": ErrorBody}})

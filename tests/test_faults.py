@@ -1,0 +1,75 @@
+"""Faults the service must survive: concurrent first downloads, a full disk, a corrupt or
+shared data directory, torn journals, requests that lie about their size, abandoned solves,
+too many jobs, expired jobs. Each test names the promise it holds (docs/service.md)."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from optimizer.service import JobStore, Limits, create_app
+from optimizer.schema import read_document
+from test_service import GTC, Server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def done_job(data: Path, rows: int = 1000) -> str:
+    """A finished job in ``data``, as a server would leave it: its row and its Parquet file."""
+    store = JobStore(data)
+    job = store.add({"spec": {}, "base": {}}, rows)
+    store.set(job, "done")
+    pd.DataFrame({"point": range(rows), "status": "optimal", "objective_value": [i * 1.5 for i in range(rows)],
+                  "message": "x" * 40}).to_parquet(store.output(job), index=False)
+    return job
+
+
+def test_concurrent_first_csv_downloads_get_the_whole_file(tmp_path):
+    data = tmp_path / "data"
+    job = done_job(data, 200_000)
+    srv = Server(data)
+    try:
+        def get(_):
+            r = httpx.get(f"{srv.url}/v1/sweeps/{job}/results", params={"format": "csv"}, timeout=60)
+            return r.status_code, hashlib.sha256(r.content).hexdigest(), len(r.content)
+
+        with ThreadPoolExecutor(40) as pool:
+            answers = list(pool.map(get, range(40)))
+    finally:
+        srv.stop()
+    assert {a[0] for a in answers} == {200}
+    assert len({a[1] for a in answers}) == 1, "the downloads differ"
+    assert answers[0][2] > 1_000_000
+    assert list(data.glob("*.tmp")) == []
+
+
+def test_a_failed_csv_conversion_leaves_no_partial_file(tmp_path, monkeypatch):
+    job = done_job(tmp_path)
+    real = pd.DataFrame.to_csv
+
+    def disk_full(self, path, **kw):
+        Path(path).write_text("point,stat")  # half written, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", disk_full)
+    client = TestClient(create_app(tmp_path))
+    r = client.get(f"/v1/sweeps/{job}/results", params={"format": "csv"})
+    assert r.status_code == 507 and "no space" in r.json()["detail"]
+    assert str(tmp_path) not in r.text  # no server path in an error
+    assert list(tmp_path.glob("*.csv*")) == []
+    monkeypatch.setattr(pd.DataFrame, "to_csv", real)
+    r = client.get(f"/v1/sweeps/{job}/results", params={"format": "csv"})
+    assert r.status_code == 200 and len(r.text.splitlines()) == 1001
