@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import fcntl
 import gc
 import json
 import logging
@@ -35,6 +36,7 @@ import multiprocessing.connection
 import os
 import signal
 import sqlite3
+import sys
 import threading
 import time
 import uuid
@@ -122,6 +124,27 @@ class JobStatus(BaseModel):
 
 
 # --------------------------------------------------------------------------- errors
+
+
+class StartupError(Exception):
+    """The server cannot start on this data directory: ``serve`` prints the message, exits 2."""
+
+
+def lock_data_dir(root: Path) -> int:
+    """Take an exclusive lock on the data directory (``server.lock``, held while the returned
+    descriptor stays open): two servers on one directory would run the same jobs twice."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / "server.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise StartupError(f"another server (pid {holder}) is using this data directory (it holds server.lock): "
+                           "stop it, or give this one another --data-dir") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 class ServiceError(Exception):
@@ -298,9 +321,14 @@ class JobStore:
         self._progress_lock = threading.Lock()
         self._csv_locks: dict[str, threading.Lock] = {}
         self._csv_locks_lock = threading.Lock()
-        with self._conn() as c:
-            c.execute("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, request TEXT NOT NULL, state TEXT NOT NULL, "
-                      "points INTEGER NOT NULL, message TEXT NOT NULL DEFAULT '', created REAL NOT NULL, finished REAL)")
+        try:
+            with self._conn() as c:
+                c.execute("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, request TEXT NOT NULL, state TEXT NOT NULL, "
+                          "points INTEGER NOT NULL, message TEXT NOT NULL DEFAULT '', created REAL NOT NULL, finished REAL)")
+                c.execute("SELECT count(*) FROM jobs").fetchone()
+        except sqlite3.DatabaseError as exc:  # not a database, malformed, unreadable
+            raise StartupError(f"jobs.sqlite in the data directory cannot be used ({exc}): stop here and restore it from a "
+                               "backup, or move it aside (with its -wal and -shm files) to start with no jobs") from None
 
     def _conn(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.db, timeout=30, isolation_level=None)
@@ -558,10 +586,20 @@ class Jobs:
 
 def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
     limits = limits or Limits()
-    store = JobStore(Path(data_dir))
-    state: dict[str, Any] = {}
+    lock = lock_data_dir(Path(data_dir))  # held for the server's life
+    try:
+        store = JobStore(Path(data_dir))
+    except BaseException:
+        os.close(lock)
+        raise
+    state: dict[str, Any] = {"lock": lock}
 
     from contextlib import asynccontextmanager
+
+    def release() -> None:
+        fd = state.pop("lock", None)
+        if fd is not None:
+            os.close(fd)
 
     def shutdown() -> None:
         """End every process this server started and wait for them (idempotent: the lifespan's
@@ -569,7 +607,8 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
         jobs, pool = state.pop("jobs", None), state.pop("pool", None)
         steps = [jobs.close if jobs else None, pool.close if pool else None,
                  lambda: _end(multiprocessing.active_children(), GRACE),  # none expected; never an orphan
-                 _stop_resource_tracker]  # last: it waits for every process holding its pipe
+                 _stop_resource_tracker,  # it waits for every process holding its pipe
+                 release]  # last: every process writing to the data directory has ended
         del jobs, pool
         for step in steps:
             try:
@@ -732,7 +771,11 @@ def serve(host: str, port: int, data_dir: str | Path, limits: Limits) -> None:
     killed by SIGTERM), after SIGINT the server exits 0."""
     import uvicorn
 
-    app = create_app(data_dir, limits)
+    try:
+        app = create_app(data_dir, limits)
+    except StartupError as exc:
+        print(f"optimizer serve: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=REQUEST_GRACE)
     finally:

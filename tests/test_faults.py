@@ -73,3 +73,36 @@ def test_a_failed_csv_conversion_leaves_no_partial_file(tmp_path, monkeypatch):
     monkeypatch.setattr(pd.DataFrame, "to_csv", real)
     r = client.get(f"/v1/sweeps/{job}/results", params={"format": "csv"})
     assert r.status_code == 200 and len(r.text.splitlines()) == 1001
+
+
+def serve_once(data: Path) -> subprocess.CompletedProcess:
+    """``optimizer serve`` that is expected to refuse to start."""
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))
+    with port:
+        number = port.getsockname()[1]
+    return subprocess.run([sys.executable, "-m", "optimizer", "serve", "--port", str(number), "--data-dir", str(data)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_second_server_on_one_data_dir_refuses_to_start(tmp_path):
+    data = tmp_path / "data"
+    srv = Server(data)
+    try:
+        res = serve_once(data)
+        assert httpx.get(srv.url + "/healthz").status_code == 200  # the first one is untouched
+    finally:
+        srv.stop()
+    assert res.returncode == 2, res.stderr
+    assert "another server" in res.stderr and "data directory" in res.stderr
+    assert "Traceback" not in res.stderr and str(data) not in res.stderr
+
+
+def test_a_corrupt_jobs_database_is_a_clear_refusal(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "jobs.sqlite").write_bytes(b"this is not a database\n" * 200)
+    res = serve_once(data)
+    assert res.returncode == 2, res.stderr
+    assert "jobs.sqlite" in res.stderr and "backup" in res.stderr and "move it aside" in res.stderr
+    assert "Traceback" not in res.stderr and str(data) not in res.stderr
