@@ -43,6 +43,7 @@ from .errors import InputError, Issue, element_path, format_loc
 from .schema import NUMBER, Fraction, Objective, read_document
 
 _STEP = re.compile(r"([^.\[\]]+)|\[([^\]]+)\]")
+MAX_POINTS = 1_000_000  # a sweep (or one range) asking more is refused before a point is built
 
 
 class _Strict(BaseModel):
@@ -59,15 +60,31 @@ class Range(_Strict):
     def _one_of(self):
         if (self.step is None) == (self.count is None):
             raise ValueError("give exactly one of step or count")
+        n = self.size()
+        if n > MAX_POINTS:
+            what = f"count {self.count:,}" if self.count is not None else f"step {self.step:g} from {self.start:g} to {self.stop:g}"
+            size = f"{n:,}" if math.isfinite(n) else "too many"
+            raise ValueError(f"{what} gives {size} values, more than the cap of {MAX_POINTS:,}")
+        if self.step is not None and n == 0:
+            raise ValueError(f"stop {self.stop:g} is below start {self.start:g}: the range has no values")
         return self
 
-    def values(self) -> list[float]:
+    def size(self) -> float:
+        """How many values, counted without listing them (inf when beyond any count)."""
         if self.count is not None:
-            if self.count == 1:
-                return [self.start]
-            return [self.start + (self.stop - self.start) * i / (self.count - 1) for i in range(self.count)]
-        n = int(math.floor((self.stop - self.start) / self.step + 1e-9)) + 1
-        return [self.start + i * self.step for i in range(max(n, 0))]
+            return self.count
+        spans = (self.stop - self.start) / self.step
+        if not math.isfinite(spans):
+            return math.inf
+        return max(math.floor(spans + 1e-9) + 1, 0)
+
+    def value(self, i: int) -> float:
+        if self.count is not None:
+            return self.start if self.count == 1 else self.start + (self.stop - self.start) * i / (self.count - 1)
+        return self.start + i * self.step
+
+    def values(self) -> list[float]:
+        return [self.value(i) for i in range(int(self.size()))]
 
 
 class Distribution(_Strict):
@@ -86,6 +103,8 @@ class Distribution(_Strict):
             raise ValueError(f"a {self.kind} distribution needs {', '.join(missing)}")
         if self.kind == "uniform" and self.high < self.low:
             raise ValueError("high must be >= low")
+        if self.kind == "choice" and not self.values:
+            raise ValueError("a choice distribution needs at least one value")
         return self
 
     def at(self, u: float) -> Any:
@@ -123,9 +142,11 @@ class Parameter(_Strict):
         """The value at quantile u, for random and Latin hypercube sampling."""
         if self.distribution is not None:
             return self.distribution.at(u)
-        if self.range is not None and self.range.count is None:
-            return self.range.start + u * (self.range.stop - self.range.start)
-        vals = self.listed()
+        if self.range is not None:
+            if self.range.count is None:
+                return self.range.start + u * (self.range.stop - self.range.start)
+            return self.range.value(min(int(u * self.range.count), self.range.count - 1))
+        vals = self.values
         return vals[min(int(u * len(vals)), len(vals) - 1)]
 
 
@@ -140,7 +161,7 @@ class SweepOptions(_Strict):
 
     objective: Objective | None = None
     mode: Literal["grid", "zip", "random", "lhs"] = "grid"
-    samples: Annotated[int, Field(ge=1), NUMBER] | None = None
+    samples: Annotated[int, Field(ge=1, le=MAX_POINTS), NUMBER] | None = None
     seed: Annotated[int, NUMBER] = 0
     time_limit: Annotated[float, Field(gt=0), NUMBER] | None = None
     mip_gap: Fraction | None = None
@@ -156,7 +177,7 @@ class SweepOptions(_Strict):
             if bad:
                 raise ValueError(f"mode {self.mode} needs values or a range, not a distribution ({', '.join(bad)})")
         if self.mode == "zip":
-            lengths = {len(p.listed()) for p in self.parameters}
+            lengths = {int(_size(p)) for p in self.parameters}
             if len(lengths) > 1:
                 raise ValueError(f"mode zip needs parameters of equal length (got {sorted(lengths)})")
         names = [s.name for s in self.scenarios]
@@ -165,7 +186,37 @@ class SweepOptions(_Strict):
         paths = [p.path for p in self.parameters]
         if len(paths) != len(set(paths)):
             raise ValueError("parameter paths must be unique")
+        n = count_points(self)
+        if n > MAX_POINTS:
+            raise ValueError(f"the sweep asks for {n:,} points, more than the cap of {MAX_POINTS:,} ({_count_terms(self)})")
         return self
+
+
+def _size(p: Parameter) -> float:
+    return len(p.values) if p.values is not None else (p.range.size() if p.range is not None else 1)
+
+
+def count_points(spec: SweepOptions) -> int:
+    """How many points the sweep has, computed from the sizes alone (nothing is built)."""
+    if not spec.parameters:
+        combos = 1
+    elif spec.mode == "grid":
+        combos = math.prod(int(_size(p)) for p in spec.parameters)
+    elif spec.mode == "zip":
+        combos = min(int(_size(p)) for p in spec.parameters)
+    else:
+        combos = spec.samples or 0
+    return combos * max(len(spec.scenarios), 1)
+
+
+def _count_terms(spec: SweepOptions) -> str:
+    if spec.mode == "grid":
+        terms = [f"{int(_size(p)):,} values of {p.path}" for p in spec.parameters]
+    elif spec.mode == "zip":
+        terms = [f"{int(_size(spec.parameters[0])):,} zipped values"]
+    else:
+        terms = [f"{spec.samples:,} samples"]
+    return " x ".join(terms + [f"{max(len(spec.scenarios), 1)} scenario(s)"])
 
 
 class SweepSpec(SweepOptions):
@@ -298,8 +349,12 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict, Path]:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as err:
         raise InputError(str(path), [Issue(format_loc(e["loc"], raw), e["msg"]) for e in err.errors()]) from None
-    base_path = (path.parent / spec.base).resolve() if not Path(spec.base).is_absolute() else Path(spec.base)
-    base = read_document(base_path)
+    base_path = path.parent / spec.base  # as the user gave the sweep file: relative stays relative
+    try:
+        base = read_document(base_path)
+    except InputError as exc:  # the sweep file's field that named it, and why it cannot be read
+        raise InputError(str(path), [Issue("base", f"{base_path}: {i.rule}" if not i.path else f"{base_path}: {i}")
+                                     for i in exc.issues]) from None
     issues = check_paths(spec, base)
     if issues:
         raise InputError(str(path), issues)

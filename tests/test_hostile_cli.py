@@ -75,3 +75,62 @@ def test_sweep_file_is_read_with_the_same_caps(tmp_path):
     path = tmp_path / "sweep.yaml"
     path.write_text(f"base: {GTC}\nparameters: " + "[" * 200 + "]" * 200 + "\n")
     refused(run("sweep", path, "-o", tmp_path / "out.csv"), str(path), "nested more than 100 levels")
+
+
+# --------------------------------------------------------------------------- 3: counts before work
+
+
+def sweep_file(tmp_path, body: dict, name="sweep.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump({"base": str(GTC), **body}, sort_keys=False))
+    return path
+
+
+def test_huge_grid_is_refused_before_building(tmp_path):
+    params = [{"path": f"tiers[{t}].price_usd_per_mtok", "values": list(range(1, 101))} for t in ("standard", "pro", "premium", "ultra")]
+    path = sweep_file(tmp_path, {"parameters": params})  # 100^4 = 10^8 points
+    t = time.perf_counter()
+    refused(run("sweep", path, "-o", tmp_path / "out.csv"), str(path), "100,000,000 points", "cap of 1,000,000")
+    assert time.perf_counter() - t < 2
+    assert not list(tmp_path.glob("out.csv*"))
+
+
+@pytest.mark.parametrize("body,where,words", [
+    ({"parameters": [{"path": "facility.grid_power_mw", "range": {"start": 1, "stop": 2, "step": 1e-300}}]},
+     "parameters[0].range", "more than the cap"),
+    ({"parameters": [{"path": "facility.grid_power_mw", "range": {"start": 1, "stop": 2, "count": 10**12}}]},
+     "parameters[0].range", "count 1,000,000,000,000 gives"),
+    ({"parameters": [{"path": "facility.grid_power_mw", "range": {"start": -1e308, "stop": 1e308, "step": 1e-300}}]},
+     "parameters[0].range", "more than the cap"),
+    ({"mode": "random", "samples": 10**9, "parameters": [{"path": "facility.grid_power_mw", "values": [1]}]},
+     "samples", "1000000"),
+    ({"mode": "random", "samples": 3, "parameters": [{"path": "facility.grid_power_mw", "distribution": {"kind": "choice", "values": []}}]},
+     "parameters[0].distribution", "at least one value"),
+    ({"parameters": [{"path": "facility.grid_power_mw", "range": {"start": 2, "stop": 1, "step": 1}}]},
+     "parameters[0].range", "no values"),
+])
+def test_absurd_sizes_are_clean_errors(tmp_path, body, where, words):
+    path = sweep_file(tmp_path, body)
+    t = time.perf_counter()
+    refused(run("sweep", path, "-o", tmp_path / "out.csv"), f"{path}: {where}", words)
+    assert time.perf_counter() - t < 2
+
+
+def test_large_random_ranges_sample_without_listing():
+    from optimizer.scenarios import SweepSpec, points
+
+    spec = SweepSpec.model_validate({"base": "x", "mode": "lhs", "samples": 2000, "parameters": [
+        {"path": "a", "range": {"start": 0, "stop": 1, "count": 1_000_000}}]})
+    t = time.perf_counter()
+    assert len(points(spec)) == 2000 and time.perf_counter() - t < 1
+
+
+# --------------------------------------------------------------------------- 6: paths as given
+
+
+def test_messages_name_paths_as_the_user_gave_them(tmp_path):
+    (tmp_path / "sweeps").mkdir()
+    (tmp_path / "sweeps" / "s.yaml").write_text("base: ../missing.yaml\n")
+    res = run("sweep", "sweeps/s.yaml", "-o", "out.csv", cwd=tmp_path)
+    text = refused(res, "sweeps/s.yaml: base: sweeps/../missing.yaml: file not found")
+    assert str(tmp_path) not in text
