@@ -34,6 +34,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import shutil
 import signal
 import sqlite3
 import sys
@@ -62,6 +63,7 @@ from .schema import NUMBER, Fraction, Instance, Objective, check_instance, json_
 log = logging.getLogger("optimizer.service")
 
 GRACE = 3.0  # seconds a child gets to end after SIGTERM (or an idle solve worker after shutdown) before SIGKILL
+MIN_FREE_BYTES = 10_000_000  # less free space on the data directory's disk: /healthz says degraded
 REQUEST_GRACE = 10.0  # seconds requests in flight get at shutdown before uvicorn cancels them
 
 
@@ -309,6 +311,10 @@ class SolvePool:
 # --------------------------------------------------------------------------- sweep jobs
 
 
+def journal_of(output: Path) -> Path:
+    return output.with_name(output.name + ".journal.jsonl")  # as sweeps.journal_path names it
+
+
 class JobStore:
     """Jobs in SQLite: the request, the state, the point count. Rows live in the sweep's own
     journal and result file next to it."""
@@ -392,7 +398,7 @@ class JobStore:
     def done_points(self, job: str) -> int:
         """Points finished: the journal's rows while the sweep runs, the result file's after."""
         out = self.output(job)
-        journal = out.with_name(out.name + ".journal.jsonl")
+        journal = journal_of(out)
         if journal.exists():
             return self._journal_points(job, journal)
         if out.exists():
@@ -520,6 +526,7 @@ class Jobs:
         self.procs: dict[str, multiprocessing.Process] = {}
         self.lock = threading.Lock()
         self.stop = threading.Event()
+        self.problems: list[str] = []  # what the last tick could not do (empty: healthy)
         for job in store.ids("running"):  # the server died under them: they resume
             store.set(job, "queued")
         self.thread = threading.Thread(target=self._loop, daemon=True, name="sweep-jobs")
@@ -532,8 +539,12 @@ class Jobs:
             while not self.stop.is_set():
                 try:
                     self.tick()
-                except Exception:  # a database hiccup must not end the thread, and with it every job
-                    log.exception("sweep jobs: tick failed")
+                    self.problems = []
+                except Exception as exc:  # a full disk or a database hiccup must not end the thread, and with it
+                    # every job: reported by /healthz, retried on the next tick (nothing is forgotten meanwhile)
+                    if not self.problems:
+                        log.exception("sweep jobs: tick failed; retrying")
+                    self.problems = [f"sweep scheduler: {type(exc).__name__}: {exc}; retrying"]
                 self.stop.wait(0.2)
         finally:
             self._end_all()
@@ -543,13 +554,18 @@ class Jobs:
             for job, proc in list(self.procs.items()):
                 if not proc.is_alive():
                     proc.join()
-                    del self.procs[job]
+                    # the process is forgotten only once its end is recorded: a write that fails
+                    # (disk full) is tried again on the next tick, never leaving the job running forever
                     rec = self.store.get(job)
                     if rec and rec["state"] == "running":
-                        if proc.exitcode == -signal.SIGTERM:  # stopped from outside (a service manager's stop): resumes
+                        out = self.store.output(job)
+                        if out.exists() and not journal_of(out).exists():  # finished; its own last write failed
+                            self.store.set(job, "done")
+                        elif proc.exitcode == -signal.SIGTERM:  # stopped from outside (a service manager's stop): resumes
                             self.store.set(job, "queued", "interrupted; resumed from its journal")
                         else:  # died without saying why
                             self.store.set(job, "failed", f"the sweep process exited with code {proc.exitcode}")
+                    del self.procs[job]
             for job in self.store.ids("queued"):
                 if len(self.procs) >= self.limits.max_jobs:
                     break
@@ -655,8 +671,20 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
     async def unexpected(request: Request, exc: Exception):  # never a traceback to the client
         return _error(500, f"internal error: {type(exc).__name__}")
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
+    @app.get("/healthz", responses={503: {"description": "degraded: what is broken"}})
+    def healthz():
+        """``{"status": "ok"}``, or 503 ``{"status": "degraded", "problems": [...]}`` while the job
+        scheduler cannot write its database or the data directory's disk is (nearly) full."""
+        jobs = state.get("jobs")
+        problems = list(jobs.problems) if jobs else []
+        try:
+            free = shutil.disk_usage(store.root).free
+            if free < MIN_FREE_BYTES:
+                problems.append(f"data directory: only {free / 1e6:.1f} MB free")
+        except OSError as exc:
+            problems.append(f"data directory: {os.strerror(exc.errno) if exc.errno else type(exc).__name__}")
+        if problems:
+            return JSONResponse(status_code=503, content={"status": "degraded", "problems": problems})
         return {"status": "ok"}
 
     @app.get("/v1/schema")

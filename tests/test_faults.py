@@ -106,3 +106,33 @@ def test_a_corrupt_jobs_database_is_a_clear_refusal(tmp_path):
     assert res.returncode == 2, res.stderr
     assert "jobs.sqlite" in res.stderr and "backup" in res.stderr and "move it aside" in res.stderr
     assert "Traceback" not in res.stderr and str(data) not in res.stderr
+
+
+def test_the_scheduler_survives_a_full_disk_and_healthz_says_so(tmp_path, monkeypatch):
+    """Every write of the scheduler fails for a while (SQLite: database or disk is full): the job
+    waits, /healthz answers 503 degraded with the reason; once writes work again the job runs
+    and finishes and /healthz is ok."""
+    full = {"on": True}
+    real = JobStore.set
+
+    def set_(self, job, state, message=""):
+        if full["on"]:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(self, job, state, message)
+
+    monkeypatch.setattr(JobStore, "set", set_)
+    spec = {"instance": read_document(GTC), "parameters": [{"path": "facility.grid_power_mw", "values": [500]}]}
+    with TestClient(create_app(tmp_path / "data")) as client:
+        job = client.post("/v1/sweeps", json=spec).json()["id"]
+        deadline = time.time() + 10
+        while (h := client.get("/healthz")).status_code == 200 and time.time() < deadline:
+            time.sleep(0.1)
+        assert h.status_code == 503 and h.json()["status"] == "degraded"
+        assert any("database or disk is full" in p for p in h.json()["problems"])
+        assert client.get(f"/v1/sweeps/{job}").json()["state"] == "queued"
+        full["on"] = False
+        deadline = time.time() + 60
+        while client.get(f"/v1/sweeps/{job}").json()["state"] != "done" and time.time() < deadline:
+            time.sleep(0.2)
+        assert client.get(f"/v1/sweeps/{job}").json()["state"] == "done"
+        assert client.get("/healthz").json() == {"status": "ok"}
