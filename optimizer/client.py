@@ -92,6 +92,10 @@ class Client:
     def cancel(self, job: str) -> dict:
         return self._call("DELETE", f"/v1/sweeps/{job}").json()
 
+    def resume(self, job: str) -> dict:
+        """Queue a failed or cancelled sweep again; it keeps the points it finished."""
+        return self._call("POST", f"/v1/sweeps/{job}/resume").json()
+
     def sweep(self, spec: Any, instance: Any = None, poll: float = 0.5):
         """Run a sweep on the service and return its rows as a DataFrame."""
         job = self.start_sweep(spec, instance)

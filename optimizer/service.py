@@ -421,7 +421,10 @@ class JobStore:
             for i, line in enumerate(chunk[:end].splitlines()):
                 if pos == 0 and i == 0:
                     continue  # the header: the sweep's fingerprint
-                seen.add(json.loads(line)["point"])
+                try:
+                    seen.add(int(json.loads(line)["point"]))
+                except (ValueError, KeyError, TypeError):  # a torn or foreign line: only valid rows count
+                    continue
             self._progress[job] = (pos + end, seen)
             return len(seen)
 
@@ -511,8 +514,9 @@ def _run_job(root: str, job: str, workers: int, parent: int | None = None) -> No
     spec, base = SweepSpec.model_validate(req["spec"]), req["base"]
     try:
         run_sweep(spec, base, store.output(job), jobs=workers, resume=True)
-    except Exception as exc:  # a failed job is a state, never a dead server
-        store.set(job, "failed", f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a failed job is a state, never a dead server (POST .../resume runs it again)
+        message = f"{type(exc).__name__}: {exc}".replace(str(store.root.resolve()) + os.sep, "").replace(str(store.root) + os.sep, "")
+        store.set(job, "failed", message)  # files named relative to the data directory
         return
     store.set(job, "done")
 
@@ -747,6 +751,16 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
         if format == "csv":
             return FileResponse(store.csv(job), media_type="text/csv", filename=f"{job}.csv")
         return FileResponse(out, media_type="application/vnd.apache.parquet", filename=f"{job}.parquet")
+
+    @app.post("/v1/sweeps/{job}/resume", response_model=JobStatus, responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}})
+    def resume_sweep(job: str) -> JobStatus:
+        """Queue a failed or cancelled sweep again: it resumes from its journal (the points it
+        finished are kept, only the others are solved)."""
+        rec = _record(store, job)
+        if rec["state"] not in ("failed", "cancelled"):
+            raise ServiceError(409, f"sweep {job} is {rec['state']}: only a failed or cancelled sweep can be resumed")
+        store.set(job, "queued", "resumed from its journal")
+        return _status(store, job)
 
     @app.delete("/v1/sweeps/{job}", response_model=JobStatus, responses={404: {"model": ErrorBody}})
     def cancel_sweep(job: str) -> JobStatus:

@@ -136,3 +136,41 @@ def test_the_scheduler_survives_a_full_disk_and_healthz_says_so(tmp_path, monkey
             time.sleep(0.2)
         assert client.get(f"/v1/sweeps/{job}").json()["state"] == "done"
         assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def failed_job(data: Path, journal_head: dict | None, rows: str) -> str:
+    """A 3-point sweep job that failed after journalling ``rows`` (text, one JSON row a line)."""
+    from optimizer.scenarios import fingerprint
+    from optimizer.service import SweepRequest
+
+    base = read_document(GTC)
+    spec = SweepRequest(instance=base, parameters=[{"path": "facility.grid_power_mw", "values": [300, 600, 900]}]).spec(30)
+    store = JobStore(data)
+    job = store.add({"spec": spec.model_dump(mode="json"), "base": base}, 3)
+    store.set(job, "failed", "the sweep process exited with code -9")
+    head = journal_head or {"fingerprint": fingerprint(spec, base), "points": 3}
+    (data / f"{job}.parquet.journal.jsonl").write_text(json.dumps(head) + "\n" + rows)
+    return job
+
+
+def test_a_failed_sweep_resumes_from_its_journal_and_a_torn_journal_is_no_500(tmp_path):
+    data = tmp_path / "data"
+    kept = '{"point": 0, "scenario": "", "status": "optimal", "objective_value": -1.0}\n'
+    good = failed_job(data, None, kept + '{"poi')  # a torn last line
+    bad = failed_job(data, None, kept + '{"point": "x"}\n[1]\n')  # a foreign row, a list: the reader refuses it
+    with TestClient(create_app(data)) as client:
+        for job in (good, bad):
+            st = client.get(f"/v1/sweeps/{job}")
+            assert st.status_code == 200 and st.json()["state"] == "failed" and st.json()["done"] == 1
+        assert client.post(f"/v1/sweeps/{good}/resume").json()["state"] == "queued"
+        assert client.post(f"/v1/sweeps/{bad}/resume").status_code == 200
+        assert client.post(f"/v1/sweeps/{good}/resume").status_code == 409  # queued: nothing to resume
+        deadline = time.time() + 60
+        while {client.get(f"/v1/sweeps/{j}").json()["state"] for j in (good, bad)} & {"queued", "running"} and time.time() < deadline:
+            time.sleep(0.2)
+        assert client.get(f"/v1/sweeps/{good}").json()["state"] == "done"
+        df = pd.read_parquet(data / f"{good}.parquet")
+        failed = client.get(f"/v1/sweeps/{bad}").json()
+    assert sorted(df["point"]) == [0, 1, 2] and df.set_index("point").loc[0, "objective_value"] == -1.0  # point 0 kept
+    assert failed["state"] == "failed" and "is not a point of this sweep" in failed["message"]
+    assert str(tmp_path) not in failed["message"] and f"{bad}.parquet.journal.jsonl" in failed["message"]
