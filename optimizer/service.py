@@ -31,6 +31,7 @@ import fcntl
 import gc
 import json
 import logging
+import math
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -78,6 +79,7 @@ class Limits:
     max_queue: int = 64  # solves waiting beyond those
     max_sweep_points: int = 100_000
     max_jobs: int = 1  # sweeps running at once
+    max_queued_jobs: int = 16  # sweeps waiting beyond those; more get 429
     sweep_workers: int = 1  # processes per sweep
 
 
@@ -179,8 +181,9 @@ def _request_issues(exc: RequestValidationError) -> list[Issue]:
 
 
 class BodyLimit:
-    """ASGI middleware: a request body over ``limit`` bytes gets 413. A declared length is
-    checked up front; a body without one (chunked) is read up to the limit, then replayed."""
+    """ASGI middleware: a request body over ``limit`` bytes gets 413. A declared length over the
+    limit is refused up front; every body, declared or not (chunked), is counted as it arrives
+    (a declared length may lie) and read up to the limit, then replayed."""
 
     def __init__(self, app, limit: int):
         self.app, self.limit = app, limit
@@ -190,10 +193,8 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         too_big = _error(413, f"request body exceeds {self.limit:,} bytes")
-        if declared is not None:
-            if declared.isdigit() and int(declared) > self.limit:
-                return await too_big(scope, receive, send)
-            return await self.app(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await too_big(scope, receive, send)
         body, more = b"", True
         while more:
             message = await receive()
@@ -213,6 +214,30 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def sweep_size(spec: SweepOptions) -> int:
+    """The number of points of a sweep, computed from its fields without building them (a
+    request for 10^15 points is refused at once, not after filling the memory)."""
+    sizes = []
+    for p in spec.parameters:
+        if p.values is not None:
+            sizes.append(len(p.values))
+        elif p.range is not None:
+            r = p.range
+            sizes.append(1 if r.count == 1 else r.count if r.count is not None
+                         else max(int(math.floor((r.stop - r.start) / r.step + 1e-9)) + 1, 0))
+        else:
+            sizes.append(1)  # a distribution: sampled (random, lhs)
+    if spec.mode in ("random", "lhs"):
+        combos = spec.samples or 0
+    elif not sizes:
+        combos = 1
+    elif spec.mode == "zip":
+        combos = min(sizes)
+    else:
+        combos = math.prod(sizes)
+    return combos * max(len(spec.scenarios), 1)
 
 
 def _check_size(inst: Instance, limits: Limits) -> None:
@@ -720,6 +745,8 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
     def create_sweep(req: SweepRequest) -> JobStatus:
         """Start a sweep job; returns its id at once."""
         _checked(req.instance, limits)
+        if sweep_size(req) > limits.max_sweep_points:  # before anything builds the points
+            raise ServiceError(413, f"sweep too large: {sweep_size(req):,} points > {limits.max_sweep_points:,}")
         try:
             spec = req.spec(limits.max_time_limit)
         except ValidationError as err:
@@ -728,11 +755,12 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
         issues = check_paths(spec, base)
         if issues:
             raise ServiceError(422, "invalid sweep", issues)
-        from .scenarios import points
-
-        count = len(points(spec))
+        count = sweep_size(spec)
         if count > limits.max_sweep_points:
             raise ServiceError(413, f"sweep too large: {count:,} points > {limits.max_sweep_points:,}")
+        waiting = len(store.ids("queued"))
+        if waiting >= limits.max_queued_jobs:
+            raise ServiceError(429, f"too many sweeps waiting: {waiting} queued (at most {limits.max_queued_jobs}); retry later")
         job = store.add({"spec": spec.model_dump(mode="json"), "base": base}, count)
         return _status(store, job)
 

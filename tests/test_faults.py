@@ -174,3 +174,60 @@ def test_a_failed_sweep_resumes_from_its_journal_and_a_torn_journal_is_no_500(tm
     assert sorted(df["point"]) == [0, 1, 2] and df.set_index("point").loc[0, "objective_value"] == -1.0  # point 0 kept
     assert failed["state"] == "failed" and "is not a point of this sweep" in failed["message"]
     assert str(tmp_path) not in failed["message"] and f"{bad}.parquet.journal.jsonl" in failed["message"]
+
+
+def test_a_body_longer_than_its_declared_length_is_counted(tmp_path):
+    """A body that says Content-Length: 10 and sends 100 kB (chunks past the declared length)
+    is counted as it arrives: 413 past the limit, the app never sees it."""
+    import asyncio
+
+    from optimizer.service import BodyLimit
+
+    seen, sent = [], []
+
+    async def app(scope, receive, send):
+        seen.append(await receive())
+
+    chunks = [{"type": "http.request", "body": b"x" * 10_000, "more_body": True} for _ in range(9)]
+    chunks.append({"type": "http.request", "body": b"x" * 10_000, "more_body": False})
+
+    async def receive():
+        return chunks.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/solve", "headers": [(b"content-length", b"10")]}
+    asyncio.run(BodyLimit(app, 50_000)(scope, receive, send))
+    assert sent[0]["status"] == 413 and not seen
+
+
+def test_queued_sweeps_are_limited_and_sizes_are_checked_before_building_points(tmp_path, monkeypatch):
+    import optimizer.scenarios
+
+    def no_points(spec):
+        raise AssertionError("the points were built")
+
+    client = TestClient(create_app(tmp_path, Limits(max_queued_jobs=2, max_sweep_points=1000)))  # no lifespan: jobs stay queued
+    base = read_document(GTC)
+    huge = {"instance": base, "parameters": [{"path": "facility.grid_power_mw", "range": {"start": 1, "stop": 2, "count": 900}},
+                                             {"path": "facility.air_cooling_mw", "range": {"start": 1, "stop": 2, "count": 1000}}]}
+    monkeypatch.setattr(optimizer.scenarios, "points", no_points)
+    r = client.post("/v1/sweeps", json=huge)
+    assert r.status_code == 413, r.json()
+    assert "900,000 points > 1,000" in r.json()["detail"]
+    monkeypatch.undo()
+    small = {"instance": base, "parameters": [{"path": "facility.grid_power_mw", "values": [300, 600]}], "scenarios": [{"name": "a"}, {"name": "b"}]}
+    codes = [client.post("/v1/sweeps", json=small).status_code for _ in range(3)]
+    assert codes == [202, 202, 429]
+    job = client.post("/v1/sweeps", json=small)
+    assert "at most 2" in job.json()["detail"]
+    from optimizer.service import sweep_size
+    from optimizer.scenarios import SweepSpec, points
+
+    for spec in [small, {"parameters": [{"path": "a", "range": {"start": 0, "stop": 1, "step": 0.3}}, {"path": "b", "values": [1, 2]}]},
+                 {"mode": "zip", "parameters": [{"path": "a", "values": [1, 2, 3]}, {"path": "b", "range": {"start": 0, "stop": 1, "count": 3}}]},
+                 {"mode": "lhs", "samples": 7, "parameters": [{"path": "a", "distribution": {"kind": "uniform", "low": 0, "high": 1}}]},
+                 {"scenarios": [{"name": "x"}]}]:
+        s = SweepSpec(base="x", **{k: v for k, v in spec.items() if k != "instance"})
+        assert sweep_size(s) == len(points(s))
