@@ -10,8 +10,11 @@ cluster when a scheduler address is given.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -80,27 +83,85 @@ def solve_point(base: dict, spec: SweepSpec, point: Point) -> dict[str, Any]:
     return row
 
 
+class SweepInterrupted(Exception):
+    """Ctrl-C (SIGINT) stopped the sweep; the journal holds only the points that finished."""
+
+    def __init__(self, done: int, total: int):
+        self.done, self.total = done, total
+        super().__init__(f"interrupted: {done} of {total} points solved; run again with --resume")
+
+
+def interrupted(status: str | None, message: str | None) -> bool:
+    """A solve that HiGHS stopped because of Ctrl-C: it reports an error whose message says so
+    ("interrupted", or "Exception KeyboardInterrupt" from its callback), never a result."""
+    return status == "error" and "interrupt" in (message or "").lower()
+
+
+@contextlib.contextmanager
+def sigint_flag() -> Iterator[list[bool]]:
+    """While inside, SIGINT still raises KeyboardInterrupt but also sets ``flag[0]``: HiGHS
+    catches the exception and returns as if the solve had failed, the flag tells the truth.
+    Only in the main thread with Python's default handler in place (a no-op elsewhere)."""
+    flag = [False]
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield flag
+        return
+
+    def handler(signum, frame):
+        flag[0] = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def journal_path(output: Path) -> Path:
     return output.with_name(output.name + ".journal.jsonl")
 
 
-def _read_journal(path: Path, fp: str) -> list[dict]:
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        head = fh.readline()
-        if not head:
-            return rows
-        if json.loads(head).get("fingerprint") != fp:
-            raise InputError(str(path), [Issue("", "this journal belongs to another sweep (the sweep file or its base instance changed); remove it or write to another output")])
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                break  # a row cut by a kill: that point is solved again
-    return rows
+def _read_journal(path: Path, fp: str, total: int) -> tuple[list[dict], int | None]:
+    """The journal's rows and the byte length of its complete lines (to truncate a last line
+    torn by a kill or a full disk before appending; None: no header, start the journal again).
+
+    Only a torn last line is forgiven (that point is solved again); anything else (a line that
+    is not a row, a point outside the sweep, one point with two different rows, a foreign or
+    headerless journal) is an InputError naming the journal, the line and the rule."""
+    source = str(path)
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1  # after the last complete line; a torn tail is dropped
+    lines = data[:end].split(b"\n")[:-1]
+    if not lines:
+        return [], None  # nothing complete, not even the header: the sweep starts again
+
+    def bad(lineno: int, rule: str) -> InputError:
+        return InputError(source, [Issue(f"line {lineno}", rule)])
+
+    try:
+        head = json.loads(lines[0])
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        head = None
+    if not isinstance(head, dict) or "fingerprint" not in head:
+        raise bad(1, "not a sweep journal (its first line is not the header with the sweep's fingerprint); remove it or write to another output")
+    if head.get("fingerprint") != fp:
+        raise bad(1, "this journal belongs to another sweep (the sweep file or its base instance changed); remove it or write to another output")
+    rows: dict[int, dict] = {}
+    for lineno, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise bad(lineno, "not a JSON row (only a torn last line is forgiven): the journal was edited or damaged; remove it or write to another output") from None
+        point = row.get("point") if isinstance(row, dict) else None
+        if not isinstance(point, int) or isinstance(point, bool) or not 0 <= point < total:
+            raise bad(lineno, f"point {point!r} is not a point of this sweep (0 to {total - 1}); remove the journal or write to another output")
+        if point in rows and rows[point] != row:
+            raise bad(lineno, f"point {point} appears twice with different values; remove the journal or write to another output")
+        rows[point] = row
+    return list(rows.values()), end
 
 
 def _write_final(rows: list[dict], output: Path, spec: SweepSpec) -> pd.DataFrame:
@@ -125,10 +186,13 @@ def _local(base, spec, todo: list[Point], jobs: int) -> Iterator[dict]:
         for p in todo:
             yield solve_point(base, spec, p)
         return
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"))
+    try:
         futures = [pool.submit(solve_point, base, spec, p) for p in todo]
         for fut in as_completed(futures):
             yield fut.result()
+    finally:  # stopped early (Ctrl-C, an error): points not started are not started
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _dask(base, spec, todo: list[Point], scheduler: str) -> Iterator[dict]:
@@ -156,22 +220,28 @@ def run_sweep(
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
-    """Solve every point of a sweep and return the rows (also written to ``output`` if given)."""
+    """Solve every point of a sweep and return the rows (also written to ``output`` if given).
+
+    Ctrl-C raises :class:`SweepInterrupted`; the point it stopped is not journaled."""
     pts = points(spec)
     done: list[dict] = []
     journal = None
+    keep: int | None = None
     if output is not None:
         output = Path(output)
         journal = journal_path(output)
         fp = fingerprint(spec, base)
         if journal.exists():
             if resume:
-                done = _read_journal(journal, fp)
+                done, keep = _read_journal(journal, fp, len(pts))
             elif not overwrite:
                 raise InputError(str(journal), [Issue("", "a partial sweep is here: run with --resume to finish it, or --overwrite to start again")])
         elif resume and output.exists():
             return pd.read_csv(output) if output.suffix.lower() == ".csv" else pd.read_parquet(output)
-        if not done:
+        if keep is not None:  # a line torn by a kill is cut away before rows are appended
+            with journal.open("r+b") as fh:
+                fh.truncate(keep)
+        else:
             with journal.open("w", encoding="utf-8") as fh:
                 fh.write(json.dumps({"fingerprint": fp, "points": len(pts)}) + "\n")
     finished = {r["point"] for r in done}
@@ -184,14 +254,22 @@ def run_sweep(
     )
     fh = journal.open("a", encoding="utf-8") if journal else None
     try:
-        for row in source:
-            rows.append(row)
-            if fh:
-                fh.write(json.dumps(row, default=str) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            if progress:
-                progress(len(rows), len(pts))
+        with sigint_flag() as stop:
+            try:
+                for row in source:
+                    if stop[0] or interrupted(row.get("status"), row.get("message")):
+                        raise KeyboardInterrupt  # that point's row is not the point's result
+                    rows.append(row)
+                    if fh:
+                        fh.write(json.dumps(row, default=str) + "\n")
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    if progress:
+                        progress(len(rows), len(pts))
+            except KeyboardInterrupt:
+                if hasattr(source, "close"):
+                    source.close()  # stops the workers' pool
+                raise SweepInterrupted(len(rows), len(pts)) from None
     finally:
         if fh:
             fh.close()
