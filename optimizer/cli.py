@@ -7,6 +7,7 @@ Exit codes: 0 a plan was found (optimal, or time limit with an incumbent); 1 no 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -49,11 +50,37 @@ def _load(path: Path) -> Instance:
         _bad_input(exc)
 
 
-def _require_suffix(output: Path, suffixes: tuple[str, ...], what: str) -> None:
-    """Exit 2 before any work when an output file has a suffix we cannot write."""
+def _require_suffix(output: Path, suffixes: tuple[str, ...], what: str, option: str = "-o") -> None:
+    """Exit 2 before any work when an output file has a suffix we cannot write, or cannot be
+    written where it is (a directory, a folder that does not exist or is not writable)."""
     if output.suffix.lower() not in suffixes:
         sys.stderr.write(f"error: {output}: {what} must end in {' or '.join(suffixes)}\n")
         raise typer.Exit(2)
+    _writable(output, option)
+
+
+def _writable(output: Path, option: str) -> None:
+    """Exit 2 before any solving when ``output`` (given as ``option``) cannot be written."""
+    folder = output.parent
+    rule = None
+    if output.is_dir():
+        rule = "is a directory, not a file"
+    elif not folder.exists():
+        rule = f"the folder {folder} does not exist"
+    elif not folder.is_dir():
+        rule = f"{folder} is not a folder"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        rule = f"cannot write in the folder {folder} (permission denied)"
+    elif output.exists() and not os.access(output, os.W_OK):
+        rule = "cannot be overwritten (permission denied)"
+    if rule:
+        sys.stderr.write(f"error: {option} {output}: {rule}\n")
+        raise typer.Exit(2)
+
+
+def _interrupted(done: str = "") -> None:
+    sys.stderr.write(f"interrupted: {done or 'stopped by Ctrl-C before a plan was found'}\n")
+    raise typer.Exit(130)
 
 
 @app.command()
@@ -80,10 +107,19 @@ def solve(
     """Solve an instance and print the plan (exit 0: plan found, 1: no plan, 2: bad input)."""
     from .report import render
     from .engine import solve as run
+    from .sweeps import interrupted, sigint_flag
 
+    if output is not None:
+        _writable(output, "-o")
     inst = _load(path)
-    sol = run(inst, objective=objective.value if objective else None, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
-              tie_break_time=tie_break_time)
+    try:
+        with sigint_flag() as stop:
+            sol = run(inst, objective=objective.value if objective else None, time_limit=time_limit, mip_gap=mip_gap,
+                      threads=threads, tie_break_time=tie_break_time)
+    except KeyboardInterrupt:
+        _interrupted()
+    if stop[0] or interrupted(sol.status, sol.message):  # HiGHS caught Ctrl-C: whatever it returned is not the plan
+        _interrupted()
     text = sol.model_dump_json(indent=2)
     if output is not None:
         try:
@@ -112,7 +148,7 @@ def sweep(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from .scenarios import load_sweep
-    from .sweeps import run_sweep
+    from .sweeps import SweepInterrupted, run_sweep
 
     _require_suffix(output, (".parquet", ".csv"), "the output")
     try:
@@ -137,6 +173,9 @@ def sweep(
             df = run_sweep(spec, base, output, jobs=jobs, scheduler=scheduler, resume=resume, overwrite=overwrite, progress=tick)
         except InputError as exc:
             _bad_input(exc)
+        except SweepInterrupted as exc:
+            bar.stop()
+            _interrupted(f"{exc.done} of {exc.total} points solved; run again with --resume")
     counts = df["status"].value_counts().to_dict() if not df.empty else {}
     sys.stdout.write(f"{output}: {len(df)} points ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})\n")
 
@@ -168,7 +207,7 @@ def pareto(
     if output is not None:
         _require_suffix(output, (".csv", ".parquet"), "the frontier file")
     if plot is not None:
-        _require_suffix(plot, (".png", ".svg"), "the picture")
+        _require_suffix(plot, (".png", ".svg"), "the picture", "--plot")
     try:
         front = trace(path, x=x.value, y=y.value, points=points)
     except InputError as exc:
@@ -209,6 +248,7 @@ def plot(
     if not results.exists():
         sys.stderr.write(f"error: {results}: file not found\n")
         raise typer.Exit(2)
+    _writable(output, "-o")
     df = pd.read_csv(results) if results.suffix.lower() == ".csv" else pd.read_parquet(results)
     unit = "USD/yr" if y.endswith("_usd_per_year") else ("tokens/s" if y.startswith("tokens_per_s") else "")
     try:
