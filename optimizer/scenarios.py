@@ -63,7 +63,7 @@ class Range(_Strict):
         n = self.size()
         if n > MAX_POINTS:
             what = f"count {self.count:,}" if self.count is not None else f"step {self.step:g} from {self.start:g} to {self.stop:g}"
-            size = f"{n:,}" if math.isfinite(n) else "too many"
+            size = f"{n:,}" if n < 1e15 else (f"about {n:.2g}" if math.isfinite(n) else "too many")
             raise ValueError(f"{what} gives {size} values, more than the cap of {MAX_POINTS:,}")
         if self.step is not None and n == 0:
             raise ValueError(f"stop {self.stop:g} is below start {self.start:g}: the range has no values")
