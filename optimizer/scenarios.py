@@ -38,12 +38,19 @@ from statistics import NormalDist
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from .errors import InputError, Issue, element_path, format_loc
 from .schema import NUMBER, Fraction, Objective, read_document
 
 _STEP = re.compile(r"([^.\[\]]+)|\[([^\]]+)\]")
 MAX_POINTS = 1_000_000  # a sweep (or one range) asking more is refused before a point is built
+
+
+def too_many(message: str) -> PydanticCustomError:
+    """The error of a sweep too large to build: its own type ("too_many_points"), so that the
+    service answers it 413 (too large) like its other size limits, not 422."""
+    return PydanticCustomError("too_many_points", "{message}", {"message": message})
 
 
 class _Strict(BaseModel):
@@ -64,7 +71,7 @@ class Range(_Strict):
         if n > MAX_POINTS:
             what = f"count {self.count:,}" if self.count is not None else f"step {self.step:g} from {self.start:g} to {self.stop:g}"
             size = f"{n:,}" if n < 1e15 else (f"about {n:.2g}" if math.isfinite(n) else "too many")
-            raise ValueError(f"{what} gives {size} values, more than the cap of {MAX_POINTS:,}")
+            raise too_many(f"{what} gives {size} values, more than the cap of {MAX_POINTS:,}")
         if self.step is not None and n == 0:
             raise ValueError(f"stop {self.stop:g} is below start {self.start:g}: the range has no values")
         return self
@@ -188,7 +195,7 @@ class SweepOptions(_Strict):
             raise ValueError("parameter paths must be unique")
         n = count_points(self)
         if n > MAX_POINTS:
-            raise ValueError(f"the sweep asks for {n:,} points, more than the cap of {MAX_POINTS:,} ({_count_terms(self)})")
+            raise too_many(f"the sweep asks for {n:,} points, more than the cap of {MAX_POINTS:,} ({_count_terms(self)})")
         return self
 
 

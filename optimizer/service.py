@@ -31,7 +31,6 @@ import fcntl
 import gc
 import json
 import logging
-import math
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -58,7 +57,7 @@ from starlette.routing import Match
 
 from .errors import InputError, Issue, format_loc
 from .results import Solution
-from .scenarios import SweepOptions, SweepSpec, check_paths
+from .scenarios import SweepOptions, SweepSpec, check_paths, count_points
 from .schema import NUMBER, Fraction, Instance, Objective, check_instance, json_schema, parse_instance
 
 log = logging.getLogger("optimizer.service")
@@ -214,30 +213,6 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
-
-
-def sweep_size(spec: SweepOptions) -> int:
-    """The number of points of a sweep, computed from its fields without building them (a
-    request for 10^15 points is refused at once, not after filling the memory)."""
-    sizes = []
-    for p in spec.parameters:
-        if p.values is not None:
-            sizes.append(len(p.values))
-        elif p.range is not None:
-            r = p.range
-            sizes.append(1 if r.count == 1 else r.count if r.count is not None
-                         else max(int(math.floor((r.stop - r.start) / r.step + 1e-9)) + 1, 0))
-        else:
-            sizes.append(1)  # a distribution: sampled (random, lhs)
-    if spec.mode in ("random", "lhs"):
-        combos = spec.samples or 0
-    elif not sizes:
-        combos = 1
-    elif spec.mode == "zip":
-        combos = min(sizes)
-    else:
-        combos = math.prod(sizes)
-    return combos * max(len(spec.scenarios), 1)
 
 
 def _check_size(inst: Instance, limits: Limits) -> None:
@@ -685,6 +660,8 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
+        if any(e.get("type") == "too_many_points" for e in exc.errors()):  # a size limit, as the others: 413
+            return _error(413, "sweep too large", _request_issues(exc))
         return _error(422, "invalid request", _request_issues(exc))
 
     @app.exception_handler(StarletteHTTPException)
@@ -745,8 +722,8 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
     def create_sweep(req: SweepRequest) -> JobStatus:
         """Start a sweep job; returns its id at once."""
         _checked(req.instance, limits)
-        if sweep_size(req) > limits.max_sweep_points:  # before anything builds the points
-            raise ServiceError(413, f"sweep too large: {sweep_size(req):,} points > {limits.max_sweep_points:,}")
+        if count_points(req) > limits.max_sweep_points:  # before anything builds the points
+            raise ServiceError(413, f"sweep too large: {count_points(req):,} points > {limits.max_sweep_points:,}")
         try:
             spec = req.spec(limits.max_time_limit)
         except ValidationError as err:
@@ -755,7 +732,7 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
         issues = check_paths(spec, base)
         if issues:
             raise ServiceError(422, "invalid sweep", issues)
-        count = sweep_size(spec)
+        count = count_points(spec)
         if count > limits.max_sweep_points:
             raise ServiceError(413, f"sweep too large: {count:,} points > {limits.max_sweep_points:,}")
         waiting = len(store.ids("queued"))

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
-import pytest
 from fastapi.testclient import TestClient
 
 from optimizer.service import JobStore, Limits, create_app
@@ -216,18 +215,21 @@ def test_queued_sweeps_are_limited_and_sizes_are_checked_before_building_points(
     r = client.post("/v1/sweeps", json=huge)
     assert r.status_code == 413, r.json()
     assert "900,000 points > 1,000" in r.json()["detail"]
+    # beyond the sweep files' own cap (1M points) too: a size limit, 413, not an invalid request
+    huge["parameters"][1]["range"]["count"] = 10**6
+    r = client.post("/v1/sweeps", json=huge)
+    assert r.status_code == 413 and "900,000,000 points, more than the cap" in r.json()["errors"][0]["rule"], r.json()
     monkeypatch.undo()
     small = {"instance": base, "parameters": [{"path": "facility.grid_power_mw", "values": [300, 600]}], "scenarios": [{"name": "a"}, {"name": "b"}]}
     codes = [client.post("/v1/sweeps", json=small).status_code for _ in range(3)]
     assert codes == [202, 202, 429]
     job = client.post("/v1/sweeps", json=small)
     assert "at most 2" in job.json()["detail"]
-    from optimizer.service import sweep_size
-    from optimizer.scenarios import SweepSpec, points
+    from optimizer.scenarios import SweepSpec, count_points, points
 
     for spec in [small, {"parameters": [{"path": "a", "range": {"start": 0, "stop": 1, "step": 0.3}}, {"path": "b", "values": [1, 2]}]},
                  {"mode": "zip", "parameters": [{"path": "a", "values": [1, 2, 3]}, {"path": "b", "range": {"start": 0, "stop": 1, "count": 3}}]},
                  {"mode": "lhs", "samples": 7, "parameters": [{"path": "a", "distribution": {"kind": "uniform", "low": 0, "high": 1}}]},
                  {"scenarios": [{"name": "x"}]}]:
         s = SweepSpec(base="x", **{k: v for k, v in spec.items() if k != "instance"})
-        assert sweep_size(s) == len(points(s))
+        assert count_points(s) == len(points(s))
