@@ -309,13 +309,17 @@ def serve(
     max_body_mb: Annotated[float, typer.Option(min=0.01, help="MB: the largest request body")] = 5.0,
     max_instance_size: Annotated[int, typer.Option(min=1, help="the largest hardware x tiers x halls")] = 200_000,
     sweep_workers: Annotated[int, typer.Option(min=1, help="worker processes per sweep job")] = 1,
+    max_queued_jobs: Annotated[int, typer.Option(min=0, help="sweep jobs waiting to run; more get 429")] = 16,
+    keep_jobs_days: Annotated[float, typer.Option(min=0.0, help="days an ended sweep (done, failed, cancelled) is kept, files and all")] = 30.0,
+    keep_jobs: Annotated[int, typer.Option(min=0, help="ended sweeps kept at most (the most recent)")] = 1000,
 ) -> None:
     """Serve the optimizer over HTTP (OpenAPI at /docs): validate, solve, schema, sweep jobs."""
     from .service import Limits
     from .service import serve as run
 
     limits = Limits(max_body_bytes=int(max_body_mb * 1e6), max_instance_size=max_instance_size, max_time_limit=max_time_limit,
-                    max_solves=max_solves, max_queue=max_queue, sweep_workers=sweep_workers)
+                    max_solves=max_solves, max_queue=max_queue, sweep_workers=sweep_workers, max_queued_jobs=max_queued_jobs,
+                    keep_jobs_days=keep_jobs_days, keep_jobs=keep_jobs)
     run(host, port, data_dir, limits)
 
 

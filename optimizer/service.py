@@ -80,6 +80,10 @@ class Limits:
     max_jobs: int = 1  # sweeps running at once
     max_queued_jobs: int = 16  # sweeps waiting beyond those; more get 429
     sweep_workers: int = 1  # processes per sweep
+    # retention of ended sweeps (done, failed, cancelled): their row, journal and result files go
+    # when older than keep_jobs_days, and beyond the keep_jobs most recent (None: no such rule)
+    keep_jobs_days: float | None = 30.0
+    keep_jobs: int | None = 1000
 
 
 class Problem(BaseModel):
@@ -368,6 +372,27 @@ class JobStore:
     def output(self, job: str) -> Path:
         return self.root / f"{job}.parquet"
 
+    def expire(self, days: float | None, keep: int | None, now: float | None = None) -> list[str]:
+        """The retention rule: delete the ended jobs (done, failed, cancelled) that finished more
+        than ``days`` ago or are beyond the ``keep`` most recent, with their journal and result
+        files. Returns their ids. Queued and running jobs are never touched."""
+        now = time.time() if now is None else now
+        with self._conn() as c:
+            ended = [r[0] for r in c.execute("SELECT id, finished FROM jobs WHERE state IN ('done', 'failed', 'cancelled') "
+                                             "ORDER BY finished DESC, created DESC")]
+            old = set() if days is None else {r[0] for r in c.execute(
+                "SELECT id FROM jobs WHERE state IN ('done', 'failed', 'cancelled') AND finished < ?", (now - days * 86_400,))}
+        gone = [j for i, j in enumerate(ended) if j in old or (keep is not None and i >= keep)]
+        for job in gone:
+            out = self.output(job)
+            for path in (out, out.with_suffix(".csv"), journal_of(out)):
+                path.unlink(missing_ok=True)
+            with self._conn() as c:
+                c.execute("DELETE FROM jobs WHERE id = ?", (job,))
+            with self._progress_lock:
+                self._progress.pop(job, None)
+        return gone
+
     def csv(self, job: str) -> Path:
         """The result as CSV, converted from the Parquet file once and kept. Written to a
         temporary file in the same directory and renamed into place under the job's lock, so a
@@ -531,6 +556,7 @@ class Jobs:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.problems: list[str] = []  # what the last tick could not do (empty: healthy)
+        self._next_expiry = 0.0  # monotonic time of the next retention pass
         for job in store.ids("running"):  # the server died under them: they resume
             store.set(job, "queued")
         self.thread = threading.Thread(target=self._loop, daemon=True, name="sweep-jobs")
@@ -570,6 +596,9 @@ class Jobs:
                         else:  # died without saying why
                             self.store.set(job, "failed", f"the sweep process exited with code {proc.exitcode}")
                     del self.procs[job]
+            if time.monotonic() >= self._next_expiry:  # the retention rule, once a minute
+                self.store.expire(self.limits.keep_jobs_days, self.limits.keep_jobs)
+                self._next_expiry = time.monotonic() + 60.0
             for job in self.store.ids("queued"):
                 if len(self.procs) >= self.limits.max_jobs:
                     break
