@@ -253,15 +253,33 @@ def _solve_in_worker(instance: dict, objective: str | None, time_limit: float, m
 
 
 class SolvePool:
-    """At most ``max_solves`` solves run, ``max_queue`` more wait; the rest get 429."""
+    """At most ``max_solves`` solves run, ``max_queue`` more wait; the rest get 429.
+
+    The waiting is done here, not in the process pool (which would take a solve to run as soon
+    as it is queued): a solve waits for one of ``max_solves`` slots, and one whose client goes
+    away while it waits is dropped and never runs. One already running runs on to its time
+    limit (at most ``--max-time-limit``)."""
 
     def __init__(self, limits: Limits):
         self.limits = limits
         self.pool = self._new_pool()
         self.in_flight = 0
         self.lock = threading.Lock()
+        self.slots = asyncio.Semaphore(limits.max_solves)  # bound to the event loop at first use
 
-    async def solve(self, req: SolveRequest) -> str:
+    async def _slot(self, gone) -> bool:
+        """Wait for a free solver; False if ``gone()`` says the client went away first."""
+        while True:
+            try:
+                await asyncio.wait_for(self.slots.acquire(), timeout=None if gone is None else 0.25)
+                return True
+            except asyncio.TimeoutError:
+                if await gone():
+                    return False
+
+    async def solve(self, req: SolveRequest, gone=None) -> str:
+        """Run one solve; ``gone`` (an async callable, e.g. ``Request.is_disconnected``) tells
+        whether its client is still there."""
         with self.lock:
             if self.in_flight >= self.limits.max_solves + self.limits.max_queue:
                 raise ServiceError(429, f"too many solves: {self.in_flight} running or queued; retry later")
@@ -270,8 +288,14 @@ class SolvePool:
             limit = min(req.time_limit or self.limits.max_time_limit, self.limits.max_time_limit)
             doc = req.instance.model_dump(mode="json")
             try:
-                fut = self.pool.submit(_solve_in_worker, doc, req.objective.value if req.objective else None, limit, req.mip_gap)
-                return await asyncio.wrap_future(fut)
+                if not await self._slot(gone):
+                    log.warning("a waiting solve was dropped: its client went away before it started")
+                    raise ServiceError(499, "the client went away before the solve started")
+                try:
+                    fut = self.pool.submit(_solve_in_worker, doc, req.objective.value if req.objective else None, limit, req.mip_gap)
+                    return await asyncio.wrap_future(fut)
+                finally:
+                    self.slots.release()
             except asyncio.CancelledError:  # uvicorn cancels what runs past the shutdown's grace period
                 raise ServiceError(503, "the server is shutting down; retry the solve") from None
             except BrokenProcessPool:  # a solver process died (killed, out of memory): a fresh pool for the next request
@@ -738,13 +762,13 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
         return ValidateResult(valid=True, errors=[])
 
     @app.post("/v1/solve", response_model=Solution, responses=errors)
-    async def solve(req: SolveRequest):
+    async def solve(req: SolveRequest, request: Request):
         """Solve an instance: the same solution JSON as ``optimizer solve --json``."""
         _checked(req.instance, limits)
         if req.time_limit is not None and req.time_limit > limits.max_time_limit:
             raise ServiceError(422, f"time_limit {req.time_limit:g} s exceeds this server's cap of {limits.max_time_limit:g} s",
                                [Issue("time_limit", f"must be <= {limits.max_time_limit:g}")])
-        text = await state["pool"].solve(req)
+        text = await state["pool"].solve(req, request.is_disconnected)
         return JSONResponse(content=json.loads(text))
 
     @app.post("/v1/sweeps", response_model=JobStatus, status_code=202, responses=errors)

@@ -263,3 +263,32 @@ def test_ended_sweeps_are_kept_by_age_and_count_then_deleted_with_their_files(tm
     left = {n for n, j in jobs.items() if store.get(j) is not None}
     assert left == {"newer-cancelled", "newest-failed", "old-queued", "running"}
     assert all(store.output(jobs[n]).exists() for n in left)
+
+
+def test_a_waiting_solve_whose_client_left_never_runs(tmp_path):
+    """One solver, busy for ~3 s; a second solve waits, and its client gives up after 0.5 s: that
+    solve is dropped, never run (the server says so in its log), and the next one is served."""
+    import threading
+
+    from benchmarks.generate import SIZES, synthetic
+
+    server = Server(tmp_path / "data", "--max-solves", "1")
+    busy: list = []
+    try:
+        long = {"instance": synthetic(*SIZES["medium"]), "mip_gap": 0.0, "time_limit": 3.0}
+        first = threading.Thread(target=lambda: busy.append(httpx.post(server.url + "/v1/solve", json=long, timeout=60)))
+        first.start()
+        time.sleep(1.5)  # the first solve has the solver
+        try:
+            httpx.post(server.url + "/v1/solve", json={"instance": read_document(GTC)}, timeout=0.5)
+            raise AssertionError("the second solve should have waited for the busy solver")
+        except httpx.ReadTimeout:
+            pass  # the client gave up while its solve waited
+        first.join(60)
+        assert busy and busy[0].status_code == 200 and busy[0].json()["status"] in ("optimal", "time_limit")
+        after = httpx.post(server.url + "/v1/solve", json={"instance": read_document(GTC)}, timeout=60)
+        assert after.status_code == 200 and after.json()["status"] == "optimal"
+    finally:
+        server.stop()
+    log = (tmp_path / f"server-{server.port}.log").read_text()
+    assert log.count("a waiting solve was dropped: its client went away before it started") == 1, log[-2000:]
