@@ -47,6 +47,12 @@ _STEP = re.compile(r"([^.\[\]]+)|\[([^\]]+)\]")
 MAX_POINTS = 1_000_000  # a sweep (or one range) asking more is refused before a point is built
 
 
+def journal_path(output: Path) -> Path:
+    """Where a sweep writing ``output`` journals its rows as points finish (``sweeps.run_sweep``);
+    here, beside the sweep's definition, so that the service finds it without importing pandas."""
+    return output.with_name(output.name + ".journal.jsonl")
+
+
 def too_many(message: str) -> PydanticCustomError:
     """The error of a sweep too large to build: its own type ("too_many_points"), so that the
     service answers it 413 (too large) like its other size limits, not 422."""

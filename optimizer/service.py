@@ -57,7 +57,7 @@ from starlette.routing import Match
 
 from .errors import InputError, Issue, format_loc
 from .results import Solution
-from .scenarios import SweepOptions, SweepSpec, check_paths, count_points
+from .scenarios import SweepOptions, SweepSpec, check_paths, count_points, journal_path
 from .schema import NUMBER, Fraction, Instance, Objective, check_instance, json_schema, parse_instance
 
 log = logging.getLogger("optimizer.service")
@@ -339,10 +339,6 @@ class SolvePool:
 # --------------------------------------------------------------------------- sweep jobs
 
 
-def journal_of(output: Path) -> Path:
-    return output.with_name(output.name + ".journal.jsonl")  # as sweeps.journal_path names it
-
-
 class JobStore:
     """Jobs in SQLite: the request, the state, the point count. Rows live in the sweep's own
     journal and result file next to it."""
@@ -409,7 +405,7 @@ class JobStore:
         gone = [j for i, j in enumerate(ended) if j in old or (keep is not None and i >= keep)]
         for job in gone:
             out = self.output(job)
-            for path in (out, out.with_suffix(".csv"), journal_of(out)):
+            for path in (out, out.with_suffix(".csv"), journal_path(out)):
                 path.unlink(missing_ok=True)
             with self._conn() as c:
                 c.execute("DELETE FROM jobs WHERE id = ?", (job,))
@@ -447,7 +443,7 @@ class JobStore:
     def done_points(self, job: str) -> int:
         """Points finished: the journal's rows while the sweep runs, the result file's after."""
         out = self.output(job)
-        journal = journal_of(out)
+        journal = journal_path(out)
         if journal.exists():
             return self._journal_points(job, journal)
         if out.exists():
@@ -613,7 +609,7 @@ class Jobs:
                     rec = self.store.get(job)
                     if rec and rec["state"] == "running":
                         out = self.store.output(job)
-                        if out.exists() and not journal_of(out).exists():  # finished; its own last write failed
+                        if out.exists() and not journal_path(out).exists():  # finished; its own last write failed
                             self.store.set(job, "done")
                         elif proc.exitcode == -signal.SIGTERM:  # stopped from outside (a service manager's stop): resumes
                             self.store.set(job, "queued", "interrupted; resumed from its journal")

@@ -25,7 +25,7 @@ import pandas as pd
 
 from .engine import solve
 from .errors import InputError, Issue
-from .scenarios import Point, SweepSpec, apply, fingerprint, load_sweep, points
+from .scenarios import Point, SweepSpec, apply, fingerprint, journal_path, load_sweep, points
 from .schema import parse_instance
 
 METRICS = (
@@ -116,10 +116,6 @@ def sigint_flag() -> Iterator[list[bool]]:
         yield flag
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-def journal_path(output: Path) -> Path:
-    return output.with_name(output.name + ".journal.jsonl")
 
 
 def _read_journal(path: Path, fp: str, total: int) -> tuple[list[dict], int | None]:

@@ -238,7 +238,8 @@ def test_queued_sweeps_are_limited_and_sizes_are_checked_before_building_points(
 def test_ended_sweeps_are_kept_by_age_and_count_then_deleted_with_their_files(tmp_path):
     """The retention rule: ended jobs older than keep_jobs_days, or beyond the keep_jobs most
     recent, go with their journal and result files; queued and running ones stay whatever their age."""
-    from optimizer.service import JobStore, journal_of
+    from optimizer.scenarios import journal_path
+    from optimizer.service import JobStore
 
     store = JobStore(tmp_path)
     jobs = {}
@@ -249,7 +250,7 @@ def test_ended_sweeps_are_kept_by_age_and_count_then_deleted_with_their_files(tm
             store.set(job, state)
         out = store.output(job)
         out.write_bytes(b"rows")
-        journal_of(out).write_text("{}\n")
+        journal_path(out).write_text("{}\n")
         jobs[name] = job
     day = 86_400.0
     with store._conn() as c:  # finished 40, 2, 1 and 0 days ago; the queued one created 40 days ago
@@ -258,7 +259,7 @@ def test_ended_sweeps_are_kept_by_age_and_count_then_deleted_with_their_files(tm
         c.execute("UPDATE jobs SET created = ? WHERE id = ?", (time.time() - 40 * day, jobs["old-queued"]))
     assert store.expire(days=30, keep=None) == [jobs["old-done"]]
     assert store.get(jobs["old-done"]) is None and not store.output(jobs["old-done"]).exists()
-    assert not journal_of(store.output(jobs["old-done"])).exists()
+    assert not journal_path(store.output(jobs["old-done"])).exists()
     assert store.expire(days=None, keep=2) == [jobs["new-done"]]  # the two most recent ended jobs stay
     left = {n for n, j in jobs.items() if store.get(j) is not None}
     assert left == {"newer-cancelled", "newest-failed", "old-queued", "running"}
