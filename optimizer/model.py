@@ -43,7 +43,7 @@ import math
 import pyomo.environ as pyo
 from pyomo.repn import generate_standard_repn
 
-from .preprocess import HOURS_PER_YEAR, ROLES, SECONDS_PER_YEAR, Data
+from .preprocess import HOURS_PER_YEAR, ROLES, SECONDS_PER_YEAR, Data, centre
 
 
 def build_model(d: Data, tight: bool = True) -> pyo.ConcreteModel:
@@ -438,12 +438,3 @@ def coefficient_scale(expr) -> float:
         return 1.0
     repn = generate_standard_repn(expr, compute_values=True, quadratic=False)
     return centre([float(c) for c in repn.linear_coefs])
-
-
-def centre(coefficients) -> float:
-    """The power of ten nearest the geometric mean of the smallest and largest nonzero finite
-    |value| of ``coefficients`` (1 if there is none)."""
-    values = [abs(c) for c in coefficients if c != 0 and math.isfinite(c)]
-    if not values:
-        return 1.0
-    return 10.0 ** round(0.5 * (math.log10(min(values)) + math.log10(max(values))))

@@ -80,12 +80,15 @@ def _decade(x: float) -> float:
     return 10.0 ** round(math.log10(x))
 
 
-def _middle(values) -> float | None:
-    """The power of ten nearest the geometric mean of the smallest and largest positive value."""
-    v = np.asarray([x for x in np.ravel(np.asarray(values, dtype=float)) if x > 0 and math.isfinite(x)])
+def centre(values, default: float | None = 1.0) -> float | None:
+    """The power of ten nearest the geometric mean of the smallest and largest nonzero finite
+    |value| (``default`` if there is none): the unit that centres ``values`` on 1. The internal
+    units below are chosen so, and so is every objective (``model.coefficient_scale``)."""
+    v = np.abs(np.ravel(np.asarray(values, dtype=float)))
+    v = v[(v > 0) & np.isfinite(v)]
     if not len(v):
-        return None
-    return _decade(math.sqrt(float(v.min()) * float(v.max())))
+        return default
+    return 10.0 ** round(0.5 * (math.log10(float(v.min())) + math.log10(float(v.max()))))
 
 
 def choose_scale(ds: list["Data"]) -> Scale:
@@ -98,8 +101,8 @@ def choose_scale(ds: list["Data"]) -> Scale:
         money += [d.crf_h * d.capex_usd, d.opex_usd, d.elec_usd_mwh * HOURS_PER_YEAR * mw,
                   best * float(d.price.max(initial=0.0)) * SECONDS_PER_YEAR / 1e6]
         ports += list(d.ports)
-    tokens = _middle(np.concatenate(rates)) or _middle(np.concatenate([np.r_[d.qmin, d.qmax] for d in ds])) or 1.0
-    return Scale(tokens=tokens, money=_middle(np.concatenate(money)) or 1.0, ports=_decade(max(ports)))
+    tokens = centre(np.concatenate(rates), None) or centre(np.concatenate([np.r_[d.qmin, d.qmax] for d in ds]))
+    return Scale(tokens=tokens, money=centre(np.concatenate(money)), ports=_decade(max(ports)))
 
 
 @dataclass

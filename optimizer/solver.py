@@ -35,7 +35,7 @@ from pyomo.common.tee import capture_output
 from pyomo.contrib.solver.solvers.highs import Highs
 from pyomo.repn import generate_standard_repn
 
-from .model import centre
+from .preprocess import centre
 
 # One HiGHS thread unless asked otherwise: the plan does not depend on the machine's core count
 # (HiGHS's own default, "automatic", was half the cores up to 1.15 and all of them from 1.16),
@@ -327,7 +327,7 @@ def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, tokens, drop: 
             inf = highspy.kHighsInf
             h.changeRowsBounds(len(rows), np.array(rows, dtype=np.int32), np.full(len(rows), -inf), np.full(len(rows), inf))
         c, _ = _costs(primary, col_of, n)
-        scale = _centre(c)
+        scale = centre(c)
         h.changeColsCost(n, np.arange(n, dtype=np.int32), c / scale)
         h.changeObjectiveSense(highspy.ObjSense.kMaximize if sense == "max" else highspy.ObjSense.kMinimize)
         with captured(adapter.log):
@@ -345,7 +345,7 @@ def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, tokens, drop: 
             lo, hi = (z, highspy.kHighsInf) if sense == "max" else (-highspy.kHighsInf, z)
             h.addRow(lo, hi, len(nz), nz, c[nz] / scale)
             t, _ = _costs(tokens, col_of, n)
-            h.changeColsCost(n, np.arange(n, dtype=np.int32), t / _centre(t))
+            h.changeColsCost(n, np.arange(n, dtype=np.int32), t / centre(t))
             h.changeObjectiveSense(highspy.ObjSense.kMaximize)
             h.setOptionValue("primal_feasibility_tolerance", 1e-10)
             clock = h.getRunTime()
@@ -359,8 +359,3 @@ def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, tokens, drop: 
         return duals
     except Exception:  # any surprise: the caller solves the same LPs through Pyomo
         return None
-
-
-def _centre(c: np.ndarray) -> float:
-    """A cost vector's :func:`~optimizer.model.centre` (the power of ten its coefficients centre on)."""
-    return centre(c.tolist())
