@@ -22,7 +22,7 @@ import numpy as np
 import pyomo.environ as pyo
 from .horizon import HorizonData, build_horizon_model
 from .model import build_model, set_objective
-from .results import Diagnosis, Shortfall, family, label, row_factor
+from .results import Diagnosis, Shortfall, family, label, label_parts, row_factor, slice_of
 from .solver import HighsAdapter, SolverOptions, captured, use_threads
 
 # family -> (unit, internal quantity of the limit (results.row_factor), phrase for "needs X ...")
@@ -64,13 +64,14 @@ def _build(d, tight: bool = True):
 
 def _name(con) -> tuple[str, str]:
     """Reported name and index: the min/max suffix of shares is dropped (kind_power_share[lpu]);
-    a period's constraint keeps its block (period[2027].facility_power)."""
-    fam = family(con)
+    a period's constraint keeps its block (period[2027].facility_power), a slice's its slice as
+    the last index (facility_power[peak]); the index returned is without the slice."""
+    prefix, fam, parts = label_parts(con)
+    where = [slice_of(con)] if slice_of(con) is not None else []
     idx = con.index()
-    blk = con.parent_block()
-    prefix = "" if blk.parent_block() is None else f"{blk.name}."
     if fam in ("kind_power_share", "tier_power_share"):
-        return f"{prefix}{fam}[{idx[0]}]", str(idx[0])
+        keep = [idx[0]] + where
+        return f"{prefix}{fam}[{','.join(map(str, keep))}]", str(idx[0])
     if fam == "fabric_reach":
         return f"{prefix}{fam}", ""
     if fam == "max_new_racks":
@@ -119,14 +120,14 @@ def elastic(d, groups: dict, options: SolverOptions) -> tuple[list[Shortfall] | 
         elif fam == "kind_power_share":
             missing = s / max(pyo.value(blk.it_mw), 1e-12)
         elif fam == "tier_power_share":
-            missing = s / max(sum(pyo.value(blk.tier_mw[t]) for t in blk.T), 1e-12)
+            missing = s / max(sum(pyo.value(e) for e in blk.tier_mw.values()), 1e-12)
         else:
             missing = s * row_factor(con, kind)
         name, _ = _name(con)
         if name in out:
             out[name].missing += missing
         else:
-            out[name] = Shortfall(constraint=name, missing=missing, unit=unit)
+            out[name] = Shortfall(constraint=name, missing=missing, unit=unit, slice=slice_of(con))
     return sorted(out.values(), key=lambda e: e.constraint), proven
 
 
@@ -162,6 +163,9 @@ def sentence(needs: list[Shortfall] | None, gives: list[Shortfall] | None) -> st
                 when = f" in {block[len('period['):-1]}"
             fam = name.split("[", 1)[0]
             idx = name[len(fam) + 1:-1] if "[" in name else ""
+            if e.slice is not None:  # facility_power[peak] -> "... in the peak slice"
+                idx = ",".join(idx.split(",")[:-1])
+                when += f" in the {e.slice} slice"
             if fam == "max_new_racks":
                 idx, year = idx.split(",")
                 when = f" in {year}"

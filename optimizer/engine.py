@@ -27,6 +27,7 @@ from .results import (
     binding_limits,
     empty_solution,
     extract_plan,
+    fill_slice_limits,
     model_size,
     objective_value,
     shadow_prices,
@@ -133,7 +134,21 @@ def _second_stage(m, objective: str, z: float, lam: float, adapter: HighsAdapter
     return res.gap, res.status == "time_limit"
 
 
-def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clock, lp: HighsAdapter) -> dict:
+def _secondary(m, d, objective: str):
+    """The last LP's objective, (expression, sense), holding the primary with the integers fixed.
+
+    Where power depends on the racks alone (every idle_power_fraction 1), cost and power are
+    settled by the integers, so the last LP serves as many tokens as the allocation allows
+    (a free tier given power by a split is not reported idle). Where an idle rack draws less
+    (section 12.2) serving costs power, so the last LP keeps the tie-break's aim instead:
+    minimise COST (for ``profit`` and ``min_cost``: F). None: nothing more to settle."""
+    periods = d.periods if isinstance(d, HorizonData) else [d]
+    if any((p.beta < 1).any() for p in periods):
+        return (m.facility_mw if objective in ("profit", "min_cost") else m.cost), "min"
+    return None if objective in ("tokens", "tokens_per_watt") else (m.tokens, "max")
+
+
+def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clock, lp: HighsAdapter, secondary=None) -> dict:
     """Fix every integer at the plan's (rounded) value and solve the LP of the primary objective.
 
     Its duals are the shadow prices of MODEL.md section 8. Its solution replaces the continuous
@@ -160,12 +175,12 @@ def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clo
         _restore(saved)
         return {}
     duals = lp.duals()
-    if objective not in ("tokens", "tokens_per_watt"):  # those already maximise TOK
+    if secondary is not None:
         z = res.objective
         scale = coefficient_scale(primary)
         held = primary * (1.0 / scale)
         m.primary_held = pyo.Constraint(expr=held >= z / scale if SENSE[objective] == "max" else held <= z / scale)
-        set_objective(m, m.tokens, "max")
+        set_objective(m, *secondary)
         saved = _snapshot(m)
         # hold the primary to 1e-10 (internal units), not HiGHS's default 1e-7
         if lp.solve(m, clock.left(), highs_options={"primal_feasibility_tolerance": 1e-10}).status != "optimal":
@@ -276,13 +291,13 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         warn.append(f"the cost tie-break stopped at its time budget with {gap_text}: "
                     "a plan with the same objective may cost less; give it more time with --tie-break-time")
     primary = objective_expr(m, objective, lam)
-    tokens = None if objective in ("tokens", "tokens_per_watt") else m.tokens
+    secondary = _secondary(m, d, objective)
     drop = [getattr(m, n) for n in ("primary_floor", "primary_positive") if hasattr(m, n)]
-    duals = fixed_integer_lps(adapter, primary, SENSE[objective], tokens, drop, clock.left(), options.threads)
+    duals = fixed_integer_lps(adapter, primary, SENSE[objective], secondary, drop, clock.left(), options.threads)
     lp_seconds = 0.0
     if duals is None:  # the same LPs through Pyomo
         lp = HighsAdapter(options)
-        duals = _fixed_lp(m, objective, lam, options, clock, lp)
+        duals = _fixed_lp(m, objective, lam, options, clock, lp, secondary)
         lp_seconds = lp.seconds
     t = time.perf_counter()
     plan = extract_horizon_plan(m, d) if multi else extract_plan(m, d)
@@ -295,6 +310,7 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         )
     binding = binding_limits(m)
     prices = shadow_prices(duals, objective, d.scale, HORIZON_UNITS if multi else None)
+    slice_limits = (duals, objective, d.scale, HORIZON_UNITS if multi else None)
     timings["extract"] = time.perf_counter() - t
     timings["highs"] = adapter.seconds + lp_seconds
     unit = units[objective][0]
@@ -320,6 +336,7 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         **provenance(options, adapter, warn),
         **plan,
     )
+    fill_slice_limits(sol, m, *slice_limits)
     if instance is not None:
         t = time.perf_counter()
         problems = check_plan(instance, sol, d.scale, res, lam, max(options.mip_gap, gap or 0.0))

@@ -33,7 +33,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from .model import limit, populate
-from .preprocess import HOURS_PER_YEAR, Data, Scale, choose_scale, crf, infeasibility_hints, planner_warnings, preprocess
+from .preprocess import Data, Scale, choose_scale, crf, infeasibility_hints, planner_warnings, preprocess
 from .results import CashFlows, HorizonMetrics, PeriodPlan, PeriodRackRow, RefreshEvent, VintageRow, extract_plan
 from .schema import Instance, installed_year, snapshot, value_at
 
@@ -177,10 +177,13 @@ def horizon_hints(hd: HorizonData) -> list[str]:
         if v.period == 0 and v.lives[0] and not first.allowed[v.hardware].any():
             hints.append(f"{hd.years[0]}: hardware '{hd.hardware[v.hardware]}' has {hd.installed[v.hardware]:g} installed racks but no hall admits it")
     alive = np.array([sum(1 for v in hd.vintages if v.hardware == i and v.period == 0 and v.lives[0]) for i in range(len(hd.hardware))])
-    installed_mw = float(first.rack_kw @ (hd.installed * (alive > 0))) / 1000.0
-    if installed_mw * (1 + first.loss) > first.grid_mw:
-        hints.append(f"{hd.years[0]}: the installed racks alone draw {installed_mw * (1 + first.loss):.1f} MW (with losses) "
-                     f"against {first.grid_mw:g} MW of grid power")
+    installed_mw = float((first.rack_kw * first.beta) @ (hd.installed * (alive > 0))) / 1000.0  # at least idle (section 12.2)
+    for j, s in enumerate(first.slices):
+        if installed_mw * (1 + first.loss) > first.grid_mw[j]:
+            where = f" in slice {s}" if first.sliced else ""
+            hints.append(f"{hd.years[0]}: the installed racks alone draw {installed_mw * (1 + first.loss):.1f} MW (with losses) "
+                         f"against {first.grid_mw[j]:g} MW of grid power{where}")
+            break
     return hints
 
 
@@ -321,9 +324,7 @@ def add_horizon_expressions(m, hd: HorizonData) -> None:
     m.opex = pyo.Expression(
         m.P, rule=lambda m, y: sum(hd.periods[Y.index(y)].opex_usd[i] / money * blocks[y].racks[h] for i, h in enumerate(hd.hardware))
     )
-    m.energy = pyo.Expression(
-        m.P, rule=lambda m, y: hd.periods[Y.index(y)].elec_usd_mwh * HOURS_PER_YEAR / money * blocks[y].facility_mw
-    )
+    m.energy = pyo.Expression(m.P, rule=lambda m, y: blocks[y].energy)  # sum_s e_s H_s F_s (section 12.3)
     vint = {(v.hardware, v.period): v for v in hd.vintages}
     m.capital = pyo.Expression(
         expr=sum(vint[(hd.hardware.index(h), v)].annuity_weight * vint[(hd.hardware.index(h), v)].capex_usd / money * m.b[h, z, v]
@@ -429,6 +430,7 @@ def extract_horizon_plan(m, hd: HorizonData) -> dict:
         cash = CashFlows(revenue_usd_per_year=revenue, opex_usd_per_year=opex, energy_usd_per_year=energy, capital_usd=capital,
                          capital_discounted_usd=capital_disc, purchases_usd=purchases, discount_weight=float(hd.discount[p]))
         periods.append(PeriodPlan(
+            slices=plan["slices"],
             year=y, years=hd.lengths[p], racks=rows, replicas=plan["replicas"], allocation=plan["allocation"], tiers=plan["tiers"],
             fabric=plan["fabric"], added_ports=added, power=plan["power"], heat=plan["heat"], halls=plan["halls"],
             it_mw_by_hardware={h: sum(r.alive for r in rows if r.hardware == h) * float(d.rack_kw[i]) / 1000.0

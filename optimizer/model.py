@@ -60,7 +60,13 @@ def build_model(d: Data, tight: bool = True) -> pyo.ConcreteModel:
 
 def populate(m, d: Data, tight: bool = True) -> None:
     """Every section 5-6 component of one period on ``m`` (a model, or one period's block of the
-    multi-year model of ``horizon.py``)."""
+    multi-year model of ``horizon.py``).
+
+    Section 12.2: the capacity (racks, replicas, fabric) is decided once, on ``m``; the
+    allocation and the served tokens in every slice of the year, each slice a block
+    ``m.slice[s]`` holding its own variables and the per-slice families under their one-period
+    names (``add_slice``). Section 13's scenarios are one more index on these same blocks. The
+    year's totals (``add_year``) weigh each slice by its hours."""
     m.scale = d.scale
     m.row_unit = {}  # (family, index) -> user units per internal unit of a normalised limit row
     add_sets(m, d)
@@ -68,16 +74,35 @@ def populate(m, d: Data, tight: bool = True) -> None:
     add_expressions(m, d)
     add_supply(m, d)
     add_replica_fit(m, d)
-    add_replica_allocation(m, d)
-    add_output(m, d)
-    add_demand(m, d)
-    add_cooling(m, d)
-    add_power(m, d)
     add_halls(m, d)
     add_fabric(m, d, tight)
-    add_kv_transfer(m, d)
     add_budget(m, d)
+    add_kind_power_share(m, d)
+    m.S = pyo.Set(initialize=d.slices, ordered=True)
+    m.slice = pyo.Block(m.S, rule=lambda b, s: add_slice(b, m, d, d.slices.index(s), tight))
+    add_year(m, d)
+    add_shiftable_demand(m, d)
     add_side_constraints(m, d)
+
+
+def add_slice(b, m, d: Data, j: int, tight: bool = True) -> None:
+    """One slice's second stage (section 12.2) on block ``b``: its allocation and output, and the
+    families 6.3-6.9, 6.12 and the tier power shares with that slice's values. ``b.slice_name``
+    and ``b.sliced`` tell ``results.label`` how to name its rows (``facility_power[peak]``; an
+    instance without slices keeps the v1 names)."""
+    b.slice_name = d.slices[j]
+    b.sliced = d.sliced
+    b.scale = d.scale
+    b.row_unit = {}
+    add_slice_variables(b, m, d, tight)
+    add_slice_expressions(b, m, d, j)
+    add_replica_allocation(b, m, d)
+    add_output(b, m, d)
+    add_demand(b, m, d, j)
+    add_cooling(b, d, j)
+    add_power(b, d, j)
+    add_kv_transfer(b, m, d)
+    add_tier_power_share(b, m, d)
 
 
 # --------------------------------------------------------------------------- sets and variables
@@ -109,16 +134,18 @@ def add_sets(m, d: Data) -> None:
     tier_model = {t: d.models[d.workload_model[d.tier_workload[k]]] for k, t in enumerate(d.tiers)}
     m.cells_by_tier = {t: [] for t in d.tiers}
     m.cells_by_host = {hu: [] for hu in m.HU}
+    m.cells_by_hardware = {h: [] for h in d.hardware}
     for c in cells:  # one pass: grouping per tier by scanning X once per tier was O(T x X)
         m.cells_by_tier[c[1]].append(c)
         m.cells_by_host[(c[0], tier_model[c[1]])].append(c)
+        m.cells_by_hardware[c[0]].append(c)
     m.models_by_hardware = {h: [] for h in d.hardware}
     for h, u in m.HU:
         m.models_by_hardware[h].append(u)
 
 
 def add_variables(m, d: Data, tight: bool = True) -> None:
-    """Section 5: n_hz, k_hmu (integer), x_htr, qa_t, qd_t (continuous), y_d (binary), E_d.
+    """Section 5, the capacity: n_hz, k_hmu (integer), y_d (binary), E_d.
 
     n_hz is 0 where h may not stand in z; with ``tight`` the counts are also bounded by what the
     slots and supply caps imply (those constraints hold anyway)."""
@@ -139,56 +166,104 @@ def add_variables(m, d: Data, tight: bool = True) -> None:
         within=pyo.NonNegativeIntegers,
         bounds=lambda m, h, u: (0, math.floor(bound[hi[h]] / d.replica_racks[hi[h], ui[u]]) if tight else None),
     )
-    m.x = pyo.Var(m.X, within=pyo.NonNegativeReals, bounds=lambda m, h, t, r: (0, bound[hi[h]] * d.availability[hi[h]] if tight else None))
-    m.qa = pyo.Var(m.T, within=pyo.NonNegativeReals)
-    m.qd = pyo.Var(m.T, within=pyo.NonNegativeReals)
     m.y = pyo.Var(m.D, within=pyo.Binary)
     m.E = pyo.Var(m.D, within=pyo.NonNegativeReals)
 
 
-def add_expressions(m, d: Data) -> None:
-    """Aggregates of sections 6-7 in internal units: racks, power, heat, money, tokens."""
+def add_slice_variables(b, m, d: Data, tight: bool = True) -> None:
+    """Section 5, one slice's second stage: x_htr (rack-equivalents), qa_t, qd_t (output tokens/s)."""
     hi = {h: i for i, h in enumerate(d.hardware)}
-    ti = {t: k for k, t in enumerate(d.tiers)}
+    bound = d.rack_bound()
+    b.x = pyo.Var(m.X, within=pyo.NonNegativeReals, bounds=lambda b, h, t, r: (0, bound[hi[h]] * d.availability[hi[h]] if tight else None))
+    b.qa = pyo.Var(m.T, within=pyo.NonNegativeReals)
+    b.qd = pyo.Var(m.T, within=pyo.NonNegativeReals)
+
+
+def _mw(d: Data) -> dict:
+    return {h: d.rack_kw[i] / 1000.0 for i, h in enumerate(d.hardware)}
+
+
+def add_expressions(m, d: Data) -> None:
+    """Aggregates of the capacity in internal units: racks, nameplate IT power, fabric power,
+    capex, and the yearly cost of the capacity (annuities and opex)."""
+    hi = {h: i for i, h in enumerate(d.hardware)}
     des = {x.name: x for x in d.designs}
     sc = d.scale
-    mw = {h: d.rack_kw[hi[h]] / 1000.0 for h in d.hardware}
+    mw = _mw(d)
     port_mw = {n: x.power_w * sc.ports / 1e6 for n, x in des.items()}  # MW per internal port unit
-    rev = sc.tokens * SECONDS_PER_YEAR / 1e6 / sc.money  # internal money/yr per (USD per Mtok) x internal token
 
     m.racks = pyo.Expression(m.H, rule=lambda m, h: sum(m.n[h, z] for z in m.Z))
-    m.q = pyo.Expression(m.T, rule=lambda m, t: m.qa[t] + m.qd[t])
-    m.it_mw = pyo.Expression(expr=sum(mw[h] * m.racks[h] for h in m.H))
-    m.net_mw = pyo.Expression(expr=sum(port_mw[n] * m.E[n] for n in m.D))
-    m.heat_liq = pyo.Expression(
-        expr=sum(d.liquid_frac[hi[h]] * mw[h] * m.racks[h] for h in m.H)
-        + sum(des[n].liquid_fraction * port_mw[n] * m.E[n] for n in m.D)
-    )
-    m.heat_air = pyo.Expression(
-        expr=sum((1 - d.liquid_frac[hi[h]]) * mw[h] * m.racks[h] for h in m.H)
-        + sum((1 - des[n].liquid_fraction) * port_mw[n] * m.E[n] for n in m.D)
-    )
-    m.facility_mw = pyo.Expression(
-        expr=(1 + d.loss) * (m.it_mw + m.net_mw) + d.phi_liq * m.heat_liq + d.phi_air * m.heat_air
-    )
-    m.tokens = pyo.Expression(expr=sum(m.q[t] for t in m.T))
-    m.revenue = pyo.Expression(expr=sum(d.price[ti[t]] * rev * m.q[t] for t in m.T))
+    m.it_mw = pyo.Expression(expr=sum(mw[h] * m.racks[h] for h in m.H))  # nameplate (every rack busy)
+    m.net_mw = pyo.Expression(expr=sum(port_mw[n] * m.E[n] for n in m.D))  # the same in every slice
+    m.net_liq_mw = pyo.Expression(expr=sum(des[n].liquid_fraction * port_mw[n] * m.E[n] for n in m.D))
+    m.net_air_mw = pyo.Expression(expr=sum((1 - des[n].liquid_fraction) * port_mw[n] * m.E[n] for n in m.D))
     m.capex = pyo.Expression(
         expr=sum(d.capex_usd[hi[h]] / sc.money * (m.racks[h] - d.installed[hi[h]]) for h in m.H)
         + sum(des[n].capex_usd * sc.ports / sc.money * m.E[n] for n in m.D)
     )
     crf_d = {x.name: d.crf_d[j] for j, x in enumerate(d.designs)}
-    m.cost = pyo.Expression(
+    m.capacity_cost = pyo.Expression(
         expr=sum(
             d.crf_h[hi[h]] * d.capex_usd[hi[h]] / sc.money * (m.racks[h] - d.installed[hi[h]])
             + d.opex_usd[hi[h]] / sc.money * m.racks[h]
             for h in m.H
         )
         + sum(crf_d[n] * des[n].capex_usd * sc.ports / sc.money * m.E[n] for n in m.D)
-        + d.elec_usd_mwh * HOURS_PER_YEAR / sc.money * m.facility_mw
     )
+
+
+def add_slice_expressions(b, m, d: Data, j: int) -> None:
+    """One slice's aggregates (section 12.2), internal units: busy rack-equivalents B_hs, IT power
+    p_h (beta_h n_h + (1 - beta_h) B_hs), heat by loop, facility power F_s, tokens, revenue at
+    this slice's prices (per year, as if the whole year were this slice), tier power."""
+    hi = {h: i for i, h in enumerate(d.hardware)}
+    ti = {t: k for k, t in enumerate(d.tiers)}
+    mw = _mw(d)
+    rev = d.scale.tokens * SECONDS_PER_YEAR / 1e6 / d.scale.money  # internal money/yr per (USD per Mtok) x internal token
+    value = d.value()[:, j]
+    beta = {h: float(d.beta[hi[h]]) for h in d.hardware}
+
+    def drawn(h):
+        """MW drawn by hardware h's racks in this slice (v1's p_h n_h when beta_h = 1)."""
+        if beta[h] >= 1.0:
+            return mw[h] * m.racks[h]
+        busy = sum(b.x[c] for c in m.cells_by_hardware[h])
+        return mw[h] * beta[h] * m.racks[h] + mw[h] * (1.0 - beta[h]) * busy
+
+    b.q = pyo.Expression(m.T, rule=lambda b, t: b.qa[t] + b.qd[t])
+    b.busy = pyo.Expression(m.H, rule=lambda b, h: sum(b.x[c] for c in m.cells_by_hardware[h]))
+    b.drawn = pyo.Expression(m.H, rule=lambda b, h: drawn(h))
+    b.it_mw = pyo.Expression(expr=sum(b.drawn[h] for h in m.H))
+    b.heat_liq = pyo.Expression(expr=sum(d.liquid_frac[hi[h]] * b.drawn[h] for h in m.H) + m.net_liq_mw)
+    b.heat_air = pyo.Expression(expr=sum((1 - d.liquid_frac[hi[h]]) * b.drawn[h] for h in m.H) + m.net_air_mw)
+    b.facility_mw = pyo.Expression(
+        expr=(1 + d.loss) * (b.it_mw + m.net_mw) + float(d.phi_liq[j]) * b.heat_liq + float(d.phi_air[j]) * b.heat_air
+    )
+    b.tokens = pyo.Expression(expr=sum(b.q[t] for t in m.T))
+    b.revenue = pyo.Expression(expr=sum(float(value[ti[t]]) * rev * b.q[t] for t in m.T))
     # power of allocated rack-equivalents, per tier (section 6.14)
-    m.tier_mw = pyo.Expression(m.T, rule=lambda m, t: sum(mw[c[0]] * m.x[c] for c in m.cells_by_tier[t]))
+    b.tier_mw = pyo.Expression(m.T, rule=lambda b, t: sum(mw[c[0]] * b.x[c] for c in m.cells_by_tier[t]))
+
+
+def add_year(m, d: Data) -> None:
+    """The year's totals of section 12.3 in internal units, each slice weighted by H_s / 8,760:
+    REV, TOK (mean output tokens/s), F (mean MW), ENERGY = sum_s e_s H_s F_s, COST = capacity cost
+    + ENERGY, and q_t (the mean rate of each tier). One slice of 8,760 h weighs exactly 1."""
+    w = [float(x) for x in d.weights]
+    blocks = [m.slice[s] for s in d.slices]
+    money = d.scale.money
+
+    def mean(part):
+        return sum(w[j] * part(b) if w[j] != 1.0 else part(b) for j, b in enumerate(blocks))
+
+    m.revenue = pyo.Expression(expr=mean(lambda b: b.revenue))
+    m.tokens = pyo.Expression(expr=mean(lambda b: b.tokens))
+    m.facility_mw = pyo.Expression(expr=mean(lambda b: b.facility_mw))
+    m.q = pyo.Expression(m.T, rule=lambda m, t: mean(lambda b: b.q[t]))
+    m.energy = pyo.Expression(
+        expr=sum(float(d.elec_usd_mwh[j]) * float(d.hours[j]) / money * b.facility_mw for j, b in enumerate(blocks))
+    )
+    m.cost = pyo.Expression(expr=m.capacity_cost + m.energy)
 
 
 # --------------------------------------------------------------------------- constraint families
@@ -217,25 +292,26 @@ def add_replica_fit(m, d: Data) -> None:
     m.replica_fit = pyo.Constraint(m.H, rule=rule)
 
 
-def add_replica_allocation(m, d: Data) -> None:
-    """6.3 sum_{t: mu(w(t)) = mu} sum_r x_htr <= a_h * m_hmu * k_hmu."""
+def add_replica_allocation(b, m, d: Data) -> None:
+    """6.3, in every slice: sum_{t: mu(w(t)) = mu} sum_r x_htrs <= a_h * m_hmu * k_hmu."""
     hi = {h: i for i, h in enumerate(d.hardware)}
     ui = {u: j for j, u in enumerate(d.models)}
 
-    def rule(m, h, u):
+    def rule(b, h, u):
         i = hi[h]
-        lhs = [m.x[c] for c in m.cells_by_host[(h, u)]]
+        lhs = [b.x[c] for c in m.cells_by_host[(h, u)]]
         if not lhs:
             return pyo.Constraint.Skip
         return sum(lhs) <= d.availability[i] * d.replica_racks[i, ui[u]] * m.k[h, u]
 
-    m.replica_allocation = pyo.Constraint(m.HU, rule=rule)
+    b.replica_allocation = pyo.Constraint(m.HU, rule=rule)
 
 
-def add_output(m, d: Data) -> None:
-    """6.4-6.6 Output from allocated rack-equivalents (coefficients in internal token units).
+def add_output(b, m, d: Data) -> None:
+    """6.4-6.6 Output from allocated rack-equivalents, in every slice (internal token units).
 
-    qa_t <= sum_h A_ht x_ht,agg;  qd_t <= sum_h Dc_ht x_ht,dec;  rho_w(t) qd_t <= sum_h P_hw(t) x_ht,pre.
+    qa_ts <= sum_h A_ht x_ht,agg,s;  qd_ts <= sum_h Dc_ht x_ht,dec,s;
+    rho_w(t) (1 - chi_w(t)) qd_ts <= sum_h P_hw(t) x_ht,pre,s (cached input needs no prefill).
     """
     hi = {h: i for i, h in enumerate(d.hardware)}
     ti = {t: k for k, t in enumerate(d.tiers)}
@@ -244,18 +320,19 @@ def add_output(m, d: Data) -> None:
     Pt = d.coefficient("prefill") / d.scale.tokens
 
     def supply(t, role, coef):
-        return sum(coef[hi[c[0]], ti[t]] * m.x[c] for c in m.cells_by_tier[t] if c[2] == role)
+        return sum(coef[hi[c[0]], ti[t]] * b.x[c] for c in m.cells_by_tier[t] if c[2] == role)
 
-    m.aggregated_output = pyo.Constraint(m.T, rule=lambda m, t: m.qa[t] <= supply(t, "aggregated", A))
-    m.decode_output = pyo.Constraint(m.T, rule=lambda m, t: m.qd[t] <= supply(t, "decode", Dc))
+    b.aggregated_output = pyo.Constraint(m.T, rule=lambda b, t: b.qa[t] <= supply(t, "aggregated", A))
+    b.decode_output = pyo.Constraint(m.T, rule=lambda b, t: b.qd[t] <= supply(t, "decode", Dc))
 
-    def prefill(m, t):
-        rho = d.rho[d.tier_workload[ti[t]]]
+    def prefill(b, t):
+        w = d.tier_workload[ti[t]]
+        rho = d.rho[w] * (1.0 - d.chi[w]) if d.chi[w] > 0 else d.rho[w]
         if rho == 0:
             return pyo.Constraint.Skip  # nothing to prefill
-        return rho * m.qd[t] <= supply(t, "prefill", Pt)
+        return rho * b.qd[t] <= supply(t, "prefill", Pt)
 
-    m.prefill_supply = pyo.Constraint(m.T, rule=prefill)
+    b.prefill_supply = pyo.Constraint(m.T, rule=prefill)
 
 
 def limit(m, family: str, index, usage, bound: float, unit: float, sense: str):
@@ -268,28 +345,62 @@ def limit(m, family: str, index, usage, bound: float, unit: float, sense: str):
     return usage <= bound if sense == "<=" else usage >= bound
 
 
-def add_demand(m, d: Data) -> None:
-    """6.7 Demand: qmin_t <= q_t (``demand_floor``, where > 0) and q_t <= qmax_t (``demand_cap``),
-    each divided by its limit (tokens/s)."""
+def add_demand(b, m, d: Data, j: int) -> None:
+    """6.7 Demand in slice j: qmin_ts <= q_ts (``demand_floor``, where > 0) and q_ts <= qmax_ts
+    (``demand_cap``), each divided by its limit (tokens/s). Shiftable tiers are bounded on the
+    year's mean instead (``add_shiftable_demand``)."""
     ti = {t: k for k, t in enumerate(d.tiers)}
     tok = d.scale.tokens
-    m.demand_floor = pyo.Constraint(
-        m.T, rule=lambda m, t: limit(m, "demand_floor", t, m.q[t], d.qmin[ti[t]] / tok, tok, ">=") if d.qmin[ti[t]] > 0 else pyo.Constraint.Skip
-    )
-    m.demand_cap = pyo.Constraint(
-        m.T, rule=lambda m, t: limit(m, "demand_cap", t, m.q[t], d.qmax[ti[t]] / tok, tok, "<=") if math.isfinite(d.qmax[ti[t]]) else pyo.Constraint.Skip
-    )
+
+    def floor(b, t):
+        k = ti[t]
+        if d.shiftable[k] or d.qmin[k, j] <= 0:
+            return pyo.Constraint.Skip
+        return limit(b, "demand_floor", t, b.q[t], d.qmin[k, j] / tok, tok, ">=")
+
+    def cap(b, t):
+        k = ti[t]
+        if d.shiftable[k] or not math.isfinite(d.qmax[k, j]):
+            return pyo.Constraint.Skip
+        return limit(b, "demand_cap", t, b.q[t], d.qmax[k, j] / tok, tok, "<=")
+
+    b.demand_floor = pyo.Constraint(m.T, rule=floor)
+    b.demand_cap = pyo.Constraint(m.T, rule=cap)
 
 
-def add_cooling(m, d: Data) -> None:
-    """6.8 Heat: L_liq <= C_liq and L_air <= C_air (MW of heat, racks and fabric)."""
-    m.liquid_cooling = pyo.Constraint(expr=limit(m, "liquid_cooling", None, m.heat_liq, d.cool_liq_mw, 1.0, "<="))
-    m.air_cooling = pyo.Constraint(expr=limit(m, "air_cooling", None, m.heat_air, d.cool_air_mw, 1.0, "<="))
+def add_shiftable_demand(m, d: Data) -> None:
+    """6.7 for a shiftable tier (section 12.2): qmin_t <= sum_s H_s q_ts / 8,760 <= qmax_t, on the
+    capacity block (``demand_floor[t]``, ``demand_cap[t]``: the year's, with no slice)."""
+    if not d.shiftable.any():
+        return
+    ti = {t: k for k, t in enumerate(d.tiers)}
+    tok = d.scale.tokens
+
+    def floor(m, t):
+        k = ti[t]
+        if not d.shiftable[k] or d.qmin[k, 0] <= 0:
+            return pyo.Constraint.Skip
+        return limit(m, "demand_floor", t, m.q[t], d.qmin[k, 0] / tok, tok, ">=")
+
+    def cap(m, t):
+        k = ti[t]
+        if not d.shiftable[k] or not math.isfinite(d.qmax[k, 0]):
+            return pyo.Constraint.Skip
+        return limit(m, "demand_cap", t, m.q[t], d.qmax[k, 0] / tok, tok, "<=")
+
+    m.demand_floor = pyo.Constraint(m.T, rule=floor)
+    m.demand_cap = pyo.Constraint(m.T, rule=cap)
 
 
-def add_power(m, d: Data) -> None:
-    """6.9 Facility power: F = (1+delta)(IT + NET) + phi_liq L_liq + phi_air L_air <= G (MW)."""
-    m.facility_power = pyo.Constraint(expr=limit(m, "facility_power", None, m.facility_mw, d.grid_mw, 1.0, "<="))
+def add_cooling(b, d: Data, j: int) -> None:
+    """6.8 Heat in slice j: L_liq,s <= C_liq,s and L_air,s <= C_air,s (MW of heat, racks and fabric)."""
+    b.liquid_cooling = pyo.Constraint(expr=limit(b, "liquid_cooling", None, b.heat_liq, float(d.cool_liq_mw[j]), 1.0, "<="))
+    b.air_cooling = pyo.Constraint(expr=limit(b, "air_cooling", None, b.heat_air, float(d.cool_air_mw[j]), 1.0, "<="))
+
+
+def add_power(b, d: Data, j: int) -> None:
+    """6.9 Facility power in slice j: F_s = (1+delta)(IT_s + NET) + phi_liq,s L_liq,s + phi_air,s L_air,s <= G_s (MW)."""
+    b.facility_power = pyo.Constraint(expr=limit(b, "facility_power", None, b.facility_mw, float(d.grid_mw[j]), 1.0, "<="))
 
 
 def add_halls(m, d: Data) -> None:
@@ -315,10 +426,11 @@ def add_fabric(m, d: Data, tight: bool = True) -> None:
     m.fabric_choice = pyo.Constraint(expr=sum(m.y[n] for n in m.D) <= 1)
 
 
-def add_kv_transfer(m, d: Data) -> None:
-    """6.12 KV transfer over the fabric (Tb/s internally):
+def add_kv_transfer(b, m, d: Data) -> None:
+    """6.12 KV transfer over the fabric in every slice (Tb/s internally); every input token's KV
+    cache, cached or not, reaches the decode racks:
 
-    sum_t 8 kappa rho qd_t <= u * sum_h pi_h g_h n_h.
+    sum_t 8 kappa rho qd_ts <= u * sum_h pi_h g_h n_h.
     """
     if not d.has_network:
         return
@@ -330,8 +442,8 @@ def add_kv_transfer(m, d: Data) -> None:
         bits[t] = 8.0 * d.kv_bytes[d.workload_model[w]] * d.rho[w] * d.scale.tokens / 1e12
     if not any(v > 0 for v in bits.values()):
         return
-    m.kv_transfer = pyo.Constraint(
-        expr=sum(bits[t] * m.qd[t] for t in m.T)
+    b.kv_transfer = pyo.Constraint(
+        expr=sum(bits[t] * b.qd[t] for t in m.T)
         <= d.kv_util * sum(d.ports[hi[h]] * d.port_gbps[hi[h]] / 1000.0 * m.racks[h] for h in m.H)
     )
 
@@ -344,14 +456,52 @@ def add_budget(m, d: Data) -> None:
     m.capex_budget = pyo.Constraint(expr=limit(m, "capex_budget", None, m.capex, d.budget_usd / money, money, "<="))
 
 
-def add_side_constraints(m, d: Data) -> None:
-    """6.14 Optional side constraints.
-
-    min_revenue: REV >= value.  min_tokens_per_joule: sum_t q_t - eps * 1e6 * F >= 0.
-    kind_power_share[k, min|max]: sum_{h of k} p_h n_h >=/<= share * sum_h p_h n_h.
-    tier_power_share[t, min|max]: sum_{h,r} p_h x_htr >=/<= share * sum_{h,t',r} p_h x_ht'r.
-    """
+def add_kind_power_share(m, d: Data) -> None:
+    """6.14 kind_power_share[k, min|max]: sum_{h of k} p_h n_h >=/<= share * sum_h p_h n_h
+    (nameplate power, once: a limit on the racks themselves)."""
+    if not d.kind_share:
+        return
     hi = {h: i for i, h in enumerate(d.hardware)}
+    idx = [(k, b) for k in d.kind_share for b in ("min", "max")]
+
+    def kind_rule(m, k, b):
+        lo, hi_ = d.kind_share[k]
+        share = lo if b == "min" else hi_
+        if (b == "min" and share <= 0) or (b == "max" and share >= 1):
+            return pyo.Constraint.Skip
+        part = sum(d.rack_kw[hi[h]] / 1000.0 * m.racks[h] for h in m.H if d.kinds[hi[h]] == k)
+        if isinstance(part, int):  # no hardware of this kind: its share is 0
+            part = 0.0 * m.racks[d.hardware[0]]
+        body = part - share * m.it_mw
+        return body >= 0 if b == "min" else body <= 0
+
+    m.kind_power_share = pyo.Constraint(pyo.Set(initialize=idx, dimen=2, ordered=True), rule=kind_rule)
+
+
+def add_tier_power_share(b, m, d: Data) -> None:
+    """6.14 tier_power_share[t, min|max], in every slice on that slice's allocation:
+    sum_{h,r} p_h x_htrs >=/<= share * sum_{h,t',r} p_h x_ht'rs."""
+    if not d.tier_share or len(m.X) == 0:
+        return
+    idx = [(t, s) for t in d.tier_share for s in ("min", "max")]
+    total = sum(b.tier_mw[t] for t in m.T)
+
+    def tier_rule(b, t, side):
+        lo, hi_ = d.tier_share[t]
+        share = lo if side == "min" else hi_
+        if (side == "min" and share <= 0) or (side == "max" and share >= 1):
+            return pyo.Constraint.Skip
+        body = b.tier_mw[t] - share * total
+        return body >= 0 if side == "min" else body <= 0
+
+    b.tier_power_share = pyo.Constraint(pyo.Set(initialize=idx, dimen=2, ordered=True), rule=tier_rule)
+
+
+def add_side_constraints(m, d: Data) -> None:
+    """6.14 Side constraints on the year's totals (section 12.2).
+
+    min_revenue: REV >= value.  min_tokens_per_joule: TOK - eps * 1e6 * F >= 0 (mean F).
+    """
     if d.min_revenue is not None:
         money = d.scale.money
         m.min_revenue = pyo.Constraint(expr=limit(m, "min_revenue", None, m.revenue, d.min_revenue / money, money, ">="))
@@ -364,34 +514,6 @@ def add_side_constraints(m, d: Data) -> None:
             m.min_tokens_per_joule = pyo.Constraint(expr=m.tokens * (1.0 / per_mw) - m.facility_mw >= 0)
         else:
             m.min_tokens_per_joule = pyo.Constraint(expr=m.tokens >= 0)
-    if d.kind_share:
-        idx = [(k, b) for k in d.kind_share for b in ("min", "max")]
-
-        def kind_rule(m, k, b):
-            lo, hi_ = d.kind_share[k]
-            share = lo if b == "min" else hi_
-            if (b == "min" and share <= 0) or (b == "max" and share >= 1):
-                return pyo.Constraint.Skip
-            part = sum(d.rack_kw[hi[h]] / 1000.0 * m.racks[h] for h in m.H if d.kinds[hi[h]] == k)
-            if isinstance(part, int):  # no hardware of this kind: its share is 0
-                part = 0.0 * m.racks[d.hardware[0]]
-            body = part - share * m.it_mw
-            return body >= 0 if b == "min" else body <= 0
-
-        m.kind_power_share = pyo.Constraint(pyo.Set(initialize=idx, dimen=2, ordered=True), rule=kind_rule)
-    if d.tier_share and len(m.X) > 0:
-        idx = [(t, b) for t in d.tier_share for b in ("min", "max")]
-        total = sum(m.tier_mw[t] for t in m.T)
-
-        def tier_rule(m, t, b):
-            lo, hi_ = d.tier_share[t]
-            share = lo if b == "min" else hi_
-            if (b == "min" and share <= 0) or (b == "max" and share >= 1):
-                return pyo.Constraint.Skip
-            body = m.tier_mw[t] - share * total
-            return body >= 0 if b == "min" else body <= 0
-
-        m.tier_power_share = pyo.Constraint(pyo.Set(initialize=idx, dimen=2, ordered=True), rule=tier_rule)
 
 
 # --------------------------------------------------------------------------- objectives

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .schema import Instance
+from .schema import IMPLICIT_SLICE, Instance, by_slice_of
 
 SECONDS_PER_YEAR = 31_536_000.0
 HOURS_PER_YEAR = 8_760.0
@@ -98,10 +98,10 @@ def choose_scale(ds: list["Data"]) -> Scale:
         rates += [d.A.ravel(), d.Dc.ravel(), d.P.ravel()]
         best = np.maximum(d.A.max(axis=1, initial=0.0), d.Dc.max(axis=1, initial=0.0))  # [h] output of one rack
         mw = d.rack_kw / 1000.0
-        money += [d.crf_h * d.capex_usd, d.opex_usd, d.elec_usd_mwh * HOURS_PER_YEAR * mw,
-                  best * float(d.price.max(initial=0.0)) * SECONDS_PER_YEAR / 1e6]
+        money += [d.crf_h * d.capex_usd, d.opex_usd, float(d.elec_usd_mwh.max(initial=0.0)) * HOURS_PER_YEAR * mw,
+                  best * float(d.value().max(initial=0.0)) * SECONDS_PER_YEAR / 1e6]
         ports += list(d.ports)
-    tokens = centre(np.concatenate(rates), None) or centre(np.concatenate([np.r_[d.qmin, d.qmax] for d in ds]))
+    tokens = centre(np.concatenate(rates), None) or centre(np.concatenate([np.r_[d.qmin.ravel(), d.qmax.ravel()] for d in ds]))
     return Scale(tokens=tokens, money=centre(np.concatenate(money)), ports=_decade(max(ports)))
 
 
@@ -155,26 +155,35 @@ class Data:
     kv_bytes: np.ndarray
     workload_model: np.ndarray  # [w] -> mu index
     rho: np.ndarray
-    # tiers
+    # tiers; [t, s]: by slice of the year (section 12; one column without slices)
     tier_workload: np.ndarray  # [t] -> w index
     interactivity: np.ndarray
-    price: np.ndarray  # USD per M output tokens
-    qmin: np.ndarray  # tokens/s
-    qmax: np.ndarray  # tokens/s, inf where uncapped
+    price: np.ndarray  # [t, s] USD per M output tokens
+    qmin: np.ndarray  # [t, s] tokens/s (a shiftable tier: the year's mean, the same in every column)
+    qmax: np.ndarray  # [t, s] tokens/s, inf where uncapped
     # throughput coefficients, tokens/s per rack (user units)
     A: np.ndarray  # [h, t] aggregated output
     Dc: np.ndarray  # [h, t] decode output
     P: np.ndarray  # [h, w] prefill input
-    # facility
-    grid_mw: float
+    # facility; [s]: by slice of the year
+    grid_mw: np.ndarray
     loss: float
-    cool_liq_mw: float
-    cool_air_mw: float
-    phi_liq: float
-    phi_air: float
-    elec_usd_mwh: float
+    cool_liq_mw: np.ndarray
+    cool_air_mw: np.ndarray
+    phi_liq: np.ndarray
+    phi_air: np.ndarray
+    elec_usd_mwh: np.ndarray
     rate: float
     budget_usd: float | None
+    # section 12: slices of the year, input prices, cached input, idle power
+    slices: list[str]  # slice names ([IMPLICIT_SLICE] without `slices`)
+    hours: np.ndarray  # [s] hours per year
+    sliced: bool  # the instance has `slices` (constraint names then carry the slice)
+    in_price: np.ndarray  # [t, s] USD per M input tokens not served from the prefix cache
+    cached_price: np.ndarray  # [t, s] USD per M input tokens served from the prefix cache
+    shiftable: np.ndarray  # [t] bool: floor and cap bound the year's mean rate
+    chi: np.ndarray  # [w] share of input tokens served from the prefix cache
+    beta: np.ndarray  # [h] idle power as a share of rack power
     # network
     designs: list[Design] = field(default_factory=list)
     has_network: bool = False
@@ -194,6 +203,18 @@ class Data:
         if role == "decode":
             return self.Dc
         return self.P[:, self.tier_workload]
+
+    def value(self) -> np.ndarray:
+        """[t, s] USD per million output tokens earned, input included (section 12.3):
+        v + rho_w ((1 - chi_w) v_in + chi_w v_cached)."""
+        w = self.tier_workload
+        rho, chi = self.rho[w][:, None], self.chi[w][:, None]
+        return self.price + rho * ((1.0 - chi) * self.in_price + chi * self.cached_price)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """[s] each slice's share of the year, H_s / 8,760 (exactly 1.0 for one slice of 8,760 h)."""
+        return self.hours / HOURS_PER_YEAR
 
     def rack_bound(self) -> np.ndarray:
         """An upper bound on racks of each hardware: its cap and the slots of halls it may use."""
@@ -266,6 +287,19 @@ def preprocess(inst: Instance) -> Data:
 
     designs = fabric_designs(inst)
     c = inst.constraints
+    slices = [sl.name for sl in inst.slices] if inst.slices else [IMPLICIT_SLICE]
+
+    def per_slice(value, none=np.nan) -> np.ndarray:
+        """[s] of a value whose years are resolved (a scalar, or a map by slice)."""
+        got = by_slice_of(inst, value)
+        return np.array([none if got[s] is None else float(got[s]) for s in slices], dtype=float)
+
+    def tier_rows(key, none=np.nan) -> np.ndarray:
+        return np.array([per_slice(getattr(t, key), none) for t in T], dtype=float).reshape(len(T), len(slices))
+
+    in_price = tier_rows("input_price_usd_per_mtok")
+    cached = np.array([per_slice(t.cached_input_price_usd_per_mtok) if t.cached_input_price_usd_per_mtok is not None else in_price[k]
+                       for k, t in enumerate(T)], dtype=float).reshape(len(T), len(slices))
     d = Data(
         name=inst.name,
         objective=inst.objective.value,
@@ -297,21 +331,29 @@ def preprocess(inst: Instance) -> Data:
         rho=np.array([w.input_tokens_per_output_token for w in W]),
         tier_workload=tier_workload,
         interactivity=np.array([t.min_interactivity for t in T]),
-        price=np.array([t.price_usd_per_mtok for t in T]),
-        qmin=np.array([t.min_tokens_per_s for t in T]),
-        qmax=np.array([np.inf if t.max_tokens_per_s is None else t.max_tokens_per_s for t in T]),
+        price=tier_rows("price_usd_per_mtok"),
+        qmin=tier_rows("min_tokens_per_s"),
+        qmax=tier_rows("max_tokens_per_s", none=np.inf),
         A=A,
         Dc=Dc,
         P=P,
-        grid_mw=fac.grid_power_mw,
+        grid_mw=per_slice(fac.grid_power_mw),
         loss=fac.distribution_loss_fraction,
-        cool_liq_mw=fac.liquid_cooling_mw,
-        cool_air_mw=fac.air_cooling_mw,
-        phi_liq=fac.liquid_cooling_overhead,
-        phi_air=fac.air_cooling_overhead,
-        elec_usd_mwh=fac.electricity_usd_per_mwh,
+        cool_liq_mw=per_slice(fac.liquid_cooling_mw),
+        cool_air_mw=per_slice(fac.air_cooling_mw),
+        phi_liq=per_slice(fac.liquid_cooling_overhead),
+        phi_air=per_slice(fac.air_cooling_overhead),
+        elec_usd_mwh=per_slice(fac.electricity_usd_per_mwh),
         rate=rate,
         budget_usd=fac.capex_budget_usd,
+        slices=slices,
+        hours=np.array([sl.hours for sl in inst.slices], dtype=float) if inst.slices else np.array([HOURS_PER_YEAR]),
+        sliced=bool(inst.slices),
+        in_price=in_price,
+        cached_price=cached,
+        shiftable=np.array([t.shiftable for t in T], dtype=bool),
+        chi=np.array([w.cached_input_fraction for w in W], dtype=float),
+        beta=np.array([h.idle_power_fraction for h in H], dtype=float),
         designs=designs,
         has_network=inst.network is not None,
         kv_util=inst.network.kv_transfer_max_utilization if inst.network else 0.0,
@@ -333,17 +375,23 @@ def infeasibility_hints(d: Data) -> list[str]:
         if d.installed[i] > bound[i]:
             where = "no hall admits it" if not d.allowed[i].any() else f"its halls hold at most {bound[i]:g}"
             hints.append(f"hardware '{h}' has {d.installed[i]:g} installed racks but {where}")
-    installed_mw = float(d.rack_kw @ d.installed) / 1000.0
-    if installed_mw * (1 + d.loss) > d.grid_mw:
-        hints.append(f"installed racks alone draw {installed_mw * (1 + d.loss):.1f} MW (with losses) against {d.grid_mw:g} MW of grid power")
+    # an installed rack draws at least its idle power (section 12.2); with beta = 1, all of it
+    installed_mw = float((d.rack_kw * d.beta) @ d.installed) / 1000.0
+    for j, s in enumerate(d.slices):
+        if installed_mw * (1 + d.loss) > d.grid_mw[j]:
+            idle = "" if (d.beta >= 1).all() else " idle"
+            where = f" in slice {s}" if d.sliced else ""
+            hints.append(f"installed racks alone draw {installed_mw * (1 + d.loss):.1f} MW{idle} (with losses) against "
+                         f"{d.grid_mw[j]:g} MW of grid power{where}")
+            break
     for k, t in enumerate(d.tiers):
-        if d.qmin[k] <= 0:
+        if d.qmin[k].max() <= 0:
             continue
         agg = d.A[:, k].max() > 0
         dis = d.Dc[:, k].max() > 0 and (d.rho[d.tier_workload[k]] == 0 or d.P[:, d.tier_workload[k]].max() > 0)
         if not (agg or dis):
             hints.append(
-                f"tier '{t}' demands {d.qmin[k]:g} tokens/s but no hardware serves it at {d.interactivity[k]:g} tokens/s per user"
+                f"tier '{t}' demands {d.qmin[k].max():g} tokens/s but no hardware serves it at {d.interactivity[k]:g} tokens/s per user"
             )
     return hints
 

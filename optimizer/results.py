@@ -12,7 +12,7 @@ import pyomo.environ as pyo
 from pydantic import BaseModel, Field
 
 from .model import SENSE
-from .preprocess import Data, Scale
+from .preprocess import SECONDS_PER_YEAR, Data, Scale
 
 # numerical_trouble: the solver's plan failed the check in planner units (optimizer.verify), also
 # after a re-solve with tighter tolerances; the plan is kept for inspection but is no answer.
@@ -101,14 +101,30 @@ class AllocationRow(BaseModel):
 
 
 class TierRow(BaseModel):
+    """A tier's tokens and money in one slice (its revenue: what the slice's hours earn in a year),
+    or over the year (tokens/s: the hours-weighted mean; revenue: the slices' sum; prices: revenue
+    per million tokens sold, the hours-weighted price where none is sold)."""
+
     tier: str
     workload: str
-    price_usd_per_mtok: float
+    price_usd_per_mtok: float = Field(description="USD per million output tokens")
+    input_price_usd_per_mtok: float = Field(0.0, description="USD per million input tokens not served from the prefix cache")
+    cached_input_price_usd_per_mtok: float = Field(0.0, description="USD per million input tokens served from the prefix cache")
     min_interactivity: float
-    tokens_per_s: float
+    tokens_per_s: float = Field(description="output tokens/s")
     aggregated_tokens_per_s: float
     disaggregated_tokens_per_s: float
-    revenue_usd_per_year: float
+    input_tokens_per_s: float = Field(0.0, description="input tokens/s billed (rho x output), cached ones included")
+    output_revenue_usd_per_year: float = 0.0
+    input_revenue_usd_per_year: float = Field(0.0, description="input and cached-input tokens")
+    revenue_usd_per_year: float = Field(description="output + input revenue")
+
+
+class BusyRow(BaseModel):
+    hardware: str
+    racks: int
+    busy_racks: float = Field(description="rack-equivalents serving in the slice (B_hs)")
+    utilisation: float = Field(description="busy_racks / racks (0 without racks)")
 
 
 class FabricChoice(BaseModel):
@@ -159,6 +175,7 @@ class Shortfall(BaseModel):
     constraint: str
     missing: float = Field(description="how much the limit must move, in `unit`")
     unit: str
+    slice: str | None = Field(None, description="the slice of the year the limit holds in (section 12), if it is a slice's")
 
 
 class Diagnosis(BaseModel):
@@ -224,6 +241,7 @@ class PeriodPlan(BaseModel):
     tokens_per_s: float
     tokens_per_joule: float
     cash: CashFlows
+    slices: list[SliceResult] = Field(default_factory=list, description="section 12: the period's slices of the year")
 
 
 class VintageRow(BaseModel):
@@ -247,6 +265,26 @@ class RefreshEvent(BaseModel):
     life_left_years: int
     power_freed_mw: float = Field(description="rack power freed (IT, MW)")
     replaced_by: list[str] = Field(description="hardware bought in the same period, 'N x name'")
+
+
+class SliceResult(BaseModel):
+    """One slice of the year (section 12.4): its tokens, money, allocation, busy racks, power and
+    heat against its own limits, and its binding limits and shadow prices. Money per year is what
+    the slice's hours contribute to the year's total."""
+
+    name: str
+    hours: float
+    tokens_per_s: float = Field(description="output tokens/s while the slice lasts")
+    revenue_usd_per_year: float = Field(description="what the slice's hours earn in a year")
+    energy_usd_per_year: float = Field(description="electricity price x hours x facility power")
+    electricity_usd_per_mwh: float
+    tiers: list[TierRow]
+    allocation: list[AllocationRow]
+    utilisation: list[BusyRow]
+    power: PowerRow
+    heat: list[HeatRow]
+    binding: list[LimitRow] = Field(default_factory=list)
+    shadow_prices: list[ShadowPrice] = Field(default_factory=list)
 
 
 class ModelSize(BaseModel):
@@ -282,6 +320,8 @@ class Solution(BaseModel):
     dinkelbach_iterations: int | None = None
     tie_break_gap: float | None = Field(None, description="relative gap of the second stage (0: proven; it runs for at most tie_break_time)")
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage: validate, preprocess, build, handover, highs, extract, check")
+    slices: list[SliceResult] = Field(default_factory=list, description="slices of the year (section 12): one entry per slice; "
+                                      "then tiers are the year's, power and heat the busiest slice's")
     periods: list[PeriodPlan] = Field(default_factory=list, description="multi-year plans (section 11): one entry per period")
     vintages: list[VintageRow] = Field(default_factory=list)
     refresh: list[RefreshEvent] = Field(default_factory=list, description="early retirements")
@@ -317,14 +357,33 @@ def model_size(m) -> ModelSize:
     return ModelSize(variables=len(vars_), integer_variables=ints, constraints=cons)
 
 
-def label(con) -> str:
-    """Stable name of a constraint: family[index,...], with the index as the instance spells it."""
-    fam = con.parent_component().name  # with its block: period[2027].facility_power
+def label_parts(con) -> tuple[str, str, list]:
+    """(block prefix, family, index parts) of a constraint's :func:`label`."""
+    fam = con.parent_component().local_name
     idx = con.index()
-    if idx is None:
-        return fam
-    parts = idx if isinstance(idx, tuple) else (idx,)
-    return f"{fam}[{','.join(str(p) for p in parts)}]"
+    parts = [] if idx is None else list(idx if isinstance(idx, tuple) else (idx,))
+    blk = con.parent_block()
+    if getattr(blk, "slice_name", None) is not None:  # a slice's block (model.add_slice)
+        if blk.sliced:
+            parts.append(blk.slice_name)
+        blk = blk.parent_block()
+    prefix = "" if blk is None or blk.parent_block() is None else f"{blk.name}."
+    return prefix, fam, parts
+
+
+def label(con) -> str:
+    """Stable name of a constraint: family[index,...], with the index as the instance spells it;
+    a per-slice family gains the slice as its last index (``demand_cap[pro,night]``, section
+    12.4; not without slices), and a period's keeps its block (``period[2027].facility_power``)."""
+    prefix, fam, parts = label_parts(con)
+    return f"{prefix}{fam}[{','.join(str(p) for p in parts)}]" if parts else f"{prefix}{fam}"
+
+
+def slice_of(con) -> str | None:
+    """The slice a constraint holds in, for an instance with slices (None: it holds once, on the
+    capacity or the year, or the instance has no slices)."""
+    blk = con.parent_block()
+    return blk.slice_name if getattr(blk, "sliced", False) else None
 
 
 def family(con) -> str:
@@ -343,7 +402,11 @@ def row_factor(con, kind) -> float:
 
 
 def extract_plan(m, d: Data) -> dict:
-    """Read the plan off the model's current variable values, unscaled; integers are rounded."""
+    """Read the plan off the model's current variable values, unscaled; integers are rounded.
+
+    Without slices the allocation, tiers, power and heat are the one slice's, as in v1; with
+    slices they are per slice in ``slices``, the tiers the year's and the power and heat the
+    busiest slice's (the one the grid is sized for)."""
     sc = d.scale
     racks = [
         RackRow(hardware=h, hall=z, count=int(round(_v(m.n[h, z]))))
@@ -354,25 +417,6 @@ def extract_plan(m, d: Data) -> dict:
     replicas = [
         ReplicaRow(hardware=h, model=u, count=int(round(_v(m.k[h, u])))) for (h, u) in m.HU if round(_v(m.k[h, u])) > 0
     ]
-    allocation = [
-        AllocationRow(hardware=h, tier=t, role=r, racks=_v(m.x[h, t, r])) for (h, t, r) in m.X if _v(m.x[h, t, r]) > 1e-9
-    ]
-    tiers = []
-    for k, t in enumerate(d.tiers):
-        qa, qd = (_nonneg(_v(q)) * sc.tokens for q in (m.qa[t], m.qd[t]))
-        q = qa + qd
-        tiers.append(
-            TierRow(
-                tier=t,
-                workload=d.workloads[d.tier_workload[k]],
-                price_usd_per_mtok=float(d.price[k]),
-                min_interactivity=float(d.interactivity[k]),
-                tokens_per_s=q,
-                aggregated_tokens_per_s=qa,
-                disaggregated_tokens_per_s=qd,
-                revenue_usd_per_year=float(d.price[k]) * q * 31_536_000 / 1e6,
-            )
-        )
     fabric = None
     for j, x in enumerate(d.designs):
         if round(_v(m.y[x.name])) == 1 or _v(m.E[x.name]) > 1e-9:
@@ -387,11 +431,19 @@ def extract_plan(m, d: Data) -> dict:
                 capex_usd=x.capex_usd * ports,
             )
             break
-    it, net = _v(m.it_mw), _v(m.net_mw)
-    liq, air = _v(m.heat_liq), _v(m.heat_air)
-    losses = d.loss * (it + net)
-    cooling = d.phi_liq * liq + d.phi_air * air
+    count = {h: sum(r.count for r in racks if r.hardware == h) for h in d.hardware}
+    slices = [_extract_slice(m, d, j, count) for j in range(len(d.slices))]
+    w = [float(x) for x in d.weights]
+    net = _v(m.net_mw)
+
+    def mean(values):
+        return sum(wj * v for wj, v in zip(w, values)) if d.sliced else values[0]
+
+    it = mean([s.power.it_mw for s in slices])
+    losses = mean([s.power.losses_mw for s in slices])
+    cooling = mean([s.power.cooling_mw for s in slices])
     total = _v(m.facility_mw)
+    tiers = slices[0].tiers if not d.sliced else [_year_tier(d, k, [s.tiers[k] for s in slices]) for k in range(len(d.tiers))]
     revenue = sum(r.revenue_usd_per_year for r in tiers)
     cost = _v(m.cost) * sc.money
     tokens = sum(r.tokens_per_s for r in tiers)
@@ -411,20 +463,108 @@ def extract_plan(m, d: Data) -> dict:
     halls = [
         HallRow(hall=z, racks=sum(r.count for r in racks if r.hall == z), slots=int(d.slots[j])) for j, z in enumerate(d.halls)
     ]
+    busiest = max(slices, key=lambda s: s.power.total_mw)
     return dict(
         metrics=metrics,
         racks=racks,
         replicas=replicas,
-        allocation=allocation,
+        allocation=slices[0].allocation if not d.sliced else [],
         tiers=tiers,
         fabric=fabric,
-        power=PowerRow(it_mw=it, network_mw=net, losses_mw=losses, cooling_mw=cooling, total_mw=total, grid_mw=d.grid_mw),
-        heat=[
-            HeatRow(loop="liquid", load_mw=liq, capacity_mw=d.cool_liq_mw),
-            HeatRow(loop="air", load_mw=air, capacity_mw=d.cool_air_mw),
-        ],
+        power=busiest.power,
+        heat=busiest.heat,
         halls=halls,
+        slices=slices if d.sliced else [],
     )
+
+
+def _extract_slice(m, d: Data, j: int, count: dict) -> SliceResult:
+    """One slice's figures in user units (section 12.4)."""
+    sc = d.scale
+    b = m.slice[d.slices[j]]
+    hours = float(d.hours[j])
+    seconds = hours * 3600.0  # 31,536,000 s for one slice of the whole year
+    allocation = [
+        AllocationRow(hardware=h, tier=t, role=r, racks=_v(b.x[h, t, r])) for (h, t, r) in m.X if _v(b.x[h, t, r]) > 1e-9
+    ]
+    tiers = []
+    for k, t in enumerate(d.tiers):
+        w = d.tier_workload[k]
+        qa, qd = (_nonneg(_v(q)) * sc.tokens for q in (b.qa[t], b.qd[t]))
+        q = qa + qd
+        price, vin, vc = float(d.price[k, j]), float(d.in_price[k, j]), float(d.cached_price[k, j])
+        rho, chi = float(d.rho[w]), float(d.chi[w])
+        out_rev = price * q * seconds / 1e6
+        in_rev = rho * ((1.0 - chi) * vin + chi * vc) * q * seconds / 1e6 if (vin or vc) else 0.0
+        tiers.append(TierRow(
+            tier=t, workload=d.workloads[w], price_usd_per_mtok=price, input_price_usd_per_mtok=vin,
+            cached_input_price_usd_per_mtok=vc, min_interactivity=float(d.interactivity[k]), tokens_per_s=q,
+            aggregated_tokens_per_s=qa, disaggregated_tokens_per_s=qd, input_tokens_per_s=rho * q,
+            output_revenue_usd_per_year=out_rev, input_revenue_usd_per_year=in_rev, revenue_usd_per_year=out_rev + in_rev,
+        ))
+    busy = []
+    for h in d.hardware:
+        used = sum(_v(b.x[c]) for c in m.cells_by_hardware[h])
+        if count[h] > 0 or used > 1e-9:
+            busy.append(BusyRow(hardware=h, racks=count[h], busy_racks=used, utilisation=used / count[h] if count[h] else 0.0))
+    it, net = _v(b.it_mw), _v(m.net_mw)
+    liq, air = _v(b.heat_liq), _v(b.heat_air)
+    losses = d.loss * (it + net)
+    cooling = float(d.phi_liq[j]) * liq + float(d.phi_air[j]) * air
+    total = _v(b.facility_mw)
+    elec = float(d.elec_usd_mwh[j])
+    return SliceResult(
+        name=d.slices[j], hours=hours, tokens_per_s=sum(r.tokens_per_s for r in tiers),
+        revenue_usd_per_year=sum(r.revenue_usd_per_year for r in tiers), energy_usd_per_year=elec * hours * total,
+        electricity_usd_per_mwh=elec, tiers=tiers, allocation=allocation, utilisation=busy,
+        power=PowerRow(it_mw=it, network_mw=net, losses_mw=losses, cooling_mw=cooling, total_mw=total, grid_mw=float(d.grid_mw[j])),
+        heat=[
+            HeatRow(loop="liquid", load_mw=liq, capacity_mw=float(d.cool_liq_mw[j])),
+            HeatRow(loop="air", load_mw=air, capacity_mw=float(d.cool_air_mw[j])),
+        ],
+    )
+
+
+def _year_tier(d: Data, k: int, rows: list[TierRow]) -> TierRow:
+    """A tier's year from its slices: mean rates (hours-weighted), summed revenue, and prices as
+    revenue per million tokens sold (the hours-weighted price where none is sold)."""
+    w = [float(x) for x in d.weights]
+
+    def mean(field):
+        return sum(wj * getattr(r, field) for wj, r in zip(w, rows))
+
+    q, q_in = mean("tokens_per_s"), mean("input_tokens_per_s")
+    out_rev = sum(r.output_revenue_usd_per_year for r in rows)
+    in_rev = sum(r.input_revenue_usd_per_year for r in rows)
+    per_mtok = SECONDS_PER_YEAR / 1e6
+    rho, chi = float(d.rho[d.tier_workload[k]]), float(d.chi[d.tier_workload[k]])
+    price = out_rev / (q * per_mtok) if q > 0 else mean("price_usd_per_mtok")
+    vin, vc = mean("input_price_usd_per_mtok"), mean("cached_input_price_usd_per_mtok")
+    if q_in > 0 and in_rev > 0:  # the realised input price per million input tokens, cached at its share
+        paid = (1.0 - chi) * vin + chi * vc
+        factor = in_rev / (q_in * per_mtok) / paid if paid > 0 else 1.0
+        vin, vc = vin * factor, vc * factor
+    return TierRow(
+        tier=rows[0].tier, workload=rows[0].workload, price_usd_per_mtok=price, input_price_usd_per_mtok=vin,
+        cached_input_price_usd_per_mtok=vc, min_interactivity=rows[0].min_interactivity, tokens_per_s=q,
+        aggregated_tokens_per_s=mean("aggregated_tokens_per_s"), disaggregated_tokens_per_s=mean("disaggregated_tokens_per_s"),
+        input_tokens_per_s=q_in, output_revenue_usd_per_year=out_rev, input_revenue_usd_per_year=in_rev,
+        revenue_usd_per_year=out_rev + in_rev,
+    )
+
+
+def fill_slice_limits(sol: "Solution", m, duals: dict, objective: str, scale: Scale, units: dict | None = None) -> None:
+    """Each slice's binding limits and shadow prices (section 12.4): the solution's own lists,
+    read per slice block (the capacity's and the year's rows belong to no slice)."""
+    targets = [(m, sol.slices)] if sol.slices else []
+    if sol.periods:
+        targets = [(m.period[p.year], p.slices) for p in sol.periods if p.slices]
+    for blk, rows in targets:
+        for row in rows:
+            sb = blk.slice[row.name]
+            row.binding = binding_limits(sb)
+            mine = {con: v for con, v in duals.items() if con.parent_block() is sb}
+            row.shadow_prices = shadow_prices(mine, objective, scale, units)
 
 
 def objective_value(name: str, metrics: Metrics | HorizonMetrics) -> float:

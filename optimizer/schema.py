@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -100,57 +101,105 @@ Positive = Annotated[float, Field(gt=0), NUMBER]
 Fraction = Annotated[float, Field(ge=0, le=1), NUMBER]
 Name = Annotated[str, Field(min_length=1)]
 YearKey = Annotated[str, Field(pattern=r"^\s*\d{4}\s*$")]  # how a year map's keys look in JSON
+SliceKey = Annotated[str, Field(min_length=1, json_schema_extra={"not": {"pattern": r"^\s*\d{4}\s*$"}})]  # a slice name: any text but a year
 
 
-def _year(key: Any) -> int:
-    if isinstance(key, int) and not isinstance(key, bool):
-        return key
-    if isinstance(key, str) and re.fullmatch(r"\d{4}", key.strip()):
+def _is_year(key: Any) -> bool:
+    return (isinstance(key, int) and not isinstance(key, bool)) or (isinstance(key, str) and bool(re.fullmatch(r"\s*\d{4}\s*", key)))
+
+
+def _year(key: Any, slices: bool = False) -> int:
+    if _is_year(key):
         return int(key)
-    raise PydanticCustomError("by_year", "a value by year needs years as keys (got {key})", {"key": repr(key)})
+    also = "" if slices else "; this field may not vary by slice"
+    raise PydanticCustomError("by_year", "a value by year needs years as keys (got {key}){also}", {"key": repr(key), "also": also})
 
 
-def _inner_error(err: ValidationError, year: int | None = None) -> PydanticCustomError:
+def _inner_error(err: ValidationError, year: int | None = None, slice_: str | None = None) -> PydanticCustomError:
     e = err.errors()[0]
     where = "" if year is None else f"year {year}: "
+    where += "" if slice_ is None else f"slice {slice_}: "
     return PydanticCustomError(e["type"], where + "{msg}", {"msg": e["msg"]})
 
 
-def by_year(base: Any, nullable: bool = False) -> Any:
+def is_year_map(value: Any) -> bool:
+    """A validated value by year (section 11.1): a dict whose keys are years (ints)."""
+    return isinstance(value, dict) and bool(value) and all(isinstance(k, int) for k in value)
+
+
+def is_slice_map(value: Any) -> bool:
+    """A validated value by slice (section 12.1): a dict whose keys are slice names (text)."""
+    return isinstance(value, dict) and bool(value) and all(isinstance(k, str) for k in value)
+
+
+def by_year(base: Any, nullable: bool = False, slices: bool = False) -> Any:
     """A number that may change over time (MODEL.md section 11.1): a scalar, or a map from year to
     value read as a step function. ``nullable`` lets a year say "no limit from here on" (null).
+    ``slices`` (section 12.1): the number may also change by slice of the year, as a map from
+    slice name to value, alone or as the value of a year.
 
-    Errors keep the field's path and name the year, e.g. ``year 2027: Input should be >= 0``.
+    Errors keep the field's path and name the year or slice, e.g. ``year 2027: Input should be >= 0``.
     """
     adapter = TypeAdapter(base, config=ConfigDict(allow_inf_nan=False))
+
+    def scalar(item: Any, context: Any, year: int | None = None, slice_: str | None = None) -> Any:
+        if item is None and nullable:
+            return None
+        try:
+            return adapter.validate_python(item, context=context)
+        except ValidationError as err:
+            raise _inner_error(err, year, slice_) from None
+
+    def slice_map(value: dict, context: Any, year: int | None = None) -> dict:
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or not key.strip():
+                raise PydanticCustomError("by_slice", "a value by slice needs slice names as keys (got {key})", {"key": repr(key)})
+            out[key] = scalar(item, context, year, key)
+        return out
 
     def validate(value: Any, info: ValidationInfo) -> Any:
         context = info.context  # e.g. python_dict, for the numbers inside
         if isinstance(value, dict):
             if not value:
-                raise PydanticCustomError("by_year", "a value by year needs at least one year")
+                raise PydanticCustomError("by_year", "a value by year needs at least one year" if not slices
+                                          else "a value by year or by slice needs at least one entry")
+            if slices and not any(_is_year(k) for k in value):
+                return slice_map(value, context)
+            if slices and not all(_is_year(k) for k in value):
+                raise PydanticCustomError("by_year", "a map mixes years and slice names (keys {keys}): write years outside, "
+                                          "slices inside", {"keys": ", ".join(map(repr, value))})
             out = {}
             for key, item in value.items():
-                year = _year(key)
-                if item is None and nullable:
-                    out[year] = None
-                    continue
-                try:
-                    out[year] = adapter.validate_python(item, context=context)
-                except ValidationError as err:
-                    raise _inner_error(err, year) from None
+                year = _year(key, slices)
+                if slices and isinstance(item, dict):
+                    if not item:
+                        raise PydanticCustomError("by_slice", "year {year}: a value by slice needs at least one slice", {"year": year})
+                    if any(_is_year(k) for k in item):
+                        raise PydanticCustomError("by_slice", "year {year}: a year's value may be a map by slice, not by year", {"year": year})
+                    out[year] = slice_map(item, context, year)
+                else:
+                    out[year] = scalar(item, context, year)
             return dict(sorted(out.items()))
-        try:
-            return adapter.validate_python(value, context=context)
-        except ValidationError as err:
-            raise _inner_error(err) from None
+        return scalar(value, context)
 
     item = base | None if nullable else base
+    by_slice = Annotated[dict[SliceKey, item], Field(min_length=1)]
+    year_value = item | by_slice if slices else item
+    shapes = base | Annotated[dict[YearKey, year_value], Field(min_length=1, json_schema_extra={"additionalProperties": False})]
+    if slices:
+        shapes = shapes | by_slice
+    python = base | dict[int, item | dict[str, item]] | dict[str, item] if slices else base | dict[int, item]
     return Annotated[
-        base | dict[int, item],
-        PlainValidator(validate, json_schema_input_type=base | Annotated[dict[YearKey, item], Field(min_length=1, json_schema_extra={"additionalProperties": False})]),
-        PlainSerializer(lambda value: value, return_type=Any),  # as validated: a number, or {year: value}
+        python,
+        PlainValidator(validate, json_schema_input_type=shapes),
+        PlainSerializer(lambda value: value, return_type=Any),  # as validated: a number, {year: value} or {slice: value}
     ]
+
+
+def by_slice(base: Any, nullable: bool = False) -> Any:
+    """A number that may change by year (with a horizon) and by slice of the year (section 12.1)."""
+    return by_year(base, nullable, slices=True)
 
 
 class Strict(BaseModel):
@@ -189,13 +238,13 @@ class Hall(Strict):
 
 
 class Facility(Strict):
-    grid_power_mw: by_year(Annotated[float, Field(ge=0, description="MW"), NUMBER])
+    grid_power_mw: by_slice(Annotated[float, Field(ge=0, description="MW"), NUMBER])
     distribution_loss_fraction: Fraction = 0.0
-    liquid_cooling_mw: by_year(Annotated[float, Field(ge=0, description="MW of heat"), NUMBER])
-    air_cooling_mw: by_year(Annotated[float, Field(ge=0, description="MW of heat"), NUMBER])
-    liquid_cooling_overhead: Annotated[float, Field(ge=0, description="MW of cooling power per MW of heat"), NUMBER] = 0.0
-    air_cooling_overhead: Annotated[float, Field(ge=0, description="MW of cooling power per MW of heat"), NUMBER] = 0.0
-    electricity_usd_per_mwh: by_year(NonNeg) = 0.0
+    liquid_cooling_mw: by_slice(Annotated[float, Field(ge=0, description="MW of heat"), NUMBER])
+    air_cooling_mw: by_slice(Annotated[float, Field(ge=0, description="MW of heat"), NUMBER])
+    liquid_cooling_overhead: by_slice(Annotated[float, Field(ge=0, description="MW of cooling power per MW of heat"), NUMBER]) = 0.0
+    air_cooling_overhead: by_slice(Annotated[float, Field(ge=0, description="MW of cooling power per MW of heat"), NUMBER]) = 0.0
+    electricity_usd_per_mwh: by_slice(NonNeg) = 0.0
     discount_rate: Fraction = 0.08
     capex_budget_usd: by_year(NonNeg, nullable=True) | None = None
     halls: Annotated[list[Hall], Field(min_length=1)]
@@ -210,15 +259,19 @@ class Workload(Strict):
     name: Name
     model: Name
     input_tokens_per_output_token: NonNeg
+    cached_input_fraction: Fraction = Field(0.0, description="share of input tokens served from the prefix cache (no prefill)")
 
 
 class Tier(Strict):
     name: Name
     workload: Name
     min_interactivity: Annotated[float, Field(ge=0, description="output tokens/s per user"), NUMBER]
-    price_usd_per_mtok: by_year(Annotated[float, Field(ge=0, description="USD per million output tokens"), NUMBER])
-    min_tokens_per_s: by_year(NonNeg) = 0.0
-    max_tokens_per_s: by_year(NonNeg, nullable=True) | None = None
+    price_usd_per_mtok: by_slice(Annotated[float, Field(ge=0, description="USD per million output tokens"), NUMBER])
+    input_price_usd_per_mtok: by_slice(Annotated[float, Field(ge=0, description="USD per million input tokens not served from the prefix cache"), NUMBER]) = 0.0
+    cached_input_price_usd_per_mtok: by_slice(Annotated[float, Field(ge=0, description="USD per million input tokens served from the prefix cache (default: the input price)"), NUMBER]) | None = None
+    min_tokens_per_s: by_slice(NonNeg) = 0.0
+    max_tokens_per_s: by_slice(NonNeg, nullable=True) | None = None
+    shiftable: StrictBool = Field(False, description="batch work that may run in any slice: its floor and cap bound the year's mean rate")
 
 
 CurvePoint = tuple[NonNeg, NonNeg]
@@ -239,6 +292,7 @@ class Hardware(Strict):
     opex_usd_per_year: by_year(NonNeg) = 0.0
     lifetime_years: Positive = 5.0
     availability: Annotated[float, Field(gt=0, le=1), NUMBER] = 1.0
+    idle_power_fraction: Fraction = Field(1.0, description="power of a rack that serves nothing, as a share of rack_power_kw")
     installed_racks: Annotated[int, Field(ge=0), NUMBER] = 0
     max_racks: by_year(Annotated[int, Field(ge=0), NUMBER], nullable=True) | None = None
     # section 11 (multi-year): need a horizon
@@ -307,11 +361,26 @@ class Horizon(Strict):
         return self.start_year + sum(self.period_years)
 
 
+def _not_a_year(name: str) -> str:
+    if _is_year(name):
+        raise PydanticCustomError("slice_name", "a slice name may not be a year: maps by year and by slice "
+                                  "are told apart by their keys")
+    return name
+
+
+class Slice(Strict):
+    """Section 12.1: a representative part of the year and its weight in hours."""
+
+    name: Annotated[str, Field(min_length=1, description="any name but a year"), AfterValidator(_not_a_year)]
+    hours: Annotated[float, Field(gt=0, le=8760, description="hours per year"), NUMBER]
+
+
 class Instance(Strict):
     name: Name
     description: str | None = None
     objective: Objective = Objective.revenue
     horizon: Horizon | None = None
+    slices: Annotated[list[Slice], Field(min_length=1)] | None = Field(None, description="representative slices of the year (section 12); their hours sum to 8,760")
     facility: Facility
     models: Annotated[list[Model], Field(min_length=1)]
     workloads: Annotated[list[Workload], Field(min_length=1)]
@@ -357,8 +426,12 @@ def _check_one_period(inst: Instance) -> list[Issue]:
         at = element_path("tiers", i, t.name)
         if t.workload not in workloads:
             issues.append(Issue(f"{at}.workload", f"workload '{t.workload}' is not defined in workloads"))
-        if t.max_tokens_per_s is not None and t.max_tokens_per_s < t.min_tokens_per_s:
-            issues.append(Issue(f"{at}.max_tokens_per_s", f"must be >= min_tokens_per_s ({t.max_tokens_per_s:g} < {t.min_tokens_per_s:g})"))
+        lo, hi = by_slice_of(inst, t.min_tokens_per_s), by_slice_of(inst, t.max_tokens_per_s)
+        broken = [s for s in lo if hi[s] is not None and lo[s] is not None and hi[s] < lo[s]]
+        if broken:
+            s0 = broken[0]
+            where = "" if not is_slice_map(t.min_tokens_per_s) and not is_slice_map(t.max_tokens_per_s) else f" in slice {', '.join(broken)}"
+            issues.append(Issue(f"{at}.max_tokens_per_s", f"must be >= min_tokens_per_s ({hi[s0]:g} < {lo[s0]:g}){where}"))
     for i, h in enumerate(inst.hardware):
         at = element_path("hardware", i, h.name)
         if h.max_racks is not None and h.installed_racks > h.max_racks:
@@ -388,20 +461,43 @@ def _check_one_period(inst: Instance) -> list[Issue]:
 
 # --------------------------------------------------------------------------- values over time
 
-# Section 11.1: the fields that may be given by year, per place in the document.
+# Section 12.1: the fields that may be given by slice of the year, per place in the document.
+SLICED = {
+    "facility": ("grid_power_mw", "liquid_cooling_mw", "air_cooling_mw", "liquid_cooling_overhead", "air_cooling_overhead",
+                 "electricity_usd_per_mwh"),
+    "tiers": ("price_usd_per_mtok", "input_price_usd_per_mtok", "cached_input_price_usd_per_mtok", "min_tokens_per_s",
+              "max_tokens_per_s"),
+}
+# Section 11.1: the fields that may be given by year, per place in the document (12.1: every field
+# that may vary by slice may also vary by year).
 VARYING = {
-    "facility": ("grid_power_mw", "liquid_cooling_mw", "air_cooling_mw", "electricity_usd_per_mwh", "capex_budget_usd"),
+    "facility": SLICED["facility"] + ("capex_budget_usd",),
     "facility.halls": ("rack_slots",),
     "hardware": ("capex_usd", "opex_usd_per_year", "max_racks", "max_new_racks", "performance_multiplier"),
-    "tiers": ("price_usd_per_mtok", "min_tokens_per_s", "max_tokens_per_s"),
+    "tiers": SLICED["tiers"],
     "constraints": ("min_revenue_usd_per_year", "min_tokens_per_joule"),
 }
 HORIZON_ONLY = ("max_new_racks", "available_from", "available_until", "installed_year")
+IMPLICIT_SLICE = "year"  # the one slice of an instance without `slices` (its names stay unsliced)
 
 
-def varying_fields(doc: dict):
-    """(path, holder, key) of every field of a dumped instance that may change over time."""
-    for place, fields in VARYING.items():
+def slice_names(inst: "Instance") -> list[str]:
+    """The instance's slice names (one implicit slice, IMPLICIT_SLICE, without `slices`)."""
+    return [s.name for s in inst.slices] if inst.slices else [IMPLICIT_SLICE]
+
+
+def by_slice_of(inst: "Instance", value: Any) -> dict[str, Any]:
+    """A value whose years are resolved, per slice: a slice map as it is, a scalar in every slice."""
+    names = slice_names(inst)
+    if is_slice_map(value):
+        return {s: value.get(s) for s in names}
+    return {s: value for s in names}
+
+
+def varying_fields(doc: dict, places: dict | None = None):
+    """(path, holder, key) of every field of a dumped instance that may change over time (or, with
+    ``places=SLICED``, by slice)."""
+    for place, fields in (places or VARYING).items():
         head, _, tail = place.partition(".")
         node = doc[head] if not tail else doc[head][tail]
         holders = [(element_path(place, i, item.get("name")), item) for i, item in enumerate(node)] if isinstance(node, list) else [(place, node)]
@@ -411,8 +507,9 @@ def varying_fields(doc: dict):
 
 
 def value_at(value: Any, year: int) -> Any:
-    """A step function's value in ``year``: the entry with the greatest year <= ``year``."""
-    if not isinstance(value, dict):
+    """A step function's value in ``year``: the entry with the greatest year <= ``year`` (a scalar
+    or a map by slice is the same in every year)."""
+    if not is_year_map(value):
         return value
     years = [y for y in value if y <= year]
     if not years:
@@ -446,7 +543,7 @@ def _check_horizon(inst: Instance) -> list[Issue]:
     doc = inst.model_dump()
     if hz is None:
         for path, holder, key in varying_fields(doc):
-            if isinstance(holder[key], dict):
+            if is_year_map(holder[key]):
                 issues.append(Issue(path, "a value by year needs a 'horizon' (the periods it is read for)"))
         for i, h in enumerate(inst.hardware):
             for field in HORIZON_ONLY:
@@ -456,7 +553,7 @@ def _check_horizon(inst: Instance) -> list[Issue]:
     start, end = hz.start_year, hz.end_year
     for path, holder, key in varying_fields(doc):
         value = holder[key]
-        if isinstance(value, dict) and min(value) > start:
+        if is_year_map(value) and min(value) > start:
             issues.append(Issue(path, f"the step function does not cover the first period: it starts in {min(value)}, the horizon in {start}"))
     for i, h in enumerate(inst.hardware):
         base = element_path("hardware", i, h.name)
@@ -477,12 +574,55 @@ def _check_horizon(inst: Instance) -> list[Issue]:
     return issues
 
 
+HOURS_PER_YEAR = 8760.0
+
+
+def _check_slices(inst: Instance) -> list[Issue]:
+    """Rules of section 12.1: slice names unique, hours summing to 8,760; a value by slice needs
+    `slices` and names every slice and no other; a shiftable tier's floor and cap do not vary by
+    slice."""
+    issues: list[Issue] = []
+    if inst.slices:
+        _unique(inst.slices, "slices", issues)
+        total = sum(s.hours for s in inst.slices)
+        if abs(total - HOURS_PER_YEAR) > 1e-6:
+            issues.append(Issue("slices", f"the slices' hours must sum to 8,760 (one year), within 1e-6 h: they sum to {total:,.6f}"))
+    names = [s.name for s in inst.slices] if inst.slices else []
+    doc = inst.model_dump()
+    for path, holder, key in varying_fields(doc, SLICED):
+        value = holder[key]
+        maps = [(f" (year {y})", v) for y, v in value.items() if is_slice_map(v)] if is_year_map(value) else [("", value)]
+        for when, v in maps:
+            if not is_slice_map(v):
+                continue
+            if not names:
+                issues.append(Issue(path, f"a value by slice{when} needs 'slices' (the parts of the year it is read for)"))
+                continue
+            missing = [s for s in names if s not in v]
+            unknown = [s for s in v if s not in names]
+            if missing:
+                issues.append(Issue(path, f"a value by slice{when} must name every slice: {', '.join(missing)} missing"))
+            if unknown:
+                issues.append(Issue(path, f"a value by slice{when} names {', '.join(map(repr, unknown))}, not a slice of 'slices' "
+                                          f"({', '.join(names)})"))
+    for i, t in enumerate(doc["tiers"]):
+        if not t["shiftable"]:
+            continue
+        for key in ("min_tokens_per_s", "max_tokens_per_s"):
+            value = t[key]
+            inner = list(value.values()) if is_year_map(value) else [value]
+            if any(is_slice_map(v) for v in inner):
+                issues.append(Issue(f"{element_path('tiers', i, t['name'])}.{key}", "a shiftable tier's floor and cap bound the year's "
+                                    "mean rate and may not vary by slice (its prices may)"))
+    return issues
+
+
 def check_instance(inst: Instance) -> list[Issue]:
     """Every rule that spans fields; returns the broken ones (empty list: valid).
 
     With a horizon, the one-period rules run on each period's values; a rule broken in some
-    periods only names them."""
-    issues = _check_horizon(inst)
+    periods only names them. Values by slice are checked slice by slice (section 12.1)."""
+    issues = _check_slices(inst) + _check_horizon(inst)
     if issues:
         return issues
     if inst.horizon is None:

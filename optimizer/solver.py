@@ -296,12 +296,12 @@ def _costs(expr, cols: dict[int, int], n: int) -> tuple[np.ndarray, float]:
     return c, float(repn.constant)
 
 
-def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, tokens, drop: list, time_limit: float | None,
+def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, secondary, drop: list, time_limit: float | None,
                       threads: int | None) -> dict | None:
     """The LP stages of MODEL.md section 8 on a copy of the solved MILP's arrays, without a second
     hand-over from Pyomo: integer columns fixed at their rounded values, the rows of ``drop``
     (the tie-break's) freed, the LP of ``primary`` solved (its row duals are returned, by Pyomo
-    constraint), then, holding that optimum, ``tokens`` maximised (when given). Each objective is
+    constraint), then, holding that optimum, ``secondary`` = (expression, sense) optimised (when given). Each objective is
     divided by the power of ten its coefficients centre on, for HiGHS (its tolerances are
     absolute), and the duals are returned in the expression's units. The solution is loaded into the model's
     variables. Returns None if anything fails (the caller falls back).
@@ -339,14 +339,15 @@ def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, tokens, drop: 
         freed = set(rows)
         duals = {con: sol.row_dual[r] * scale for r, con in solver._solver_con_to_pyomo_con_map.items() if r not in freed}
         x = np.array(sol.col_value)
-        if tokens is not None:
+        if secondary is not None:
+            expr, second_sense = secondary
             z = float(c @ x) / scale
             nz = np.nonzero(c)[0].astype(np.int32)
             lo, hi = (z, highspy.kHighsInf) if sense == "max" else (-highspy.kHighsInf, z)
             h.addRow(lo, hi, len(nz), nz, c[nz] / scale)
-            t, _ = _costs(tokens, col_of, n)
+            t, _ = _costs(expr, col_of, n)
             h.changeColsCost(n, np.arange(n, dtype=np.int32), t / centre(t))
-            h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+            h.changeObjectiveSense(highspy.ObjSense.kMaximize if second_sense == "max" else highspy.ObjSense.kMinimize)
             h.setOptionValue("primal_feasibility_tolerance", 1e-10)
             clock = h.getRunTime()
             with captured(adapter.log):

@@ -120,7 +120,7 @@ def verify(inst, sol: dict, rel: float = 1e-6) -> dict:
     cost = (
         sum(annuity(fac.discount_rate, h.lifetime_years) * h.capex_usd * (n[h.name] - h.installed_racks) + h.opex_usd_per_year * n[h.name] for h in H.values())
         + annuity(fac.discount_rate, f["fabric_life"]) * f["fabric_capex"]
-        + fac.electricity_usd_per_mwh * YEAR_H * F
+        + f["energy"]
     )
     tokens = sum(q.values())
     tpj = tokens / (1e6 * F) if F > 0 else 0.0
@@ -178,13 +178,6 @@ def check_period(c: Checker, inst, sol: dict) -> dict:
     for h in H.values():
         used = sum(h.racks_per_replica.get(mu, 1.0) * cnt for (hh, mu), cnt in k.items() if hh == h.name)
         c.le(f"replica_fit[{h.name}]", used, n[h.name], 1e-9)
-    # 6.3 allocation within replicas; coefficients
-    x = {}
-    for a in sol["allocation"]:
-        key = (a["hardware"], a["tier"], a["role"])
-        x[key] = x.get(key, 0.0) + a["racks"]
-        assert a["racks"] >= -1e-9
-
     def coef(h, t, role):
         perf = h.performance.get(t.workload)
         gain = h.performance_multiplier
@@ -196,32 +189,7 @@ def check_period(c: Checker, inst, sol: dict) -> dict:
             return gain * interp(perf.decode, t.min_interactivity)
         return gain * perf.prefill_tokens_per_s
 
-    for (hn, tn, role), val in x.items():
-        if val > 1e-9 and coef(H[hn], tiers[tn], role) <= 0:
-            c.failures.append(f"allocation to {hn}/{tn}/{role}, which has no throughput")
-    for h in H.values():
-        for mu in models:
-            alloc = sum(v for (hn, tn, _), v in x.items() if hn == h.name and wl[tiers[tn].workload].model == mu)
-            cap = h.availability * h.racks_per_replica.get(mu, 1.0) * k.get((h.name, mu), 0)
-            c.le(f"replica_allocation[{h.name},{mu}]", alloc, cap, 1e-7)
-    # 6.4-6.7 output and demand
-    q = {}
-    for row in sol["tiers"]:
-        t = tiers[row["tier"]]
-        qa, qd = row["aggregated_tokens_per_s"], row["disaggregated_tokens_per_s"]
-        c.eq(f"tier {t.name} total", row["tokens_per_s"], qa + qd, 1e-6 * TOK)
-        agg = sum(coef(H[hn], t, "aggregated") * v for (hn, tn, r), v in x.items() if tn == t.name and r == "aggregated")
-        dec = sum(coef(H[hn], t, "decode") * v for (hn, tn, r), v in x.items() if tn == t.name and r == "decode")
-        pre = sum(coef(H[hn], t, "prefill") * v for (hn, tn, r), v in x.items() if tn == t.name and r == "prefill")
-        c.le(f"aggregated_output[{t.name}]", qa, agg, TOK)
-        c.le(f"decode_output[{t.name}]", qd, dec, TOK)
-        c.le(f"prefill_supply[{t.name}]", wl[t.workload].input_tokens_per_output_token * qd, pre, TOK * 10)
-        c.le(f"demand_floor[{t.name}]", t.min_tokens_per_s, qa + qd, 0.0)
-        if t.max_tokens_per_s is not None:
-            c.le(f"demand_cap[{t.name}]", qa + qd, t.max_tokens_per_s, 1e-9 * TOK)
-        c.eq(f"revenue[{t.name}]", row["revenue_usd_per_year"], t.price_usd_per_mtok * (qa + qd) * YEAR_S / 1e6, c.usd)
-        q[t.name] = qa + qd
-    # fabric
+    # fabric (once: the capacity)
     net = inst.network
     net_w = 0.0
     net_liq_w = 0.0
@@ -252,54 +220,148 @@ def check_period(c: Checker, inst, sol: dict) -> dict:
         fabric_life = opt.lifetime_years
         fabric_usd_per_port = usd
         c.eq("fabric power", fab["power_mw"], net_w / 1e6, 1e-9)
-    # 6.12 KV transfer
-    if net is not None:
-        bits = sum(
-            8 * models[wl[tiers[r["tier"]].workload].model].kv_bytes_per_token
-            * wl[tiers[r["tier"]].workload].input_tokens_per_output_token * r["disaggregated_tokens_per_s"]
-            for r in sol["tiers"]
-        )
-        bw = net.kv_transfer_max_utilization * sum(h.scale_out_ports * h.port_gbps * 1e9 * n[h.name] for h in H.values())
-        c.le("kv_transfer", bits, bw, 1e7)
-    # 6.8-6.9 heat and power
-    it = sum(h.rack_power_kw * n[h.name] for h in H.values()) / 1000
     net_mw = net_w / 1e6
-    liq = sum(h.liquid_cooled_fraction * h.rack_power_kw * n[h.name] for h in H.values()) / 1000 + net_liq_w / 1e6
-    air = it + net_mw - liq
-    F = (1 + fac.distribution_loss_fraction) * (it + net_mw) + fac.liquid_cooling_overhead * liq + fac.air_cooling_overhead * air
-    c.le("liquid_cooling", liq, fac.liquid_cooling_mw, MW)
-    c.le("air_cooling", air, fac.air_cooling_mw, MW)
-    c.le("facility_power", F, fac.grid_power_mw, MW)
-    revenue = sum(tiers[t].price_usd_per_mtok * v * YEAR_S / 1e6 for t, v in q.items())
-    tokens = sum(q.values())
-    # 6.14 side constraints
+    it_nameplate = sum(h.rack_power_kw * n[h.name] for h in H.values()) / 1000
+
+    # the slices of the year (section 12): one of 8,760 h without `slices`, read off the plan's top level
+    names = [sl.name for sl in inst.slices] if inst.slices else [None]
+    hours = {sl.name: sl.hours for sl in inst.slices} if inst.slices else {None: YEAR_H}
+    plans = sol.get("slices") or []
+    if inst.slices:
+        assert [p["name"] for p in plans] == names, "the plan's slices are not the instance's"
+    else:
+        assert not plans, "slices in the plan of an instance without slices"
+        plans = [{"name": None, "hours": YEAR_H, "allocation": sol["allocation"], "tiers": sol["tiers"]}]
+    q_year = {t: 0.0 for t in tiers}
+    revenue = tokens = F_mean = it_mean = energy = 0.0
     cons = inst.constraints
+    for plan in plans:
+        s = plan["name"]
+        hs = hours[s]
+        share = hs / YEAR_H
+        where = c.where
+        if s is not None:
+            c.where = f"{where}slice {s}: "
+            c.eq("hours", plan["hours"], hs, 1e-9)
+
+        def at_s(value):
+            return value[s] if isinstance(value, dict) else value
+
+        # 6.3 allocation within replicas; coefficients
+        x = {}
+        for a in plan["allocation"]:
+            key = (a["hardware"], a["tier"], a["role"])
+            x[key] = x.get(key, 0.0) + a["racks"]
+            assert a["racks"] >= -1e-9
+        for (hn, tn, role), val in x.items():
+            if val > 1e-9 and coef(H[hn], tiers[tn], role) <= 0:
+                c.failures.append(f"{c.where}allocation to {hn}/{tn}/{role}, which has no throughput")
+        for h in H.values():
+            for mu in models:
+                alloc = sum(v for (hn, tn, _), v in x.items() if hn == h.name and wl[tiers[tn].workload].model == mu)
+                cap = h.availability * h.racks_per_replica.get(mu, 1.0) * k.get((h.name, mu), 0)
+                c.le(f"replica_allocation[{h.name},{mu}]", alloc, cap, 1e-7)
+        # 6.4-6.7 output, demand and money in this slice
+        q = {}
+        slice_revenue = 0.0
+        for row in plan["tiers"]:
+            t = tiers[row["tier"]]
+            w = wl[t.workload]
+            qa, qd = row["aggregated_tokens_per_s"], row["disaggregated_tokens_per_s"]
+            c.eq(f"tier {t.name} total", row["tokens_per_s"], qa + qd, 1e-6 * TOK)
+            agg = sum(coef(H[hn], t, "aggregated") * v for (hn, tn, r), v in x.items() if tn == t.name and r == "aggregated")
+            dec = sum(coef(H[hn], t, "decode") * v for (hn, tn, r), v in x.items() if tn == t.name and r == "decode")
+            pre = sum(coef(H[hn], t, "prefill") * v for (hn, tn, r), v in x.items() if tn == t.name and r == "prefill")
+            c.le(f"aggregated_output[{t.name}]", qa, agg, TOK)
+            c.le(f"decode_output[{t.name}]", qd, dec, TOK)
+            rho, chi = w.input_tokens_per_output_token, w.cached_input_fraction
+            c.le(f"prefill_supply[{t.name}]", rho * (1 - chi) * qd, pre, TOK * 10)
+            if not t.shiftable:
+                c.le(f"demand_floor[{t.name}]", at_s(t.min_tokens_per_s), qa + qd, 0.0)
+                cap = at_s(t.max_tokens_per_s)
+                if cap is not None:
+                    c.le(f"demand_cap[{t.name}]", qa + qd, cap, 1e-9 * TOK)
+            v_in = at_s(t.input_price_usd_per_mtok)
+            v_cached = v_in if t.cached_input_price_usd_per_mtok is None else at_s(t.cached_input_price_usd_per_mtok)
+            per_token = at_s(t.price_usd_per_mtok) + rho * ((1 - chi) * v_in + chi * v_cached)
+            money = per_token * (qa + qd) * hs * 3600 / 1e6
+            c.eq(f"revenue[{t.name}]", row["revenue_usd_per_year"], money, c.usd)
+            slice_revenue += money
+            q[t.name] = qa + qd
+            q_year[t.name] += share * (qa + qd)
+        # 6.12 KV transfer
+        if net is not None:
+            bits = sum(
+                8 * models[wl[tiers[r["tier"]].workload].model].kv_bytes_per_token
+                * wl[tiers[r["tier"]].workload].input_tokens_per_output_token * r["disaggregated_tokens_per_s"]
+                for r in plan["tiers"]
+            )
+            bw = net.kv_transfer_max_utilization * sum(h.scale_out_ports * h.port_gbps * 1e9 * n[h.name] for h in H.values())
+            c.le("kv_transfer", bits, bw, 1e7)
+        # 6.8-6.9 heat and power: a busy rack-equivalent draws p_h, every other rack beta_h p_h
+        busy = {h: sum(v for (hn, _, _), v in x.items() if hn == h) for h in H}
+        drawn = {h.name: h.rack_power_kw * (h.idle_power_fraction * n[h.name] + (1 - h.idle_power_fraction) * busy[h.name]) / 1000
+                 for h in H.values()}
+        it = sum(drawn.values())
+        liq = sum(h.liquid_cooled_fraction * drawn[h.name] for h in H.values()) + net_liq_w / 1e6
+        air = it + net_mw - liq
+        F = ((1 + fac.distribution_loss_fraction) * (it + net_mw) + at_s(fac.liquid_cooling_overhead) * liq
+             + at_s(fac.air_cooling_overhead) * air)
+        c.le("liquid_cooling", liq, at_s(fac.liquid_cooling_mw), MW)
+        c.le("air_cooling", air, at_s(fac.air_cooling_mw), MW)
+        c.le("facility_power", F, at_s(fac.grid_power_mw), MW)
+        slice_energy = at_s(fac.electricity_usd_per_mwh) * hs * F
+        if s is not None:  # the slice's own figures, as reported
+            c.eq("power.total_mw", plan["power"]["total_mw"], F, 1e-9)
+            c.eq("power.it_mw", plan["power"]["it_mw"], it, 1e-9)
+            c.eq("tokens_per_s", plan["tokens_per_s"], sum(q.values()), 1e-6 * TOK)
+            c.eq("revenue_usd_per_year", plan["revenue_usd_per_year"], slice_revenue, c.usd)
+            c.eq("energy_usd_per_year", plan["energy_usd_per_year"], slice_energy, c.usd)
+            for row in plan["utilisation"]:
+                c.eq(f"busy_racks[{row['hardware']}]", row["busy_racks"], busy[row["hardware"]], 1e-9)
+        # 6.14 tier power shares, on this slice's allocation
+        if cons.tier_power_share:
+            tier_mw = {t: sum(H[hn].rack_power_kw / 1000 * v for (hn, tn, _), v in x.items() if tn == t) for t in tiers}
+            total = sum(tier_mw.values())
+            for t, sh in cons.tier_power_share.items():
+                c.le(f"tier_power_share[{t},min]", sh.min * total, tier_mw[t], MW)
+                c.le(f"tier_power_share[{t},max]", tier_mw[t], sh.max * total, MW)
+        c.where = where
+        revenue += slice_revenue
+        tokens += share * sum(q.values())
+        F_mean += share * F
+        it_mean += share * it
+        energy += slice_energy
+    # the year: shiftable tiers on their mean rate, side constraints on the year's totals
+    for t in tiers.values():
+        if t.shiftable:
+            c.le(f"demand_floor[{t.name}]", t.min_tokens_per_s, q_year[t.name], 1e-9 * TOK)
+            if t.max_tokens_per_s is not None:
+                c.le(f"demand_cap[{t.name}]", q_year[t.name], t.max_tokens_per_s, 1e-9 * TOK)
+    if inst.slices:  # the year's tier rows
+        for row in sol["tiers"]:
+            c.eq(f"year tier {row['tier']} tokens", row["tokens_per_s"], q_year[row["tier"]], 1e-6 * TOK)
     if cons.min_revenue_usd_per_year is not None:
         c.le("min_revenue", cons.min_revenue_usd_per_year, revenue, c.usd)
     if cons.min_tokens_per_joule is not None:
-        c.le("min_tokens_per_joule", cons.min_tokens_per_joule * 1e6 * F, tokens, TOK)
-    for kind, share in cons.kind_power_share.items():
+        c.le("min_tokens_per_joule", cons.min_tokens_per_joule * 1e6 * F_mean, tokens, TOK)
+    for kind, sh in cons.kind_power_share.items():
         part = sum(h.rack_power_kw * n[h.name] for h in H.values() if h.kind == kind) / 1000
-        c.le(f"kind_power_share[{kind.value},min]", share.min * it, part, MW)
-        c.le(f"kind_power_share[{kind.value},max]", part, share.max * it, MW)
-    if cons.tier_power_share:
-        tier_mw = {t: sum(H[hn].rack_power_kw / 1000 * v for (hn, tn, _), v in x.items() if tn == t) for t in tiers}
-        total = sum(tier_mw.values())
-        for t, share in cons.tier_power_share.items():
-            c.le(f"tier_power_share[{t},min]", share.min * total, tier_mw[t], MW)
-            c.le(f"tier_power_share[{t},max]", tier_mw[t], share.max * total, MW)
+        c.le(f"kind_power_share[{kind.value},min]", sh.min * it_nameplate, part, MW)
+        c.le(f"kind_power_share[{kind.value},max]", part, sh.max * it_nameplate, MW)
     fabric = (fab["option"], fab["switch_tiers"]) if fab is not None else None
-    return dict(n=n, per_hall=per_hall, q=q, revenue=revenue, tokens=tokens, F=F, it=it, net_mw=net_mw, E=E, fabric=fabric,
-                fabric_capex=fabric_capex, fabric_life=fabric_life, fabric_usd_per_port=fabric_usd_per_port,
-                opex=sum(h.opex_usd_per_year * n[h.name] for h in H.values()), energy=fac.electricity_usd_per_mwh * YEAR_H * F)
+    return dict(n=n, per_hall=per_hall, q=q_year, revenue=revenue, tokens=tokens, F=F_mean, it=it_mean, net_mw=net_mw, E=E,
+                fabric=fabric, fabric_capex=fabric_capex, fabric_life=fabric_life, fabric_usd_per_port=fabric_usd_per_port,
+                opex=sum(h.opex_usd_per_year * n[h.name] for h in H.values()), energy=energy)
 
 
 # --------------------------------------------------------------------------- multi-year (MODEL.md section 11)
 
 
 def at(value, year):
-    """A step function by year: the entry of the greatest year <= ``year``; a scalar is itself."""
-    if not isinstance(value, dict):
+    """A step function by year: the entry of the greatest year <= ``year``; a scalar, or a map by
+    slice (text keys), is itself."""
+    if not isinstance(value, dict) or not all(isinstance(k, int) for k in value):
         return value
     best = None
     for y in sorted(value):
@@ -316,6 +378,7 @@ def period_view(inst, year):
     facility = fac.model_copy(update={
         "grid_power_mw": at(fac.grid_power_mw, year), "liquid_cooling_mw": at(fac.liquid_cooling_mw, year),
         "air_cooling_mw": at(fac.air_cooling_mw, year), "electricity_usd_per_mwh": at(fac.electricity_usd_per_mwh, year),
+        "liquid_cooling_overhead": at(fac.liquid_cooling_overhead, year), "air_cooling_overhead": at(fac.air_cooling_overhead, year),
         "capex_budget_usd": None, "halls": halls,
     })
     hardware = [h.model_copy(update={
@@ -324,7 +387,8 @@ def period_view(inst, year):
     }) for h in inst.hardware]
     tiers = [t.model_copy(update={
         "price_usd_per_mtok": at(t.price_usd_per_mtok, year), "min_tokens_per_s": at(t.min_tokens_per_s, year),
-        "max_tokens_per_s": at(t.max_tokens_per_s, year),
+        "max_tokens_per_s": at(t.max_tokens_per_s, year), "input_price_usd_per_mtok": at(t.input_price_usd_per_mtok, year),
+        "cached_input_price_usd_per_mtok": at(t.cached_input_price_usd_per_mtok, year),
     }) for t in inst.tiers]
     cons = inst.constraints.model_copy(update={
         "min_revenue_usd_per_year": at(inst.constraints.min_revenue_usd_per_year, year),
@@ -362,7 +426,8 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
     for p, (y0, plan) in enumerate(zip(years, periods)):
         c.where = f"{y0}: "
         v1 = {"racks": [{"hardware": row["hardware"], "hall": row["hall"], "count": row["alive"]} for row in plan["racks"]],
-              "replicas": plan["replicas"], "allocation": plan["allocation"], "tiers": plan["tiers"], "fabric": plan["fabric"]}
+              "replicas": plan["replicas"], "allocation": plan["allocation"], "tiers": plan["tiers"], "fabric": plan["fabric"],
+              "slices": plan.get("slices") or []}
         figs.append(check_period(c, period_view(inst, y0), v1))
     c.where = ""
     # one fabric design for the horizon

@@ -175,7 +175,7 @@ def test_report_and_json_lead_with_the_sentence(tmp_path):
     assert res.exit_code == 1 and "needs 0.5 MW more grid power, or 50,000 fewer tokens/s in tier t" in res.output
     res = runner.invoke(app, ["solve", str(path), "--json"])
     sol = json.loads(res.output)
-    assert sol["diagnosis"]["needs"] == [{"constraint": "facility_power", "missing": pytest.approx(0.5), "unit": "MW"}]
+    assert sol["diagnosis"]["needs"] == [{"constraint": "facility_power", "missing": pytest.approx(0.5), "unit": "MW", "slice": None}]
 
 
 @pytest.mark.parametrize("seed", range(0, 60, 3))
