@@ -45,7 +45,7 @@ def _peak_mb() -> float:
 def run_ours(path: str, time_limit: float) -> dict:
     """In this process: every stage of `optimizer solve` plus the text report."""
     import optimizer
-    from optimizer.report import to_text
+    from optimizer.outputs.report import to_text
 
     t0 = time.perf_counter()
     inst = optimizer.load_instance(path)
@@ -72,10 +72,10 @@ def write_mps(path: str, mps: str) -> None:
     import pyomo.environ as pyo
 
     import optimizer
-    from optimizer.engine import SECOND_STAGE_TOL
-    from optimizer.model import SENSE, build_model, objective_expr, set_objective
-    from optimizer.preprocess import preprocess
-    from optimizer.solver import HighsAdapter, SolverOptions
+    from optimizer.solving.engine import SECOND_STAGE_TOL
+    from optimizer.model.families import SENSE, build_model, objective_expr, set_objective
+    from optimizer.model.preprocess import preprocess
+    from optimizer.solving.highs import HighsAdapter, SolverOptions
 
     inst = optimizer.load_instance(path)
     m = build_model(preprocess(inst))
@@ -95,7 +95,7 @@ def run_floor(mps: str, time_limit: float) -> dict:
     the primary, then the tie-break with the same budget as `optimizer solve` gives it."""
     import highspy
 
-    from optimizer.solver import DEFAULT_THREADS, new_highs
+    from optimizer.solving.highs import DEFAULT_THREADS, new_highs
 
     def solve(file, limit):
         h = new_highs(DEFAULT_THREADS)  # the same thread count as optimizer solve, the pool made to match

@@ -33,13 +33,13 @@ import highspy
 import numpy as np
 
 import optimizer
-from optimizer.engine import SECOND_STAGE_TOL
-from optimizer.model import SENSE, build_model, objective_expr
-from optimizer.preprocess import preprocess
-from optimizer.scenarios import SweepSpec, apply, points
-from optimizer.schema import load_instance, read_document
-from optimizer.solver import HighsAdapter, SolverOptions, _costs, new_highs
-from optimizer.sweeps import run_sweep
+from optimizer.solving.engine import SECOND_STAGE_TOL
+from optimizer.model.families import SENSE, build_model, objective_expr
+from optimizer.model.preprocess import preprocess
+from optimizer.analysis.scenarios import SweepSpec, apply, points
+from optimizer.model.schema import load_instance, read_document
+from optimizer.solving.highs import HighsAdapter, SolverOptions, _costs, new_highs
+from optimizer.analysis.sweeps import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 GTC = ROOT / "instances" / "gtc2026-1gw.yaml"

@@ -9,21 +9,21 @@ Python API::
 """
 
 from .errors import InputError, Issue
-from .results import Solution
-from .schema import Instance, json_schema, load_instance
-from .engine import solve
+from .solving.results import Solution
+from .model.schema import Instance, json_schema, load_instance
+from .solving.engine import solve
 
 
 def sweep(spec, output=None, **kw):
-    """Run a sweep file; returns a pandas DataFrame (see optimizer.sweeps.sweep)."""
-    from .sweeps import sweep as run
+    """Run a sweep file; returns a pandas DataFrame (see optimizer.analysis.sweeps.sweep)."""
+    from .analysis.sweeps import sweep as run
 
     return run(spec, output, **kw)
 
 
 def pareto(instance, x="tokens_per_joule", y="revenue", points=10, **kw):
-    """Trace a Pareto frontier; returns a pandas DataFrame (see optimizer.frontier.pareto)."""
-    from .frontier import pareto as trace
+    """Trace a Pareto frontier; returns a pandas DataFrame (see optimizer.analysis.frontier.pareto)."""
+    from .analysis.frontier import pareto as trace
 
     return trace(instance, x=x, y=y, points=points, **kw)
 

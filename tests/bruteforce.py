@@ -14,7 +14,7 @@ import itertools
 import highspy
 import numpy as np
 
-from optimizer.verify import YEAR_H, YEAR_S, annuity, interp
+from optimizer.solving.verify import YEAR_H, YEAR_S, annuity, interp
 
 
 def _allocation(A: np.ndarray, avail: np.ndarray, n: np.ndarray, price: np.ndarray, qmin: np.ndarray, qmax: np.ndarray,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from optimizer import calibration
+from optimizer.analysis import calibration
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "calibration.md"
 ROWS = calibration.rows()
@@ -31,10 +31,10 @@ def test_optimised_never_worse_than_the_split(market):
 
 
 def test_document_states_the_current_figures():
-    """The tables in docs/calibration.md are what `python -m optimizer.calibration` prints now."""
+    """The tables in docs/calibration.md are what `python -m optimizer.analysis.calibration` prints now."""
     doc = DOC.read_text()
     missing = [line for line in calibration.render().splitlines() if line.strip() and line not in doc]
-    assert missing == [], "docs/calibration.md is stale; rerun python -m optimizer.calibration:\n" + "\n".join(missing)
+    assert missing == [], "docs/calibration.md is stale; rerun python -m optimizer.analysis.calibration:\n" + "\n".join(missing)
 
 
 def test_prefill_bound_by_hand():

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import optimizer
 from helpers import gpu, tier, tiny
-from optimizer.cli import app
+from optimizer.interfaces.cli import app
 from verifier import verify
 
 ROOT = Path(__file__).resolve().parents[1]

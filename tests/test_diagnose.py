@@ -167,7 +167,7 @@ def test_report_and_json_lead_with_the_sentence(tmp_path):
 
     import yaml
 
-    from optimizer.cli import app
+    from optimizer.interfaces.cli import app
 
     path = tmp_path / "i.yaml"
     path.write_text(yaml.safe_dump(base()))
@@ -182,9 +182,9 @@ def test_report_and_json_lead_with_the_sentence(tmp_path):
 def test_untightened_model_has_the_same_optimum(seed):
     """The implied bounds and the tightened big-M of build_model(tight=True) change no optimum."""
     from generate import random_instance
-    from optimizer.model import build_model, objective_expr, set_objective
-    from optimizer.preprocess import preprocess
-    from optimizer.solver import HighsAdapter, SolverOptions
+    from optimizer.model.families import build_model, objective_expr, set_objective
+    from optimizer.model.preprocess import preprocess
+    from optimizer.solving.highs import HighsAdapter, SolverOptions
 
     d = preprocess(optimizer.load_instance(random_instance(seed)))
     values = []

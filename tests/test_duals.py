@@ -11,9 +11,9 @@ import pytest
 
 import optimizer
 from helpers import gpu, tier, tiny
-from optimizer.model import SENSE, build_model, objective_expr, set_objective
-from optimizer.preprocess import preprocess
-from optimizer.solver import HighsAdapter, SolverOptions
+from optimizer.model.families import SENSE, build_model, objective_expr, set_objective
+from optimizer.model.preprocess import preprocess
+from optimizer.solving.highs import HighsAdapter, SolverOptions
 
 GTC = Path(__file__).resolve().parents[1] / "instances" / "gtc2026-1gw.yaml"
 
@@ -72,7 +72,7 @@ def test_demand_cap_shadow_price_hand_value():
 
 
 def test_shipped_instance_shadow_prices_match_finite_differences():
-    inst = optimizer.schema.read_document(GTC)
+    inst = optimizer.model.schema.read_document(GTC)
     sol = optimizer.solve(inst)
     check(inst, sol, "demand_cap[ultra]", "ultra", "max_tokens_per_s", 1e4)
     check(inst, sol, "demand_cap[pro]", "pro", "max_tokens_per_s", 1e5)
@@ -83,7 +83,7 @@ def test_shipped_instance_shadow_prices_match_finite_differences():
 def test_shipped_instance_zero_prices_are_zero_by_finite_differences():
     """Limits only racks consume have a 0 price with the racks fixed, and moving them changes
     the fixed-integer LP by nothing: grid power, cooling, slots."""
-    inst = optimizer.schema.read_document(GTC)
+    inst = optimizer.model.schema.read_document(GTC)
     sol = optimizer.solve(inst)
     base = fixed_lp_value(inst, sol)
     for path, delta in ((("facility", "grid_power_mw"), 5.0), (("facility", "liquid_cooling_mw"), 5.0)):

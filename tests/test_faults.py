@@ -19,8 +19,8 @@ import httpx
 import pandas as pd
 from fastapi.testclient import TestClient
 
-from optimizer.service import JobStore, Limits, create_app
-from optimizer.schema import read_document
+from optimizer.interfaces.service import JobStore, Limits, create_app
+from optimizer.model.schema import read_document
 from test_service import GTC, Server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,8 +139,8 @@ def test_the_scheduler_survives_a_full_disk_and_healthz_says_so(tmp_path, monkey
 
 def failed_job(data: Path, journal_head: dict | None, rows: str) -> str:
     """A 3-point sweep job that failed after journalling ``rows`` (text, one JSON row a line)."""
-    from optimizer.scenarios import fingerprint
-    from optimizer.service import SweepRequest
+    from optimizer.analysis.scenarios import fingerprint
+    from optimizer.interfaces.service import SweepRequest
 
     base = read_document(GTC)
     spec = SweepRequest(instance=base, parameters=[{"path": "facility.grid_power_mw", "values": [300, 600, 900]}]).spec(30)
@@ -180,7 +180,7 @@ def test_a_body_longer_than_its_declared_length_is_counted(tmp_path):
     is counted as it arrives: 413 past the limit, the app never sees it."""
     import asyncio
 
-    from optimizer.service import BodyLimit
+    from optimizer.interfaces.service import BodyLimit
 
     seen, sent = [], []
 
@@ -202,7 +202,7 @@ def test_a_body_longer_than_its_declared_length_is_counted(tmp_path):
 
 
 def test_queued_sweeps_are_limited_and_sizes_are_checked_before_building_points(tmp_path, monkeypatch):
-    import optimizer.scenarios
+    import optimizer.analysis.scenarios
 
     def no_points(spec):
         raise AssertionError("the points were built")
@@ -211,7 +211,7 @@ def test_queued_sweeps_are_limited_and_sizes_are_checked_before_building_points(
     base = read_document(GTC)
     huge = {"instance": base, "parameters": [{"path": "facility.grid_power_mw", "range": {"start": 1, "stop": 2, "count": 900}},
                                              {"path": "facility.air_cooling_mw", "range": {"start": 1, "stop": 2, "count": 1000}}]}
-    monkeypatch.setattr(optimizer.scenarios, "points", no_points)
+    monkeypatch.setattr(optimizer.analysis.scenarios, "points", no_points)
     r = client.post("/v1/sweeps", json=huge)
     assert r.status_code == 413, r.json()
     assert "900,000 points > 1,000" in r.json()["detail"]
@@ -225,7 +225,7 @@ def test_queued_sweeps_are_limited_and_sizes_are_checked_before_building_points(
     assert codes == [202, 202, 429]
     job = client.post("/v1/sweeps", json=small)
     assert "at most 2" in job.json()["detail"]
-    from optimizer.scenarios import SweepSpec, count_points, points
+    from optimizer.analysis.scenarios import SweepSpec, count_points, points
 
     for spec in [small, {"parameters": [{"path": "a", "range": {"start": 0, "stop": 1, "step": 0.3}}, {"path": "b", "values": [1, 2]}]},
                  {"mode": "zip", "parameters": [{"path": "a", "values": [1, 2, 3]}, {"path": "b", "range": {"start": 0, "stop": 1, "count": 3}}]},
@@ -238,8 +238,8 @@ def test_queued_sweeps_are_limited_and_sizes_are_checked_before_building_points(
 def test_ended_sweeps_are_kept_by_age_and_count_then_deleted_with_their_files(tmp_path):
     """The retention rule: ended jobs older than keep_jobs_days, or beyond the keep_jobs most
     recent, go with their journal and result files; queued and running ones stay whatever their age."""
-    from optimizer.scenarios import journal_path
-    from optimizer.service import JobStore
+    from optimizer.analysis.scenarios import journal_path
+    from optimizer.interfaces.service import JobStore
 
     store = JobStore(tmp_path)
     jobs = {}

@@ -13,7 +13,7 @@ import pytest
 
 import optimizer
 from helpers import YEAR_MTOK, gpu, tier, tiny
-from optimizer.report import to_text
+from optimizer.outputs.report import to_text
 from verifier import verify_horizon
 
 
@@ -234,7 +234,7 @@ def test_json_has_periods_and_horizon_metrics(tmp_path):
     import json
 
     import yaml
-    from optimizer.cli import app
+    from optimizer.interfaces.cli import app
 
     path = tmp_path / "refresh.yaml"
     path.write_text(yaml.safe_dump({**refresh_case(50_000), "objective": "profit"}))
@@ -284,7 +284,7 @@ def test_infeasible_horizon_names_the_period():
 
 def test_explain_refuses_a_horizon_clearly():
     with pytest.raises(ValueError, match="one-period"):
-        from optimizer.explain import explain
+        from optimizer.analysis.explain import explain
 
         explain(copy.deepcopy(refresh_case(50_000)))
 

@@ -19,8 +19,8 @@ import test_families
 import test_objectives
 from generate import random_horizon_instance, random_instance
 from helpers import solve_and_verify
-from optimizer import engine
-from optimizer.schema import Instance
+from optimizer.solving import engine
+from optimizer.model.schema import Instance
 from verifier import verify, verify_horizon
 
 ROOT = Path(__file__).resolve().parent.parent

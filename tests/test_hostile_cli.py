@@ -17,7 +17,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from optimizer.cli import app
+from optimizer.interfaces.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 GTC = ROOT / "instances" / "gtc2026-1gw.yaml"
@@ -117,7 +117,7 @@ def test_absurd_sizes_are_clean_errors(tmp_path, body, where, words):
 
 
 def test_large_random_ranges_sample_without_listing():
-    from optimizer.scenarios import SweepSpec, points
+    from optimizer.analysis.scenarios import SweepSpec, points
 
     spec = SweepSpec.model_validate({"base": "x", "mode": "lhs", "samples": 2000, "parameters": [
         {"path": "a", "range": {"start": 0, "stop": 1, "count": 1_000_000}}]})
@@ -143,8 +143,8 @@ ENTERPRISE = ROOT / "instances" / "enterprise-10mw.yaml"
 
 def journaled(tmp_path, rows_of: list[int]):
     """A 3-point sweep file, its output path and a journal holding the rows of ``rows_of``."""
-    from optimizer.scenarios import fingerprint, load_sweep, points
-    from optimizer.sweeps import journal_path, solve_point
+    from optimizer.analysis.scenarios import fingerprint, load_sweep, points
+    from optimizer.analysis.sweeps import journal_path, solve_point
 
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump({"base": str(ENTERPRISE), "parameters": [
@@ -157,8 +157,8 @@ def journaled(tmp_path, rows_of: list[int]):
 
 
 def test_torn_last_line_is_cut_before_rows_are_appended(tmp_path):
-    from optimizer.scenarios import load_sweep
-    from optimizer.sweeps import run_sweep
+    from optimizer.analysis.scenarios import load_sweep
+    from optimizer.analysis.sweeps import run_sweep
 
     path, out, journal, lines = journaled(tmp_path, [0, 1])
     journal.write_text("\n".join(lines[:2]) + "\n" + lines[2][: len(lines[2]) // 2])  # killed mid-write

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import optimizer
-from optimizer.schema import read_document
+from optimizer.model.schema import read_document
 
 INSTANCES = sorted((Path(__file__).resolve().parents[1] / "instances").glob("*.yaml"))
 NUMBER = re.compile(r"(?<![\w.\-])[-+]?\d[\d_]*(?:\.\d*)?(?:[eE][-+]?\d+)?(?![\w\-])")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import optimizer
-import optimizer.engine as engine
+import optimizer.solving.engine as engine
 from generate import random_instance
 
 

@@ -1,6 +1,6 @@
 """No wrong plan is reported as optimal: HiGHS's tolerances made to bite, and the status it gets.
 
-Every plan is checked in planner units before it is reported (optimizer.verify); a plan that
+Every plan is checked in planner units before it is reported (optimizer.solving.verify); a plan that
 fails is solved again with tolerances 100x tighter, and if it still fails it is reported as
 ``numerical_trouble`` with what it breaks (exit 1), never as ``optimal``."""
 
@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 import optimizer
-import optimizer.engine as engine
-import optimizer.solver as solver
+import optimizer.solving.engine as engine
+import optimizer.solving.highs as solver
 from helpers import gpu, tier, tiny
-from optimizer.cli import app
+from optimizer.interfaces.cli import app
 
 # HiGHS's feasibility tolerances at 5%: a plan 1.6% short of a demand floor passes HiGHS
 LOOSE = {"primal_feasibility_tolerance": 0.05, "mip_feasibility_tolerance": 0.05}
@@ -118,7 +118,7 @@ def test_the_time_limit_bounds_the_whole_diagnosis(monkeypatch):
     diagnosis cut short says so instead of stating its figures as fact."""
     from test_status import hard_knapsack
 
-    import optimizer.diagnose as diagnose
+    import optimizer.solving.diagnose as diagnose
 
     given = []
     real = diagnose.HighsAdapter.solve

@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 import optimizer
-from optimizer.cli import app
+from optimizer.interfaces.cli import app
 from verifier import verify
 
 ROOT = Path(__file__).resolve().parents[1]

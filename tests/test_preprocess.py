@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import optimizer
-from optimizer.preprocess import crf, fabric_designs, preprocess, throughput_at
+from optimizer.model.preprocess import crf, fabric_designs, preprocess, throughput_at
 
 GTC = Path(__file__).resolve().parents[1] / "instances" / "gtc2026-1gw.yaml"
 CURVE = [(20, 1.2e6), (100, 5.0e5), (250, 4.0e4)]

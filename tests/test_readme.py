@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from optimizer.schema import read_document  # the YAML the optimizer reads: 3.0e6 is a number
+from optimizer.model.schema import read_document  # the YAML the optimizer reads: 3.0e6 is a number
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 import optimizer
 from helpers import YEAR_MTOK, gpu, tier, tiny
-from optimizer.cli import app
-from optimizer.explain import explain
-from optimizer.report import num
+from optimizer.interfaces.cli import app
+from optimizer.analysis.explain import explain
+from optimizer.outputs.report import num
 
 ROOT = Path(__file__).resolve().parents[1]
 GTC = ROOT / "instances" / "gtc2026-1gw.yaml"

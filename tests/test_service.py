@@ -21,8 +21,8 @@ import pytest
 import optimizer
 import procs
 from generate import random_instance
-from optimizer.client import Client, ServiceError
-from optimizer.schema import json_schema, read_document
+from optimizer.interfaces.client import Client, ServiceError
+from optimizer.model.schema import json_schema, read_document
 
 ROOT = Path(__file__).resolve().parent.parent
 GTC = ROOT / "instances" / "gtc2026-1gw.yaml"
@@ -268,7 +268,7 @@ def test_killed_during_a_sweep_and_restarted(tmp_path):
         srv.stop()
     assert sorted(df["point"]) == list(range(30))  # none lost, none twice
     base = read_document(GTC)
-    from optimizer.scenarios import SweepSpec
+    from optimizer.analysis.scenarios import SweepSpec
 
     local = optimizer.sweep(SweepSpec(base="x", **spec), base=base, jobs=2)
     assert list(df.sort_values("point")["objective_value"]) == pytest.approx(list(local.sort_values("point")["objective_value"]), rel=1e-9)
@@ -297,7 +297,7 @@ def test_export_gives_the_body_the_service_takes(name):
     """`optimizer export` prints the instance as JSON; it reads back as the same instance."""
     from typer.testing import CliRunner
 
-    from optimizer.cli import app
+    from optimizer.interfaces.cli import app
 
     res = CliRunner().invoke(app, ["export", str(ROOT / "instances" / name)])
     assert res.exit_code == 0, res.output
@@ -329,7 +329,7 @@ def test_a_dead_solver_process_is_a_503_and_the_next_solve_works(tmp_path):
 def test_progress_reads_only_what_the_journal_gained(tmp_path):
     """Job progress counts distinct journal points (a resumed sweep may journal a point twice),
     ignores a row still being written, and starts over when the journal is replaced."""
-    from optimizer.service import JobStore
+    from optimizer.interfaces.service import JobStore
 
     store = JobStore(tmp_path)
     journal = store.output("j").with_name("j.parquet.journal.jsonl")

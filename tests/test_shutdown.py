@@ -17,7 +17,7 @@ import pytest
 
 import optimizer
 import procs
-from optimizer.client import Client
+from optimizer.interfaces.client import Client
 from test_service import GTC, ROOT, Server
 
 POINTS = 24  # ~0.15 s each on 2 workers: the signal comes 3 points in, with ~20 still to solve
@@ -111,7 +111,7 @@ def test_a_signal_ends_every_process_and_the_sweep_resumes(tmp_path, sig, to_gro
 def test_a_solve_cut_by_the_shutdown_is_a_503_and_its_worker_ends():
     """In process: a solve still running when uvicorn cancels it (past the grace period) answers
     503, and closing the pool ends its busy worker after the pool's grace period."""
-    from optimizer.service import Limits, ServiceError, SolvePool, SolveRequest
+    from optimizer.interfaces.service import Limits, ServiceError, SolvePool, SolveRequest
 
     pool = SolvePool(Limits(max_solves=1))
     req = SolveRequest(instance=optimizer.load_instance(ROOT / "instances" / "roadmap-2026-2030.yaml"))  # ~2.5 s

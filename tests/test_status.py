@@ -8,9 +8,9 @@ import pytest
 from pyomo.contrib.solver.common.results import TerminationCondition
 
 import optimizer
-import optimizer.engine as solve_mod
+import optimizer.solving.engine as solve_mod
 from helpers import gpu, tier, tiny
-from optimizer.solver import STATUS_MAP, HighsAdapter, SolveResult
+from optimizer.solving.highs import STATUS_MAP, HighsAdapter, SolveResult
 from verifier import verify
 
 

@@ -15,9 +15,9 @@ import yaml
 from typer.testing import CliRunner
 
 import optimizer
-from optimizer.cli import app
-from optimizer.scenarios import SweepSpec, apply, load_sweep, points
-from optimizer.sweeps import journal_path, run_sweep
+from optimizer.interfaces.cli import app
+from optimizer.analysis.scenarios import SweepSpec, apply, load_sweep, points
+from optimizer.analysis.sweeps import journal_path, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTERPRISE = ROOT / "instances" / "enterprise-10mw.yaml"

@@ -17,7 +17,7 @@ import pytest
 
 import optimizer
 from helpers import gpu, tier, tiny
-from optimizer.solver import new_highs
+from optimizer.solving.highs import new_highs
 
 
 def instance() -> dict:
@@ -57,7 +57,7 @@ def test_a_sweep_after_a_solve_in_one_process(tmp_path):
     """The README's order: optimizer.solve (default threads), then a sweep (threads=1 per point),
     in one process, locally: no point may fail."""
     revenue(2)
-    from optimizer.scenarios import SweepSpec
+    from optimizer.analysis.scenarios import SweepSpec
 
     spec = SweepSpec(base="x", parameters=[{"path": "facility.grid_power_mw", "values": [0.5, 1.0]}])
     rows = optimizer.sweep(spec, base=instance(), jobs=1)
@@ -80,7 +80,7 @@ def test_workers_after_a_solve_in_the_parent(method):
 
 def test_hiGHS_errors_carry_their_own_message(monkeypatch):
     """A run HiGHS refuses reaches the user with HiGHS's own words, not 'solver error (unknown)'."""
-    import optimizer.solver as solver
+    import optimizer.solving.highs as solver
 
     revenue(2)  # the pool has 2 threads; a run asking for 1 without a reset is refused by 1.16
     monkeypatch.setattr(solver, "use_threads", lambda threads: None)

@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from helpers import gpu, tier, tiny
-from optimizer.cli import app
+from optimizer.interfaces.cli import app
 
 runner = CliRunner()
 
@@ -281,7 +281,7 @@ def test_horizon_rule(tmp_path, case, command):
 def issues_of(data, **kw) -> list[tuple[str, str]]:
     """(path, rule) of every issue ``load_instance`` (or ``parse_instance`` with ``kw``) raises."""
     import optimizer
-    from optimizer.schema import parse_instance
+    from optimizer.model.schema import parse_instance
 
     with pytest.raises(optimizer.InputError) as exc:
         parse_instance(data, **kw) if kw else optimizer.load_instance(data)
@@ -383,7 +383,7 @@ def test_format_loc_and_element_path():
 def test_sweep_scenarios_are_named_too(tmp_path):
     """Sweep files: the named list is ``scenarios``; the sweep's own ``hardware[lpx]`` syntax is
     left as written."""
-    from optimizer.scenarios import load_sweep
+    from optimizer.analysis.scenarios import load_sweep
 
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(valid(), sort_keys=False))
     spec = tmp_path / "sweep.yaml"
@@ -478,7 +478,7 @@ def test_documents_the_package_parsed_are_not_given_the_pyyaml_hint():
 def test_the_hint_agrees_with_both_yaml_readers():
     """The hint is given exactly for text PyYAML reads as a string and the package's reader as
     a float (as a mapping's value, which no YAML reader leaves padded with spaces)."""
-    from optimizer.schema import _Loader, _yaml11_text
+    from optimizer.model.schema import _Loader, _yaml11_text
 
     samples = ["2.0e8", "1e9", "7.8e6", "3E5", ".5e3", "1.e5", "-2e-3", "+4e2", "1_0e2", "2.0e+8", "2.0E-3", ".5e-3",
                "1000", "1.5", "-1.5", "1e", "e5", "-.5e3", "0x10", "1:30.5"]

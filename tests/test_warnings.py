@@ -10,11 +10,11 @@ import sys
 import pytest
 
 import optimizer
-import optimizer.engine as engine
+import optimizer.solving.engine as engine
 from helpers import gpu, tier, tiny
-from optimizer.document import to_html
-from optimizer.explain import explain
-from optimizer.report import to_text
+from optimizer.outputs.document import to_html
+from optimizer.analysis.explain import explain
+from optimizer.outputs.report import to_text
 
 
 def slipped() -> dict:

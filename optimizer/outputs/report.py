@@ -1,4 +1,4 @@
-"""A readable report of a :class:`~optimizer.results.Solution` (rich tables, units everywhere)."""
+"""A readable report of a :class:`~optimizer.solving.results.Solution` (rich tables, units everywhere)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .results import Solution
+from ..solving.results import Solution
 
 
 def num(x: float | None, digits: int = 3) -> str:

@@ -1,4 +1,4 @@
-"""The Pyomo model of MODEL.md sections 5-7, built from :class:`~optimizer.preprocess.Data`.
+"""The Pyomo model of MODEL.md sections 5-7, built from :class:`~optimizer.model.preprocess.Data`.
 
 :func:`build_model` is an ordered list of ``add_<family>`` calls, one per constraint family of
 MODEL.md section 6, each with its formula in the docstring. Constraint names are stable and

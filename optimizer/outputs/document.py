@@ -14,8 +14,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .explain import Explanation  # noqa: E402
-from .preprocess import fabric_designs  # noqa: E402
+from ..analysis.explain import Explanation  # noqa: E402
+from ..model.preprocess import fabric_designs  # noqa: E402
 from .report import (  # noqa: E402
     cash_table,
     heat_table,
@@ -29,8 +29,8 @@ from .report import (  # noqa: E402
     tier_table,
     timeline_table,
 )
-from .results import Solution  # noqa: E402
-from .schema import Instance  # noqa: E402
+from ..solving.results import Solution  # noqa: E402
+from ..model.schema import Instance  # noqa: E402
 
 SECTIONS = ["headline", "warnings", "diagnosis", "mix", "tiers", "power", "heat", "fabric", "limits", "shadow-prices", "not-chosen", "assumptions", "solved-with"]
 HORIZON_SECTIONS = ["headline", "timeline", "refresh", "power", "tiers", "cash", "limits", "shadow-prices", "assumptions"]

@@ -35,7 +35,7 @@ from pyomo.common.tee import capture_output
 from pyomo.contrib.solver.solvers.highs import Highs
 from pyomo.repn import generate_standard_repn
 
-from .preprocess import centre
+from ..model.preprocess import centre
 
 # One HiGHS thread unless asked otherwise: the plan does not depend on the machine's core count
 # (HiGHS's own default, "automatic", was half the cores up to 1.15 and all of them from 1.16),
@@ -211,7 +211,7 @@ class HighsAdapter:
         """Solve; ``start`` is a plan [(variable, value)] that HiGHS may use as its first incumbent.
 
         The objective and bound are those of the model's objective expression: a model whose
-        objective :func:`~optimizer.model.set_objective` normalised (``obj_scale``) gets them back
+        objective :func:`~optimizer.model.families.set_objective` normalised (``obj_scale``) gets them back
         in the expression's units."""
         threads = self.options.threads
         kwargs = dict(

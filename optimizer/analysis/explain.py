@@ -19,10 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .engine import solve
-from .preprocess import crf
-from .results import Solution
-from .schema import Instance, load_instance
+from ..solving.engine import solve
+from ..model.preprocess import crf
+from ..solving.results import Solution
+from ..model.schema import Instance, load_instance
 
 MAX_SPEEDUP = 100.0
 

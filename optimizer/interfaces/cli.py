@@ -15,8 +15,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .errors import InputError
-from .schema import Instance, json_schema, load_instance
+from ..errors import InputError
+from ..model.schema import Instance, json_schema, load_instance
 
 app = typer.Typer(
     add_completion=False,
@@ -105,9 +105,9 @@ def solve(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="also write the solution as JSON to this file")] = None,
 ) -> None:
     """Solve an instance and print the plan (exit 0: plan found, 1: no plan, 2: bad input)."""
-    from .report import render
-    from .engine import solve as run
-    from .sweeps import interrupted, sigint_flag
+    from ..outputs.report import render
+    from ..solving.engine import solve as run
+    from ..analysis.sweeps import interrupted, sigint_flag
 
     if output is not None:
         _writable(output, "-o")
@@ -147,8 +147,8 @@ def sweep(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .scenarios import load_sweep
-    from .sweeps import SweepInterrupted, run_sweep
+    from ..analysis.scenarios import load_sweep
+    from ..analysis.sweeps import SweepInterrupted, run_sweep
 
     _require_suffix(output, (".parquet", ".csv"), "the output")
     try:
@@ -200,9 +200,9 @@ def pareto(
     from rich.console import Console
     from rich.table import Table
 
-    from .frontier import pareto as trace
-    from .plots import plot_pareto
-    from .report import num
+    from ..analysis.frontier import pareto as trace
+    from ..outputs.plots import plot_pareto
+    from ..outputs.report import num
 
     if output is not None:
         _require_suffix(output, (".csv", ".parquet"), "the frontier file")
@@ -243,7 +243,7 @@ def plot(
     """Plot a metric against a swept parameter, with the hardware mix stacked beneath."""
     import pandas as pd
 
-    from .plots import plot_sweep
+    from ..outputs.plots import plot_sweep
 
     if not results.exists():
         sys.stderr.write(f"error: {results}: file not found\n")
@@ -268,9 +268,9 @@ def report(
     entry: Annotated[bool, typer.Option(help="find what would bring each unchosen system in (re-solves)")] = True,
 ) -> None:
     """Write a self-contained report a planner can forward (exit 0: plan, 1: no plan, 2: bad input)."""
-    from .document import assumptions, to_html, to_markdown
-    from .engine import solve as run
-    from .explain import Explanation, explain, limits
+    from ..outputs.document import assumptions, to_html, to_markdown
+    from ..solving.engine import solve as run
+    from ..analysis.explain import Explanation, explain, limits
 
     _require_suffix(output, (".html", ".md"), "the report")
     inst = _load(path)

@@ -23,10 +23,10 @@ from typing import Any
 
 import pandas as pd
 
-from .engine import solve
-from .errors import InputError, Issue
+from ..solving.engine import solve
+from ..errors import InputError, Issue
 from .scenarios import Point, SweepSpec, apply, fingerprint, journal_path, load_sweep, points
-from .schema import parse_instance
+from ..model.schema import parse_instance
 
 METRICS = (
     "revenue_usd_per_year", "cost_usd_per_year", "profit_usd_per_year", "tokens_per_s", "tokens_per_joule",

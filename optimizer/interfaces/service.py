@@ -55,12 +55,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from .errors import InputError, Issue, format_loc
-from .results import Solution
-from .scenarios import SweepOptions, SweepSpec, check_paths, count_points, journal_path
-from .schema import NUMBER, Fraction, Instance, Objective, check_instance, json_schema, parse_instance
+from ..errors import InputError, Issue, format_loc
+from ..solving.results import Solution
+from ..analysis.scenarios import SweepOptions, SweepSpec, check_paths, count_points, journal_path
+from ..model.schema import NUMBER, Fraction, Instance, Objective, check_instance, json_schema, parse_instance
 
-log = logging.getLogger("optimizer.service")
+log = logging.getLogger("optimizer.interfaces.service")
 
 GRACE = 3.0  # seconds a child gets to end after SIGTERM (or an idle solve worker after shutdown) before SIGKILL
 MIN_FREE_BYTES = 10_000_000  # less free space on the data directory's disk: /healthz says degraded
@@ -110,7 +110,7 @@ class SolveRequest(BaseModel):
 
 
 class SweepRequest(SweepOptions):
-    """A sweep file's fields (see optimizer.scenarios) with the base instance inline."""
+    """A sweep file's fields (see optimizer.analysis.scenarios) with the base instance inline."""
 
     instance: Instance
 
@@ -246,7 +246,7 @@ def _solve_worker_init(parent: int) -> None:
 
 
 def _solve_in_worker(instance: dict, objective: str | None, time_limit: float, mip_gap: float | None) -> str:
-    from .engine import solve
+    from ..solving.engine import solve
 
     sol = solve(instance, objective=objective, time_limit=time_limit, mip_gap=mip_gap, threads=1)
     return sol.model_dump_json()
@@ -547,7 +547,7 @@ def _sweep_stop(signum: int, frame) -> None:
 
 def _run_job(root: str, job: str, workers: int, parent: int | None = None) -> None:
     """One sweep job, in its own process: resume from the journal, write the result file."""
-    from .sweeps import run_sweep
+    from ..analysis.sweeps import run_sweep
 
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the server's to handle: it ends this process in order

@@ -16,9 +16,9 @@ from typing import Any
 import pyomo.environ as pyo
 
 from .diagnose import diagnose
-from .horizon import HorizonData, build_horizon_model, extract_horizon_plan, horizon_hints, horizon_warnings, preprocess_horizon
-from .model import SENSE, build_model, coefficient_scale, objective_expr, set_objective
-from .preprocess import Data, infeasibility_hints, planner_warnings, preprocess
+from ..model.horizon import HorizonData, build_horizon_model, horizon_hints, horizon_warnings, preprocess_horizon
+from ..model.families import SENSE, build_model, coefficient_scale, objective_expr, set_objective
+from ..model.preprocess import Data, infeasibility_hints, planner_warnings, preprocess
 from .results import (
     HORIZON_UNITS,
     ObjectiveValue,
@@ -26,14 +26,15 @@ from .results import (
     Solution,
     binding_limits,
     empty_solution,
+    extract_horizon_plan,
     extract_plan,
     fill_slice_limits,
     model_size,
     objective_value,
     shadow_prices,
 )
-from .schema import Instance, Objective, load_instance
-from .solver import HighsAdapter, SolveResult, SolverOptions, fixed_integer_lps
+from ..model.schema import Instance, Objective, load_instance
+from .highs import HighsAdapter, SolveResult, SolverOptions, fixed_integer_lps
 
 SECOND_STAGE_TOL = 1e-6
 DINKELBACH_MAX_ITER = 50
@@ -228,7 +229,7 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
     """Solve preprocessed data: one period (:class:`Data`) or a horizon (:class:`HorizonData`).
 
     With the ``instance`` it came from, the plan is checked in user units against every
-    constraint (``optimizer.verify``) and its objective, recomputed from the plan, against the
+    constraint (``optimizer.solving.verify``) and its objective, recomputed from the plan, against the
     solver's optimum within the gap; a plan that fails either gets status ``numerical_trouble``
     with the reasons in ``problems`` (:func:`solve` re-solves once with tighter tolerances)."""
     clock = clock or _Clock(options.time_limit)
@@ -358,7 +359,7 @@ def provenance(options: SolverOptions, adapter: HighsAdapter | None, warnings: l
 
 
 def check_plan(instance: Instance, sol: Solution, scale, res: SolveResult, lam: float, gap: float) -> list[str]:
-    """Section 6 in planner units (``optimizer.verify``), and the plan's objective against the
+    """Section 6 in planner units (``optimizer.solving.verify``), and the plan's objective against the
     solver's: a plan that breaks a limit, or a fixed-integer LP that lost what the MILP found,
     is no optimum. Returns what is wrong ([] when the plan holds)."""
     from .verify import Violation, magnitudes, verify, verify_horizon

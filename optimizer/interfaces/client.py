@@ -1,6 +1,6 @@
 """A Python client of ``optimizer serve``, with the library's ``solve``/``validate``/``sweep``.
 
-    from optimizer.client import Client
+    from optimizer.interfaces.client import Client
     c = Client("http://127.0.0.1:8000")
     sol = c.solve("instances/gtc2026-1gw.yaml")          # a Solution, as optimizer.solve returns
     errors = c.validate({"name": "x"})                   # [] when valid, else [{path, rule}, ...]
@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from .results import Solution
+from ..solving.results import Solution
 
 
 class ServiceError(RuntimeError):
@@ -34,7 +34,7 @@ class ServiceError(RuntimeError):
 
 
 def _document(instance: Any) -> dict:
-    from .schema import Instance, read_document
+    from ..model.schema import Instance, read_document
 
     if isinstance(instance, Instance):
         return instance.model_dump(mode="json")
@@ -69,7 +69,7 @@ class Client:
     def start_sweep(self, spec: Any, instance: Any = None) -> str:
         """Submit a sweep (a sweep file's path, or its fields as a dict with ``instance``); its id."""
         if isinstance(spec, (str, Path)):
-            from .schema import read_document
+            from ..model.schema import read_document
 
             path = Path(spec)
             doc = read_document(path)

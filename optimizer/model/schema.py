@@ -32,7 +32,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .errors import InputError, Issue, element_path, format_loc
+from ..errors import InputError, Issue, element_path, format_loc
 
 
 # Floats as YAML 1.2 reads them (the package's reader, _Loader), and the decimal ones YAML 1.1

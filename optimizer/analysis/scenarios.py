@@ -40,8 +40,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from .errors import InputError, Issue, element_path, format_loc
-from .schema import NUMBER, Fraction, Objective, read_document
+from ..errors import InputError, Issue, element_path, format_loc
+from ..model.schema import NUMBER, Fraction, Objective, read_document
 
 _STEP = re.compile(r"([^.\[\]]+)|\[([^\]]+)\]")
 MAX_POINTS = 1_000_000  # a sweep (or one range) asking more is refused before a point is built

@@ -6,15 +6,18 @@ Every number here is in user units (section 2); internal units stop at this boun
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pyomo.environ as pyo
 from pydantic import BaseModel, Field
 
-from .model import SENSE
-from .preprocess import SECONDS_PER_YEAR, Data, Scale
+from ..model.families import SENSE
+from ..model.preprocess import SECONDS_PER_YEAR, Data, Scale, crf
 
-# numerical_trouble: the solver's plan failed the check in planner units (optimizer.verify), also
+if TYPE_CHECKING:
+    from ..model.horizon import HorizonData
+
+# numerical_trouble: the solver's plan failed the check in planner units (optimizer.solving.verify), also
 # after a re-solve with tighter tolerances; the plan is kept for inspection but is no answer.
 Status = Literal["optimal", "time_limit", "infeasible", "unbounded", "error", "numerical_trouble"]
 
@@ -179,7 +182,7 @@ class Shortfall(BaseModel):
 
 
 class Diagnosis(BaseModel):
-    """Why an instance is infeasible (optimizer/diagnose.py)."""
+    """Why an instance is infeasible (optimizer/solving/diagnose.py)."""
 
     sentence: str
     needs: list[Shortfall] | None = Field(description="null: no addition to the site's limits alone suffices")
@@ -645,3 +648,135 @@ def empty_solution(d, objective: str, status: Status, message: str, units: dict 
         mip_gap=None,
         **extra,
     )
+
+
+# --------------------------------------------------------------------------- the multi-year plan (section 11.4)
+
+
+def _int(x) -> int:
+    val = pyo.value(x, exception=False)
+    return 0 if val is None else int(round(val))
+
+
+def extract_horizon_plan(m, hd: "HorizonData") -> dict:
+    """Read a multi-year plan off the solved model (section 11.4), in user units."""
+    H, Z, Y = hd.hardware, hd.halls, hd.years
+    lifetime = {i: float(hd.periods[0].lifetime[i]) for i in range(len(H))}
+    counts: dict[tuple[int, str], list[int]] = {}  # (vintage index, hall) -> racks alive per period
+    vrows: list[VintageRow] = []
+    for vi, v in enumerate(hd.vintages):
+        h = H[v.hardware]
+        for z in Z:
+            row = [_int(m.u[h, z, v.period, y]) if (h, z, v.period, y) in m.UV else 0 for y in Y]
+            bought = _int(m.b[h, z, v.period]) if (h, z, v.period) in m.B else (row[0] if v.period == 0 else 0)
+            if not any(row) and not bought:
+                continue
+            counts[(vi, z)] = row
+            vrows.append(VintageRow(
+                hardware=h, hall=z, vintage=hd.vintage_label(v), bought_year=v.year, installed=v.period == 0, bought=bought,
+                alive={y: c for p, (y, c) in enumerate(zip(Y, row)) if v.lives[p]}, life_ends=int(v.year + lifetime[v.hardware]),
+            ))
+    periods: list[PeriodPlan] = []
+    refresh: list[RefreshEvent] = []
+    totals = dict(revenue=0.0, opex=0.0, energy=0.0, capital=0.0, capex=0.0, tok_years=0.0, mw_years=0.0)
+    for p, y in enumerate(Y):
+        d, blk = hd.periods[p], m.period[y]
+        plan = extract_plan(blk, d)
+        # one pass over the vintages: per (hardware, hall) [alive, bought, retired, retired early],
+        # and the early retirements of each vintage (the refresh events)
+        cells: dict[tuple[int, str], list[int]] = {}
+        early_by_vintage: dict[int, int] = {}
+        for (vi, z), row in counts.items():
+            v = hd.vintages[vi]
+            cell = cells.setdefault((v.hardware, z), [0, 0, 0, 0])
+            cell[0] += row[p]
+            if v.period == p + 1:
+                cell[1] += row[p]
+            if p > 0 and row[p - 1] > row[p]:
+                gone = row[p - 1] - row[p]
+                cell[2] += gone
+                if v.lives[p]:
+                    cell[3] += gone
+                    early_by_vintage[vi] = early_by_vintage.get(vi, 0) + gone
+        rows = [
+            PeriodRackRow(hardware=h, hall=z, alive=c[0], bought=c[1], retired=c[2], retired_early=c[3])
+            for i, h in enumerate(H)
+            for z in Z
+            if (c := cells.get((i, z))) is not None and (c[0] or c[1] or c[2])
+        ]
+        # capital: annuities of every purchase so far that are paid in this period's years
+        years_here = range(y, y + hd.lengths[p])
+        capital = capital_disc = 0.0
+        for (vi, _), row in counts.items():
+            v = hd.vintages[vi]
+            if v.period == 0:
+                continue
+            racks = row[v.period - 1]
+            paid = [yy for yy in v.paid_years if yy in years_here]
+            each = crf(hd.rate, lifetime[v.hardware]) * v.capex_usd * racks
+            capital += each * len(paid)
+            capital_disc += each * sum(hd.weight(yy) for yy in paid)
+        added = 0.0
+        for j, x in enumerate(d.designs):
+            for q in range(p + 1):
+                ports = max(pyo.value(m.a[x.name, Y[q]], exception=False) or 0.0, 0.0) * hd.scale.ports
+                if ports <= 1e-6:
+                    continue
+                if q == p:
+                    added += ports
+                paid = [yy for yy in hd.port_paid_years[j][q] if yy in years_here]
+                each = crf(hd.rate, x.lifetime_years) * x.capex_usd * ports
+                capital += each * len(paid)
+                capital_disc += each * sum(hd.weight(yy) for yy in paid)
+        revenue = sum(t.revenue_usd_per_year for t in plan["tiers"])
+        opex = float(pyo.value(m.opex[y])) * hd.scale.money
+        energy = float(pyo.value(m.energy[y])) * hd.scale.money
+        purchases = float(pyo.value(m.purchases[y])) * hd.scale.money
+        tokens = sum(t.tokens_per_s for t in plan["tiers"])
+        F = plan["power"].total_mw
+        cash = CashFlows(revenue_usd_per_year=revenue, opex_usd_per_year=opex, energy_usd_per_year=energy, capital_usd=capital,
+                         capital_discounted_usd=capital_disc, purchases_usd=purchases, discount_weight=float(hd.discount[p]))
+        periods.append(PeriodPlan(
+            slices=plan["slices"],
+            year=y, years=hd.lengths[p], racks=rows, replicas=plan["replicas"], allocation=plan["allocation"], tiers=plan["tiers"],
+            fabric=plan["fabric"], added_ports=added, power=plan["power"], heat=plan["heat"], halls=plan["halls"],
+            it_mw_by_hardware={h: sum(r.alive for r in rows if r.hardware == h) * float(d.rack_kw[i]) / 1000.0
+                               for i, h in enumerate(H) if any(r.alive for r in rows if r.hardware == h)},
+            tokens_per_s=tokens, tokens_per_joule=tokens / (1e6 * F) if F > 0 else 0.0, cash=cash,
+        ))
+        totals["revenue"] += hd.discount[p] * revenue
+        totals["opex"] += hd.discount[p] * opex
+        totals["energy"] += hd.discount[p] * energy
+        totals["capital"] += capital_disc
+        totals["capex"] += purchases
+        totals["tok_years"] += hd.lengths[p] * tokens
+        totals["mw_years"] += hd.lengths[p] * F
+        if early_by_vintage:
+            bought_here = [f"{r.bought} x {r.hardware}" for r in _by_hardware(rows, "bought")]
+            for vi, racks in early_by_vintage.items():
+                v = hd.vintages[vi]
+                refresh.append(RefreshEvent(
+                    year=y, hardware=H[v.hardware], vintage=hd.vintage_label(v), racks=racks,
+                    life_left_years=int(v.year + lifetime[v.hardware] - y),
+                    power_freed_mw=racks * float(d.rack_kw[v.hardware]) / 1000.0, replaced_by=bought_here,
+                ))
+    span = hd.total_years
+    cost = totals["opex"] + totals["energy"] + totals["capital"]
+    metrics = HorizonMetrics(
+        discounted_revenue_usd=totals["revenue"], discounted_cost_usd=cost, npv_usd=totals["revenue"] - cost,
+        discounted_opex_usd=totals["opex"], discounted_energy_usd=totals["energy"], discounted_capital_usd=totals["capital"],
+        mean_tokens_per_s=totals["tok_years"] / span,
+        tokens_per_joule=totals["tok_years"] / (1e6 * totals["mw_years"]) if totals["mw_years"] > 0 else 0.0,
+        mean_facility_power_mw=totals["mw_years"] / span, capex_usd=totals["capex"], horizon_years=span,
+    )
+    return dict(metrics=metrics, periods=periods, vintages=vrows, refresh=refresh)
+
+
+def _by_hardware(rows: list[PeriodRackRow], field: str) -> list[PeriodRackRow]:
+    """Rows summed over halls, keeping those with a positive ``field``."""
+    out: dict[str, PeriodRackRow] = {}
+    for r in rows:
+        acc = out.setdefault(r.hardware, PeriodRackRow(hardware=r.hardware, hall="*", alive=0, bought=0, retired=0, retired_early=0))
+        for f in ("alive", "bought", "retired", "retired_early"):
+            setattr(acc, f, getattr(acc, f) + getattr(r, f))
+    return [r for r in out.values() if getattr(r, field) > 0]

@@ -1,6 +1,6 @@
 """The keynote's claims against what the optimizer computes on the reference instances.
 
-``python -m optimizer.calibration`` prints the claim table and the headline (optimised against
+``python -m optimizer.analysis.calibration`` prints the claim table and the headline (optimised against
 the keynote's fixed 25% split) as Markdown; docs/calibration.md reads them for a planner and
 tests/test_calibration.py asserts every row inside the band the document states.
 """
@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .engine import solve
-from .preprocess import preprocess
-from .results import Solution
-from .schema import load_instance, read_document
+from ..solving.engine import solve
+from ..model.preprocess import preprocess
+from ..solving.results import Solution
+from ..model.schema import load_instance, read_document
 
-INSTANCES = Path(__file__).resolve().parents[1] / "instances"
+INSTANCES = Path(__file__).resolve().parents[2] / "instances"
 # The document pins these figures: each is solved to a gap where it is unique (1e-9 costs 0.1 s
 # here), so that another HiGHS release's rounding at the default 1e-4 does not change them.
 EXACT = 1e-9
@@ -124,13 +124,13 @@ def rows() -> list[Row]:
             "reproduced; calibrated: LPX's decode level is the one that gives 10x (no LPX curve is public)", cmd.format("rubin-lpx")),
         Row("vr_per_watt", "Vera Rubin / Blackwell output tokens per joule (fleets at 25% per tier)", "DATA.md 1 (vendor via press, 'up to')",
             "10x", vr.metrics.tokens_per_joule / gb.metrics.tokens_per_joule, "x", (4.0, 6.0),
-            "not reproduced: 10x per watt at every speed would make the 25% split earn 10x, not the keynote's 5x; the two claims cannot both hold, we keep the revenue claim", "python -m optimizer.calibration"),
+            "not reproduced: 10x per watt at every speed would make the 25% split earn 10x, not the keynote's 5x; the two claims cannot both hold, we keep the revenue claim", "python -m optimizer.analysis.calibration"),
         Row("tier45_per_mw", "Vera Rubin + LPX / Blackwell tokens per MW in the $45 tier", "DATA.md 1 (NVIDIA LPX blog, 'up to 35x')",
             "up to 35x", tier_tokens(lpx, "premium") / tier_tokens(gb, "premium"), "x", (4.0, 8.0),
             "not reproduced: see the prefill bound below", cmd.format("rubin-lpx") + "  # tiers[premium]"),
         Row("tier45_prefill_bound", "Upper bound of that ratio with free decode (VR prefill only)", "derived from the instances (DATA.md 3b, 6)",
             "35x needs", prefill_bound_ratio("premium"), "x", (10.0, 13.0),
-            "at 8 input tokens per output token, VR prefill alone caps VR + LPX below 35x at 150 tok/s/user", "python -m optimizer.calibration"),
+            "at 8 input tokens per output token, VR prefill alone caps VR + LPX below 35x at 150 tok/s/user", "python -m optimizer.analysis.calibration"),
         Row("lpu_share_split", "LPU share of IT power chosen by the optimizer, Vera Rubin + LPX at 25% per tier (high-value, long-context)", "DATA.md 1 (Huang, ~25% for coding-heavy, high-value mixes)",
             "~25%", 100 * split_share, "% of IT power", (15.0, 35.0),
             "reproduced within 10 points", cmd.format("rubin-lpx") + "  # racks"),
@@ -138,12 +138,12 @@ def rows() -> list[Row]:
             "~25%", 100 * free_share, "% of IT power", (2.0, 8.0),
             "lower: the capped $45/$150 demand needs few LPX racks; the rest of the power earns more on VR at $3-$6", "optimizer solve instances/gtc2026-1gw.yaml --json  # racks"),
         Row("optics_pluggable", "Optics power of 400k GPUs, pluggable, 3 tiers", "DATA.md 4 (NVIDIA GTC 2025)",
-            "72 MW", optics["pluggable"], "MW", (70.0, 74.0), "reproduced (180 W per GPU)", "python -m optimizer.calibration"),
+            "72 MW", optics["pluggable"], "MW", (70.0, 74.0), "reproduced (180 W per GPU)", "python -m optimizer.analysis.calibration"),
         Row("optics_cpo", "Optics power of 400k GPUs, co-packaged switch side, pluggable NIC side", "DATA.md 4",
             "21.6 MW", optics["cpo"], "MW", (29.0, 31.0),
-            "30 MW, not 21.6: NVIDIA's figure puts CPO on the NIC side too; with it, the instance's figures give the row below", "python -m optimizer.calibration"),
+            "30 MW, not 21.6: NVIDIA's figure puts CPO on the NIC side too; with it, the instance's figures give the row below", "python -m optimizer.analysis.calibration"),
         Row("optics_cpo_both", "Same, co-packaged at both ends", "DATA.md 4",
-            "21.6 MW", optics["cpo_both_ends"], "MW", (21.0, 22.2), "reproduced (54 W per GPU)", "python -m optimizer.calibration"),
+            "21.6 MW", optics["cpo_both_ends"], "MW", (21.0, 22.2), "reproduced (54 W per GPU)", "python -m optimizer.analysis.calibration"),
         Row("fabric_choice", "The optimizer builds CPO on gtc2026-1gw.yaml", "DATA.md 4 (3.5x power efficiency)",
             "CPO wins", 1.0 if ref.fabric and ref.fabric.technology == "cpo" else 0.0, "(1: CPO built)", (1.0, 1.0),
             f"reproduced: {ref.fabric.option if ref.fabric else '-'} at {ref.fabric.switch_tiers if ref.fabric else '-'} tiers", "optimizer solve instances/gtc2026-1gw.yaml --json  # fabric"),

@@ -20,10 +20,10 @@ from dataclasses import replace
 
 import numpy as np
 import pyomo.environ as pyo
-from .horizon import HorizonData, build_horizon_model
-from .model import build_model, set_objective
+from ..model.horizon import HorizonData, build_horizon_model
+from ..model.families import build_model, set_objective
 from .results import Diagnosis, Shortfall, family, label, label_parts, row_factor, slice_of
-from .solver import HighsAdapter, SolverOptions, captured, use_threads
+from .highs import HighsAdapter, SolverOptions, captured, use_threads
 
 # family -> (unit, internal quantity of the limit (results.row_factor), phrase for "needs X ...")
 NEEDS = {

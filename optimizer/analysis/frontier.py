@@ -16,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from .engine import solve
-from .results import Solution
-from .schema import Instance, load_instance, read_document
+from ..solving.engine import solve
+from ..solving.results import Solution
+from ..model.schema import Instance, load_instance, read_document
 
 # axis name -> (objective that maximises it, metric in Solution.metrics, side-constraint field)
 AXES: dict[str, tuple[str, str, str | None]] = {

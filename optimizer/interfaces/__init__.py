@@ -1,0 +1,2 @@
+"""Layer 5, the ways in: the command line (``cli``), the HTTP service (``service``) and its
+Python client (``client``)."""
