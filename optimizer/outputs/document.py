@@ -16,16 +16,27 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ..analysis.explain import Explanation  # noqa: E402
 from ..model.preprocess import fabric_designs  # noqa: E402
+from .plots import slice_figure  # noqa: E402
 from .report import (  # noqa: E402
+    binding_table,
     cash_table,
     heat_table,
+    is_sliced,
     mix_table,
     money,
     num,
     period_power_table,
+    period_slices,
     period_tier_table,
     power_table,
     refresh_table,
+    shadow_table,
+    slice_allocation_table,
+    slice_busy_table,
+    slice_heat_table,
+    slice_power_table,
+    slice_table,
+    slice_tier_table,
     tier_table,
     timeline_table,
 )
@@ -33,7 +44,10 @@ from ..solving.results import Solution  # noqa: E402
 from ..model.schema import Instance  # noqa: E402
 
 SECTIONS = ["headline", "warnings", "diagnosis", "mix", "tiers", "power", "heat", "fabric", "limits", "shadow-prices", "not-chosen", "assumptions", "solved-with"]
-HORIZON_SECTIONS = ["headline", "timeline", "refresh", "power", "tiers", "cash", "limits", "shadow-prices", "assumptions"]
+# with slices of the year (section 12.4): after the year's tiers, the slices, then power and heat per slice
+SLICE_SECTIONS = ["headline", "warnings", "mix", "tiers", "slices", "slice-tiers", "utilisation", "allocation", "power", "heat", "fabric", "limits",
+                  "shadow-prices", "not-chosen", "assumptions", "solved-with"]
+HORIZON_SECTIONS = ["headline", "timeline", "refresh", "power", "slices", "tiers", "cash", "limits", "shadow-prices", "assumptions"]
 
 
 def assumptions(path: str | Path | None) -> list[tuple[str, str]]:
@@ -132,8 +146,17 @@ def horizon_blocks(sol: Solution) -> list[tuple[str, str, list]]:
     out.append(("timeline", "Racks alive per period (+bought, -retired at its start)", [("table", *timeline_table(sol))]))
     refresh = [("table", *refresh_table(sol))] if sol.refresh else [("p", "No rack is retired before its life ends.")]
     out.append(("refresh", "Refresh: vintages retired before their life ends", refresh))
-    out.append(("power", "Power by hardware over the years", [("svg", timeline_chart(sol)), ("table", *period_power_table(sol))]))
-    out.append(("tiers", "Tiers per period", [("table", *period_tier_table(sol))]))
+    sliced = is_sliced(sol)
+    power = [("p", "Each period's power is its busiest slice's; every slice is in the next section.")] if sliced else []
+    out.append(("power", "Power by hardware over the years", [*power, ("svg", timeline_chart(sol)), ("table", *period_power_table(sol))]))
+    if sliced:
+        out.append(("slices", "Slices of each period: facility power against the slice's grid, tokens by tier", [
+            ("svg", _svg(slice_figure([(str(p.year), p.slices) for p in sol.periods]))),
+            ("p", "Revenue and energy are what the slice's hours earn and cost per year."),
+            ("table", *period_slices(sol, slice_table)), ("table", *period_slices(sol, slice_tier_table)),
+            ("table", *period_slices(sol, slice_busy_table))]))
+    out.append(("tiers", "Tiers per period (the year's: mean tokens/s over the slices' hours)" if sliced else "Tiers per period",
+                [("table", *period_tier_table(sol))]))
     out.append(("cash", "Cash flows per period (undiscounted, with each period's discount weight)", [("table", *cash_table(sol))]))
     return out
 
@@ -156,22 +179,21 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
     o = sol.objective
     if sol.periods:
         out = horizon_blocks(sol) + _warnings(sol)
-        out.append(("limits", "Binding limits", [("table", ["constraint", "usage", "limit", "unit"],
-                   [[b.constraint, num(b.usage), num(b.limit), b.unit] for b in sol.binding])]))
-        out.append(("shadow-prices", "Shadow prices (LP with the integers fixed)", [("table", ["constraint", "value", "unit"],
-                   [[s.constraint, num(s.value), s.unit] for s in sol.shadow_prices if s.value != 0])]))
+        out.append(("limits", "Binding limits", [*_once(sol), ("table", *binding_table(sol))]))
+        out.append(("shadow-prices", "Shadow prices (LP with the integers fixed)", [("table", *shadow_table(sol))]))
         out.append(("assumptions", "The instance's assumptions", [("table", ["field", "assumption"], [list(n) for n in notes])] if notes else [("p", "None stated in the file.")]))
         return out + [_solved_with(sol)]
     head = [("p", f"{sol.instance}: {sol.status} ({sol.message})")]
     if sol.has_plan:
         m = sol.metrics
+        mean = " (mean over the year's slices)" if sol.slices else ""
         head += [("table", ["figure", "value"], [
             [f"objective: {o.name} ({o.sense})", f"{num(o.value)} {o.unit}"],
             ["MIP gap", "-" if sol.mip_gap is None else f"{sol.mip_gap:.2g}"],
             ["revenue", f"{money(m.revenue_usd_per_year)}/yr"], ["cost", f"{money(m.cost_usd_per_year)}/yr"],
             ["profit", f"{money(m.profit_usd_per_year)}/yr"], ["capex", money(m.capex_usd)],
-            ["tokens", f"{num(m.tokens_per_s)} tokens/s"], ["tokens per joule", f"{num(m.tokens_per_joule)} tokens/J"],
-            ["facility power", f"{num(m.facility_power_mw)} MW"]])]
+            [f"tokens{mean}", f"{num(m.tokens_per_s)} tokens/s"], ["tokens per joule", f"{num(m.tokens_per_joule)} tokens/J"],
+            [f"facility power{mean}", f"{num(m.facility_power_mw)} MW"], *_busiest(sol)])]
     out.append(("headline", "Headline", head))
     out += _warnings(sol)
     if sol.diagnosis is not None:
@@ -183,9 +205,12 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
     if not sol.has_plan:
         return out + [_solved_with(sol)]
     out.append(("mix", "Racks per hall", [("table", *mix_table(sol))]))
-    out.append(("tiers", "Tokens and revenue per tier", [("table", *tier_table(sol))]))
-    out.append(("power", "Power chain, grid to IT", [("svg", power_chart(sol)), ("table", *power_table(sol))]))
-    out.append(("heat", "Heat against each cooling loop", [("svg", heat_chart(sol)), ("table", *heat_table(sol))]))
+    if sol.slices:
+        out += slice_blocks(sol)
+    else:
+        out.append(("tiers", "Tokens and revenue per tier", [("table", *tier_table(sol))]))
+        out.append(("power", "Power chain, grid to IT", [("svg", power_chart(sol)), ("table", *power_table(sol))]))
+        out.append(("heat", "Heat against each cooling loop", [("svg", heat_chart(sol)), ("table", *heat_table(sol))]))
     if sol.fabric is not None:
         f = sol.fabric
         opts = fabric_options(inst, sol)
@@ -194,11 +219,14 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
             ("table", ["option", "technology", "tiers", "power MW for these ports", "capex USD"], [[r["option"], r["technology"], r["tiers"], num(r["power_mw"]), money(r["capex_usd"])] for r in opts])]))
     else:
         out.append(("fabric", "Scale-out fabric", [("p", "No scale-out fabric is modelled for this instance.")]))
-    if exp is not None:
-        out.append(("limits", "What limits the plan (binding first)", [("table", ["limit", "usage", "capacity", "unit", "use", "binding"],
-                   [[r.constraint, num(r.usage), num(r.limit), r.unit, f"{100 * r.use:.1f}%", "yes" if r.binding else ""] for r in exp.limits])]))
-    out.append(("shadow-prices", "Shadow prices (LP with the integers fixed)", [("table", ["constraint", "value", "unit"],
-               [[s.constraint, num(s.value), s.unit] for s in sol.shadow_prices if s.value != 0]),
+    limits = [("table", ["limit", "usage", "capacity", "unit", "use", "binding"],
+               [[r.constraint, num(r.usage), num(r.limit), r.unit, f"{100 * r.use:.1f}%", "yes" if r.binding else ""] for r in exp.limits])
+              ] if exp is not None else []
+    if sol.slices:  # each slice's binding limits, whether or not the explanation was asked for
+        out.append(("limits", "Binding limits per slice", [*_once(sol), ("table", *binding_table(sol)), *limits]))
+    elif exp is not None:
+        out.append(("limits", "What limits the plan (binding first)", limits))
+    out.append(("shadow-prices", "Shadow prices (LP with the integers fixed)", [("table", *shadow_table(sol)),
                ("p", f"{sum(1 for s in sol.shadow_prices if s.value == 0)} other limits have a shadow price of 0 with the racks fixed.")]))
     if exp is not None:
         rows = [[e.hardware, e.forced_racks, "infeasible" if e.forced_loss is None else f"{num(e.forced_loss)} {e.unit}",
@@ -208,6 +236,41 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
         out.append(("not-chosen", "Systems not chosen: what would bring them in", [("table", ["hardware", "racks forced", "objective lost", "capex cut per rack", "throughput needed"], rows)]))
     out.append(("assumptions", "The instance's assumptions", [("table", ["field", "assumption"], [list(n) for n in notes])] if notes else [("p", "None stated in the file.")]))
     return out + [_solved_with(sol)]
+
+
+def slice_blocks(sol: Solution) -> list[tuple[str, str, list]]:
+    """Section 12.4: the year's tiers, then per slice its hours, tokens, money, busy racks,
+    allocation, and the power chain and heat against that slice's own limits."""
+    s = sol.slices
+    top = max(s, key=lambda x: x.power.total_mw)
+    return [
+        ("tiers", "Tokens and revenue per tier over the year (mean tokens/s over the slices' hours, revenue summed)",
+         [("table", *tier_table(sol))]),
+        ("slices", "Slices of the year: facility power against each slice's grid, tokens by tier", [
+            ("svg", _svg(slice_figure([("", s)]))),
+            ("p", "Revenue and energy are what the slice's hours earn and cost per year."), ("table", *slice_table(s))]),
+        ("slice-tiers", "Tokens and revenue per tier in each slice", [("table", *slice_tier_table(s))]),
+        ("utilisation", "Busy racks per slice", [("table", *slice_busy_table(s))]),
+        ("allocation", "Allocation per slice (rack-equivalents)", [("table", *slice_allocation_table(s))]),
+        ("power", "Power chain per slice, grid to IT", [
+            ("p", f"The chart is the busiest slice's, {top.name}: {num(top.power.total_mw)} of {num(top.power.grid_mw)} MW."),
+            ("svg", power_chart(sol)), ("table", *slice_power_table(s))]),
+        ("heat", "Heat per slice against each cooling loop", [
+            ("p", f"The chart is the busiest slice's, {top.name}."), ("svg", heat_chart(sol)), ("table", *slice_heat_table(s))]),
+    ]
+
+
+def _busiest(sol: Solution) -> list[list[str]]:
+    """The headline row of a sliced plan: the busiest slice, the one the grid is sized for."""
+    if not sol.slices:
+        return []
+    top = max(sol.slices, key=lambda x: x.power.total_mw)
+    return [["busiest slice (facility power)", f"{top.name}: {num(top.power.total_mw)} of {num(top.power.grid_mw)} MW"]]
+
+
+def _once(sol: Solution) -> list[tuple[str, str]]:
+    """With slices, what the binding table's '-' means."""
+    return [("p", "Each limit names the slice it holds in; '-': it holds once, on the capacity or the year's totals.")] if is_sliced(sol) else []
 
 
 def _warnings(sol: Solution) -> list[tuple[str, str, list]]:

@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..solving.results import Solution
+from ..solving.results import PowerRow, SliceResult, Solution
 
 
 def num(x: float | None, digits: int = 3) -> str:
@@ -23,8 +23,8 @@ def num(x: float | None, digits: int = 3) -> str:
     a = abs(x)
     if a == 0:
         return "0"
-    if float(x).is_integer() and a < 1e15:
-        return f"{int(x):,}"
+    if a < 1e15 and abs(x - round(x)) <= 1e-9 * a:  # an integer, or one but for the solver's round-off
+        return f"{round(x):,}"
     if a >= 1e5:
         return f"{x:,.0f}"
     if a >= 100:
@@ -69,10 +69,23 @@ def mix_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
 
 
 def tier_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
-    head = ["tier", "USD/Mtok", "tok/s/user floor", "tokens/s", "aggregated tokens/s", "disaggregated tokens/s", "revenue USD/yr"]
-    rows = [[r.tier, num(r.price_usd_per_mtok), num(r.min_interactivity), num(r.tokens_per_s), num(r.aggregated_tokens_per_s),
-             num(r.disaggregated_tokens_per_s), money(r.revenue_usd_per_year)] for r in sol.tiers]
+    """The tiers of the plan; with slices the year's (section 12.4): mean tokens/s over the slices'
+    hours, revenue summed over them, output and input apart, prices as realised."""
+    if not sol.slices:
+        head = ["tier", "USD/Mtok", "tok/s/user floor", "tokens/s", "aggregated tokens/s", "disaggregated tokens/s", "revenue USD/yr"]
+        rows = [[r.tier, num(r.price_usd_per_mtok), num(r.min_interactivity), num(r.tokens_per_s), num(r.aggregated_tokens_per_s),
+                 num(r.disaggregated_tokens_per_s), money(r.revenue_usd_per_year)] for r in sol.tiers]
+        return head, rows
+    head = ["tier", "output USD/Mtok (realised)", "input USD/Mtok (realised)", "tok/s/user floor", "mean tokens/s", "mean aggregated tokens/s",
+            "mean disaggregated tokens/s", "output revenue USD/yr", "input revenue USD/yr", "revenue USD/yr"]
+    rows = [[r.tier, num(r.price_usd_per_mtok), num(r.input_price_usd_per_mtok), num(r.min_interactivity), num(r.tokens_per_s),
+             num(r.aggregated_tokens_per_s), num(r.disaggregated_tokens_per_s), money(r.output_revenue_usd_per_year),
+             money(r.input_revenue_usd_per_year), money(r.revenue_usd_per_year)] for r in sol.tiers]
     return head, rows
+
+
+def tier_title(sol: Solution) -> str:
+    return "Tiers over the year (mean tokens/s over the slices' hours; revenue summed over the slices)" if sol.slices else "Tiers served"
 
 
 def power_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
@@ -86,6 +99,101 @@ def heat_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
     rows = [[h.loop, num(h.load_mw), num(h.capacity_mw), f"{100 * h.load_mw / h.capacity_mw:.1f}%" if h.capacity_mw > 0 else "-"]
             for h in sol.heat]
     return ["loop", "heat MW", "capacity MW", "use"], rows
+
+
+def _share(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f}%" if whole > 0 else "-"
+
+
+# --------------------------------------------------------------------------- slices of the year (section 12.4)
+
+
+def slice_table(slices: list[SliceResult]) -> tuple[list[str], list[list[str]]]:
+    """One row per slice: its hours, tokens, money and facility power against its grid."""
+    head = ["slice", "hours h/yr", "tokens/s", "revenue USD/yr", "electricity USD/MWh", "energy USD/yr", "facility MW", "grid MW",
+            "share of grid"]
+    rows = [[s.name, num(s.hours), num(s.tokens_per_s), money(s.revenue_usd_per_year), num(s.electricity_usd_per_mwh),
+             money(s.energy_usd_per_year), num(s.power.total_mw), num(s.power.grid_mw), _share(s.power.total_mw, s.power.grid_mw)]
+            for s in slices]
+    return head, rows
+
+
+def slice_tier_table(slices: list[SliceResult]) -> tuple[list[str], list[list[str]]]:
+    """Tokens and revenue per tier in each slice; revenue is what the slice's hours earn per year."""
+    head = ["slice", "tier", "output tokens/s", "input tokens/s", "output USD/Mtok", "input USD/Mtok", "cached input USD/Mtok",
+            "output revenue USD/yr", "input revenue USD/yr", "revenue USD/yr"]
+    rows = [[s.name, r.tier, num(r.tokens_per_s), num(r.input_tokens_per_s), num(r.price_usd_per_mtok), num(r.input_price_usd_per_mtok),
+             num(r.cached_input_price_usd_per_mtok), money(r.output_revenue_usd_per_year), money(r.input_revenue_usd_per_year),
+             money(r.revenue_usd_per_year)] for s in slices for r in s.tiers]
+    return head, rows
+
+
+def slice_busy_table(slices: list[SliceResult]) -> tuple[list[str], list[list[str]]]:
+    """Busy rack-equivalents B_hs and utilisation B_hs / n_h per hardware in each slice."""
+    rows = [[s.name, u.hardware, num(u.racks), num(u.busy_racks), f"{100 * u.utilisation:.1f}%"] for s in slices for u in s.utilisation]
+    return ["slice", "hardware", "racks", "busy rack-equivalents", "utilisation (busy / racks)"], rows
+
+
+def slice_allocation_table(slices: list[SliceResult]) -> tuple[list[str], list[list[str]]]:
+    """Rack-equivalents per hardware, tier and role, one column per slice."""
+    keys = list(dict.fromkeys((a.hardware, a.tier, a.role) for s in slices for a in s.allocation))
+    racks = [{(a.hardware, a.tier, a.role): a.racks for a in s.allocation} for s in slices]
+    rows = [[*key, *[num(r.get(key, 0.0)) for r in racks]] for key in keys]
+    return ["hardware", "tier", "role", *[f"{s.name} rack-equivalents" for s in slices]], rows
+
+
+def slice_power_table(slices: list[SliceResult]) -> tuple[list[str], list[list[str]]]:
+    """The power chain of each slice against that slice's grid connection (MW)."""
+    items = (("IT", "it_mw"), ("network", "network_mw"), ("distribution losses", "losses_mw"), ("cooling", "cooling_mw"),
+             ("total facility", "total_mw"), ("grid connection", "grid_mw"))
+    rows = [[k, *[num(getattr(s.power, f)) for s in slices]] for k, f in items]
+    rows.append(["share of grid", *[_share(s.power.total_mw, s.power.grid_mw) for s in slices]])
+    return ["item", *[f"{s.name} MW" for s in slices]], rows
+
+
+def slice_heat_table(slices: list[SliceResult]) -> tuple[list[str], list[list[str]]]:
+    """Heat per cooling loop in each slice against that slice's capacity."""
+    rows = [[s.name, h.loop, num(h.load_mw), num(h.capacity_mw), _share(h.load_mw, h.capacity_mw)] for s in slices for h in s.heat]
+    return ["slice", "loop", "heat MW", "capacity MW", "use"], rows
+
+
+def period_slices(sol: Solution, table) -> tuple[list[str], list[list[str]]]:
+    """A slice table over every period of a horizon, with the period's year in front."""
+    head, _ = table([])
+    rows = [[str(p.year), *row] for p in sol.periods for row in table(p.slices)[1]]
+    return ["year", *head], rows
+
+
+def is_sliced(sol: Solution) -> bool:
+    return bool(sol.slices) or any(p.slices for p in sol.periods)
+
+
+def binding_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
+    """Binding limits; with slices each names the slice it holds in ('-': it holds once, on the
+    capacity or the year's totals)."""
+    rows = [[b.constraint, num(b.usage), num(b.limit), b.unit] for b in sol.binding]
+    if not is_sliced(sol):
+        return ["constraint", "usage", "limit", "unit"], rows
+    where = _slice_of(sol)
+    return ["slice", "constraint", "usage", "limit", "unit"], [[where.get(r[0], "-"), *r] for r in rows]
+
+
+def shadow_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
+    """Non-zero shadow prices; with slices each names the slice its limit holds in."""
+    rows = [[s.constraint, num(s.value), s.unit] for s in sol.shadow_prices if s.value != 0]
+    if not is_sliced(sol):
+        return ["constraint", "value", "unit"], rows
+    where = _slice_of(sol)
+    return ["slice", "constraint", "value", "unit"], [[where.get(r[0], "-"), *r] for r in rows]
+
+
+def _slice_of(sol: Solution) -> dict[str, str]:
+    """Constraint name -> the slice it holds in, read off each slice's own lists."""
+    out = {}
+    for slices in [sol.slices, *[p.slices for p in sol.periods]]:
+        for s in slices:
+            out.update({row.constraint: s.name for row in s.binding + s.shadow_prices})
+    return out
 
 
 # --------------------------------------------------------------------------- multi-year tables (section 11.4)
@@ -126,10 +234,12 @@ def period_power_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
 
 
 def period_tier_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
+    """Tokens and price per tier and period; with slices the year's (mean tokens/s over the slices)."""
     tiers = [t.tier for t in sol.periods[0].tiers] if sol.periods else []
+    rate = "mean tokens/s" if is_sliced(sol) else "tokens/s"
     rows = []
     for k, name in enumerate(tiers):
-        rows.append([f"{name} tokens/s", *[num(p.tiers[k].tokens_per_s) for p in sol.periods]])
+        rows.append([f"{name} {rate}", *[num(p.tiers[k].tokens_per_s) for p in sol.periods]])
         rows.append([f"{name} USD/Mtok", *[num(p.tiers[k].price_usd_per_mtok) for p in sol.periods]])
     rows.append(["tokens/J", *[num(p.tokens_per_joule) for p in sol.periods]])
     return ["tier", *[str(p.year) for p in sol.periods]], rows
@@ -158,20 +268,35 @@ def power_bars(sol: Solution, width: int = 60) -> Text:
     colors = ["blue", "green", "magenta", "cyan", "yellow", "red", "white", "bright_black"]
     out = Text()
     for p in sol.periods:
-        out.append(f"{p.year}  ")
-        used = 0
-        for k, h in enumerate(hardware):
-            cells = int(round(width * p.it_mw_by_hardware.get(h, 0.0) / top))
-            out.append(GLYPHS[k % len(GLYPHS)] * cells, style=colors[k % len(colors)])
-            used += cells
-        other = int(round(width * (p.power.total_mw - p.power.it_mw) / top))
-        out.append("·" * other)
-        used += other
-        grid = int(round(width * p.power.grid_mw / top))
-        out.append(" " * max(grid - used, 0) + "|" + f" {num(p.power.total_mw)} of {num(p.power.grid_mw)} MW\n")
+        segments = [(p.it_mw_by_hardware.get(h, 0.0), GLYPHS[k % len(GLYPHS)], colors[k % len(colors)]) for k, h in enumerate(hardware)]
+        _bar(out, f"{p.year}  ", segments + [(p.power.total_mw - p.power.it_mw, "·", None)], p.power, top, width)
     legend = ", ".join(f"{GLYPHS[k % len(GLYPHS)]} {h}" for k, h in enumerate(hardware))
     out.append(f"      {legend}, · network, losses and cooling; | grid connection")
     return out
+
+
+def slice_bars(rows: list[tuple[str, PowerRow]], width: int = 60) -> Text:
+    """A text chart of each slice's facility power (IT, then network, losses and cooling) against
+    that slice's own grid connection; ``rows`` are (label, the slice's power)."""
+    top = max([p.grid_mw for _, p in rows] + [p.total_mw for _, p in rows] + [1e-9])
+    pad = max([len(k) for k, _ in rows] + [0])
+    out = Text()
+    for name, p in rows:
+        _bar(out, f"{name:<{pad}}  ", [(p.it_mw, GLYPHS[0], "blue"), (p.total_mw - p.it_mw, "·", None)], p, top, width)
+    out.append(" " * (pad + 2) + f"{GLYPHS[0]} IT, · network, losses and cooling; | the slice's grid connection")
+    return out
+
+
+def _bar(out: Text, label: str, segments: list[tuple[float, str, str | None]], power: PowerRow, top: float, width: int) -> None:
+    """One line of a text chart: (MW, glyph, style) segments on a scale of ``top`` MW, then '|' at the grid."""
+    out.append(label)
+    used = 0
+    for mw, glyph, style in segments:
+        cells = round(width * mw / top)
+        out.append(glyph * cells, style=style)
+        used += cells
+    grid = round(width * power.grid_mw / top)
+    out.append(" " * max(grid - used, 0) + "|" + f" {num(power.total_mw)} of {num(power.grid_mw)} MW\n")
 
 
 def horizon_sections(sol: Solution) -> list:
@@ -195,10 +320,18 @@ def horizon_sections(sol: Solution) -> list:
         out.append(_filled("Refresh: vintages retired before their life ends", refresh_table(sol)))
     else:
         out.append(Text("No rack is retired before its life ends.", style="bold"))
-    out.append(Text("IT power by hardware (stacked) against the grid", style="bold"))
+    sliced = is_sliced(sol)
+    busiest = " of each period's busiest slice" if sliced else ""
+    out.append(Text(f"IT power by hardware (stacked) against the grid{busiest}", style="bold"))
     out.append(power_bars(sol))
-    out.append(_filled("Power per period (MW)", period_power_table(sol)))
-    out.append(_filled("Tiers per period", period_tier_table(sol)))
+    out.append(_filled(f"Power per period (MW{busiest})", period_power_table(sol)))
+    if sliced:
+        out.append(Text("Facility power per period and slice against that slice's grid connection", style="bold"))
+        out.append(slice_bars([(f"{p.year} {s.name}", s.power) for p in sol.periods for s in p.slices]))
+        out.append(_filled("Slices per period (revenue and energy: what the slice's hours earn and cost per year)", period_slices(sol, slice_table)))
+        out.append(_filled("Tokens and revenue per tier, period and slice", period_slices(sol, slice_tier_table)))
+        out.append(_filled("Busy racks per period and slice", period_slices(sol, slice_busy_table)))
+    out.append(_filled("Tiers per period (the year's: mean tokens/s over the slices' hours)" if sliced else "Tiers per period", period_tier_table(sol)))
     out.append(_filled("Cash flows per period (undiscounted; discounted net = weight x yearly flows - discounted capital)", cash_table(sol)))
     ports = [[str(p.year), num(p.fabric.endpoint_ports) if p.fabric else "0", num(p.added_ports),
               f"{p.fabric.option}:{p.fabric.switch_tiers}" if p.fabric else "-"] for p in sol.periods]
@@ -248,7 +381,7 @@ def sections(sol: Solution) -> list:
         head,
         f"objective [bold]{obj.name}[/bold] ({obj.sense}) = [bold]{num(obj.value)} {obj.unit}[/bold], MIP gap {gap}",
         f"revenue {money(m.revenue_usd_per_year)}/yr, cost {money(m.cost_usd_per_year)}/yr, profit {money(m.profit_usd_per_year)}/yr, capex {money(m.capex_usd)}",
-        f"tokens {num(m.tokens_per_s)} tokens/s, {num(m.tokens_per_joule)} tokens/J, facility power {num(m.facility_power_mw)} MW",
+        headline_tokens(sol),
         f"solved in {sol.solve_seconds:.2f} s; model {size.variables} variables ({size.integer_variables} integer), {size.constraints} constraints"
         + (f"; {sol.dinkelbach_iterations} Dinkelbach iterations" if sol.dinkelbach_iterations else ""),
         solved_with(sol),
@@ -257,15 +390,16 @@ def sections(sol: Solution) -> list:
     out = _warned(out, warnings)
 
     out.append(_filled("Racks per hall (racks)", mix_table(sol)))
-    out.append(_filled("Tiers served", tier_table(sol)))
-
-    t = _table("Allocation (rack-equivalents)", "hardware", "tier", "role", "racks")
-    for a in sol.allocation:
-        t.add_row(a.hardware, a.tier, a.role, num(a.racks))
-    out.append(t)
-
-    out.append(_filled("Power against the grid (MW)", power_table(sol)))
-    out.append(_filled("Heat against cooling (MW of heat)", heat_table(sol)))
+    out.append(_filled(tier_title(sol), tier_table(sol)))
+    if sol.slices:
+        out += slice_sections(sol)
+    else:
+        t = _table("Allocation (rack-equivalents)", "hardware", "tier", "role", "racks")
+        for a in sol.allocation:
+            t.add_row(a.hardware, a.tier, a.role, num(a.racks))
+        out.append(t)
+        out.append(_filled("Power against the grid (MW)", power_table(sol)))
+        out.append(_filled("Heat against cooling (MW of heat)", heat_table(sol)))
 
     t = _table("Hall slots (racks)", "hall", "racks", "slots", "use")
     for h in sol.halls:
@@ -278,6 +412,33 @@ def sections(sol: Solution) -> list:
         t.add_row(f.option, f.technology, str(f.switch_tiers), num(f.endpoint_ports), num(f.reach_ports), num(f.power_mw), money(f.capex_usd))
         out.append(t)
     return out + _limits(sol)
+
+
+def headline_tokens(sol: Solution) -> str:
+    """The tokens line of a headline; with slices the figures are the year's means, and the grid's
+    sizing slice is named."""
+    m = sol.metrics
+    if not sol.slices:
+        return f"tokens {num(m.tokens_per_s)} tokens/s, {num(m.tokens_per_joule)} tokens/J, facility power {num(m.facility_power_mw)} MW"
+    top = max(sol.slices, key=lambda s: s.power.total_mw)
+    return (f"tokens {num(m.tokens_per_s)} tokens/s (mean over the year), {num(m.tokens_per_joule)} tokens/J, facility power "
+            f"{num(m.facility_power_mw)} MW (mean; busiest slice {top.name}: {num(top.power.total_mw)} of {num(top.power.grid_mw)} MW)")
+
+
+def slice_sections(sol: Solution) -> list:
+    """Section 12.4 per slice: hours, tokens and money, facility power against each slice's grid,
+    tiers, busy racks, allocation, and the power chain and heat against that slice's limits."""
+    s = sol.slices
+    return [
+        _filled("Slices of the year (revenue and energy: what the slice's hours earn and cost per year)", slice_table(s)),
+        Text("Facility power per slice against that slice's grid connection", style="bold"),
+        slice_bars([(x.name, x.power) for x in s]),
+        _filled("Tokens and revenue per tier and slice", slice_tier_table(s)),
+        _filled("Busy racks per slice", slice_busy_table(s)),
+        _filled("Allocation per slice (rack-equivalents)", slice_allocation_table(s)),
+        _filled("Power per slice against its grid (MW)", slice_power_table(s)),
+        _filled("Heat per slice against its cooling (MW of heat)", slice_heat_table(s)),
+    ]
 
 
 def solved_with(sol: Solution) -> str:
@@ -298,15 +459,10 @@ def _warned(parts: list, warnings: list[str]) -> list:
 
 def _limits(sol: Solution) -> list:
     out: list = []
-    t = _table("Binding limits", "constraint", "usage", "limit", "unit")
-    for b in sol.binding:
-        t.add_row(b.constraint, num(b.usage), num(b.limit), b.unit)
-    out.append(t)
-
-    t = _table("Shadow prices (LP with the integers fixed; change of the objective per unit of the limit)", "constraint", "value", "unit")
-    for s in sol.shadow_prices:
-        if s.value != 0:
-            t.add_row(s.constraint, num(s.value), s.unit)
+    sliced = is_sliced(sol)
+    out.append(_filled("Binding limits per slice ('-': holds once, on the capacity or the year)" if sliced else "Binding limits",
+                       binding_table(sol)))
+    t = _filled("Shadow prices (LP with the integers fixed; change of the objective per unit of the limit)", shadow_table(sol))
     zero = sum(1 for s in sol.shadow_prices if s.value == 0)
     if zero:
         t.caption = f"{zero} other limits have a shadow price of 0"
