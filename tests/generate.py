@@ -169,3 +169,63 @@ def random_horizon_instance(seed: int) -> dict:
             h["installed_racks"] = min(rng.randint(1, 4), h.get("max_racks", 4))
             h["installed_year"] = rng.choice([start - 3, start - 2, start - 1, start])
     return inst
+
+
+def _by_slice(rng: random.Random, value, names: list[str], low: float, high: float, digits: int = 3):
+    """``value`` (a number, or a year map of numbers) as a map by slice, each slice's value the
+    number times a factor in [low, high]; a None (no limit) stays None."""
+    if isinstance(value, dict):
+        return {y: _by_slice(rng, v, names, low, high, digits) for y, v in value.items()}
+    if value is None:
+        return None
+    return {s: round(value * rng.uniform(low, high), digits) for s in names}
+
+
+def add_random_slices(inst: dict, rng: random.Random) -> dict:
+    """Slices of the year (MODEL.md section 12) on a random instance: 2-4 slices of whole hours
+    summing to 8,760, grid power, cooling and electricity that differ by slice, prices and caps by
+    slice, input and cached-input prices, shiftable tiers (floor and cap on the year's mean),
+    cached input and idle power below 1."""
+    k = rng.randint(2, 4)
+    cuts = sorted(rng.sample(range(200, 8560), k - 1))
+    hours = [b - a for a, b in zip([0] + cuts, cuts + [8760])]
+    names = ["peak", "day", "night", "weekend"][:k]
+    inst["slices"] = [{"name": n, "hours": h} for n, h in zip(names, hours)]
+    fac = inst["facility"]
+    if rng.random() < 0.7:
+        fac["grid_power_mw"] = _by_slice(rng, fac["grid_power_mw"], names, 0.5, 1.0)
+    if rng.random() < 0.5:
+        fac["electricity_usd_per_mwh"] = _by_slice(rng, fac.get("electricity_usd_per_mwh", 60.0) or 60.0, names, 0.3, 2.0, 2)
+    if rng.random() < 0.3:
+        fac["air_cooling_overhead"] = {s: rng.choice([0.0, 0.2, 0.5]) for s in names}
+    if rng.random() < 0.2:
+        fac["air_cooling_mw"] = _by_slice(rng, fac["air_cooling_mw"], names, 0.6, 1.0)
+    for w in inst["workloads"]:
+        if rng.random() < 0.5:
+            w["cached_input_fraction"] = rng.choice([0.0, 0.3, 0.8, 1.0])
+    for t in inst["tiers"]:
+        if rng.random() < 0.3:
+            t["shiftable"] = True  # floor and cap stay plain numbers (or year maps of them)
+        elif rng.random() < 0.6 and t.get("max_tokens_per_s") is not None:
+            t["max_tokens_per_s"] = _by_slice(rng, t["max_tokens_per_s"], names, 1.0, 3.0, 1) if not t.get("min_tokens_per_s") \
+                else t["max_tokens_per_s"]
+        if rng.random() < 0.4:
+            t["price_usd_per_mtok"] = _by_slice(rng, t["price_usd_per_mtok"], names, 0.5, 1.5)
+        if rng.random() < 0.4:
+            t["input_price_usd_per_mtok"] = rng.choice([0.5, 1.0, 3.0])
+            if rng.random() < 0.5:
+                t["cached_input_price_usd_per_mtok"] = {s: rng.choice([0.0, 0.1, 0.3]) for s in names}
+    for h in inst["hardware"]:
+        if rng.random() < 0.6:
+            h["idle_power_fraction"] = rng.choice([0.0, 0.2, 0.35, 0.6, 1.0])
+    return inst
+
+
+def random_sliced_instance(seed: int) -> dict:
+    """A random one-period instance with slices of the year."""
+    return add_random_slices(random_instance(seed), random.Random(200_000 + seed))
+
+
+def random_sliced_horizon_instance(seed: int) -> dict:
+    """A random multi-year instance with slices of the year (year maps of slice maps)."""
+    return add_random_slices(random_horizon_instance(seed), random.Random(300_000 + seed))

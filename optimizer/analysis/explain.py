@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from ..solving.engine import solve
 from ..model.preprocess import crf
 from ..solving.results import Solution
-from ..model.schema import Instance, load_instance
+from ..model.schema import IMPLICIT_SLICE, Instance, by_slice_of, load_instance
 
 MAX_SPEEDUP = 100.0
 
@@ -64,36 +64,58 @@ def limits(inst: Instance, sol: Solution) -> list[LimitUse]:
         binding = name in bound
         rows.append(LimitUse(constraint=name, usage=usage, limit=limit, unit=unit, use=use, binding=binding))
 
-    m, p = sol.metrics, sol.power
-    add("facility_power", p.total_mw, fac.grid_power_mw, "MW")
-    heat = {h.loop: h for h in sol.heat}
-    add("liquid_cooling", heat["liquid"].load_mw, fac.liquid_cooling_mw, "MW heat")
-    add("air_cooling", heat["air"].load_mw, fac.air_cooling_mw, "MW heat")
+    m = sol.metrics
+    tiers = {t.name: t for t in inst.tiers}
+    models = {u.name: u for u in inst.models}
+    work = {w.name: w for w in inst.workloads}
+    racks = {h.name: sum(r.count for r in sol.racks if r.hardware == h.name) for h in inst.hardware}
+    # the limits of each slice (section 12.4: read per slice, named with the slice as their last
+    # index); without slices the one slice is the plan's top level, under the v1 names
+    views = [(None, sol.power, sol.heat, sol.tiers)] if not sol.slices else [(x.name, x.power, x.heat, x.tiers) for x in sol.slices]
+    for s, power, heat_rows, tier_rows in views:
+
+        def name(fam, *index):
+            parts = [*index, s] if s is not None else list(index)
+            return f"{fam}[{','.join(parts)}]" if parts else fam
+
+        def at(value):
+            return by_slice_of(inst, value)[s if s is not None else IMPLICIT_SLICE]
+
+        add(name("facility_power"), power.total_mw, power.grid_mw, "MW")
+        heat = {h.loop: h for h in heat_rows}
+        add(name("liquid_cooling"), heat["liquid"].load_mw, heat["liquid"].capacity_mw, "MW heat")
+        add(name("air_cooling"), heat["air"].load_mw, heat["air"].capacity_mw, "MW heat")
+        for row in tier_rows:
+            t = tiers[row.tier]
+            if t.shiftable:
+                continue  # bounded on the year's mean, below
+            cap, floor = at(t.max_tokens_per_s), at(t.min_tokens_per_s)
+            if cap is not None:
+                add(name("demand_cap", t.name), row.tokens_per_s, cap, "tokens/s")
+            if floor > 0:
+                add(name("demand_floor", t.name), row.tokens_per_s, floor, "tokens/s")
+        if inst.network is not None:
+            bits = sum(8 * models[work[tiers[r.tier].workload].model].kv_bytes_per_token
+                       * work[tiers[r.tier].workload].input_tokens_per_output_token * r.disaggregated_tokens_per_s for r in tier_rows)
+            bw = inst.network.kv_transfer_max_utilization * sum(h.scale_out_ports * h.port_gbps * racks[h.name] for h in inst.hardware)
+            if bits > 0:
+                add(name("kv_transfer"), bits / 1e9, bw, "Gb/s")
+    for row in sol.tiers:  # shiftable tiers: the year's mean rate
+        t = tiers[row.tier]
+        if t.shiftable:
+            if t.max_tokens_per_s is not None:
+                add(f"demand_cap[{t.name}]", row.tokens_per_s, t.max_tokens_per_s, "tokens/s")
+            if t.min_tokens_per_s > 0:
+                add(f"demand_floor[{t.name}]", row.tokens_per_s, t.min_tokens_per_s, "tokens/s")
     for h in sol.halls:
         add(f"hall_slots[{h.hall}]", h.racks, h.slots, "racks")
     if fac.capex_budget_usd is not None:
         add("capex_budget", m.capex_usd, fac.capex_budget_usd, "USD")
     for h in inst.hardware:
         if h.max_racks is not None:
-            add(f"supply_cap[{h.name}]", sum(r.count for r in sol.racks if r.hardware == h.name), h.max_racks, "racks")
-    tiers = {t.name: t for t in inst.tiers}
-    for row in sol.tiers:
-        t = tiers[row.tier]
-        if t.max_tokens_per_s is not None:
-            add(f"demand_cap[{t.name}]", row.tokens_per_s, t.max_tokens_per_s, "tokens/s")
-        if t.min_tokens_per_s > 0:
-            add(f"demand_floor[{t.name}]", row.tokens_per_s, t.min_tokens_per_s, "tokens/s")
+            add(f"supply_cap[{h.name}]", racks[h.name], h.max_racks, "racks")
     if sol.fabric is not None:
         add("fabric_reach", sol.fabric.endpoint_ports, sol.fabric.reach_ports, "ports")
-    if inst.network is not None:
-        models = {u.name: u for u in inst.models}
-        work = {w.name: w for w in inst.workloads}
-        bits = sum(8 * models[work[tiers[r.tier].workload].model].kv_bytes_per_token
-                   * work[tiers[r.tier].workload].input_tokens_per_output_token * r.disaggregated_tokens_per_s for r in sol.tiers)
-        racks = {h.name: sum(r.count for r in sol.racks if r.hardware == h.name) for h in inst.hardware}
-        bw = inst.network.kv_transfer_max_utilization * sum(h.scale_out_ports * h.port_gbps * racks[h.name] for h in inst.hardware)
-        if bits > 0:
-            add("kv_transfer", bits / 1e9, bw, "Gb/s")
     return sorted(rows, key=lambda r: (not r.binding, -min(r.use, 1e9)))
 
 

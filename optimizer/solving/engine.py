@@ -99,7 +99,7 @@ def _dinkelbach(m, adapter: HighsAdapter, clock: _Clock) -> tuple[SolveResult, f
 
 
 def _second_stage(m, objective: str, z: float, lam: float, adapter: HighsAdapter, clock: _Clock,
-                  budget: float | None) -> tuple[float | None, bool]:
+                  budget: float | None, idle: bool = False) -> tuple[float | None, bool]:
     """Tie-break: hold the primary within 1e-6 of z*, minimise COST (or F), starting from the
     primary plan (always feasible here). It runs for at most ``budget`` seconds and keeps its
     best plan. Returns its relative gap (0: proven; None if it did not run or found nothing) and
@@ -114,6 +114,11 @@ def _second_stage(m, objective: str, z: float, lam: float, adapter: HighsAdapter
         # then F > 0 and the ratio above forces TOK >= lambda * F > 0 (a floor on TOK itself
         # would sit inside the solver's feasibility tolerance).
         m.primary_positive = pyo.Constraint(expr=sum(m.racks[h] for h in m.H) >= 1)
+        tok = pyo.value(m.tokens)
+        if idle and tok > 0:
+            # an idle rack that draws less (section 12.2) may draw nothing: then racks with no work
+            # meet both rows above at TOK = F = 0. The plan keeps 0.1% of the primary's tokens.
+            m.primary_busy = pyo.Constraint(expr=m.tokens * (1.0 / tok) >= 1e-3)
     else:
         # centred as the objective was: a row of 1e-9 coefficients would be dropped by HiGHS
         scale = coefficient_scale(objective_expr(m, objective))
@@ -135,18 +140,37 @@ def _second_stage(m, objective: str, z: float, lam: float, adapter: HighsAdapter
     return res.gap, res.status == "time_limit"
 
 
-def _secondary(m, d, objective: str):
-    """The last LP's objective, (expression, sense), holding the primary with the integers fixed.
+def idle_power(d) -> bool:
+    """Some rack draws less idle than busy (section 12.2): then power, and cost, depend on the
+    allocation, not on the racks alone."""
+    periods = d.periods if isinstance(d, HorizonData) else [d]
+    return any((p.beta < 1).any() for p in periods)
+
+
+def _secondary(m, d, objective: str) -> list:
+    """The LP stages after the primary's, each (expression, sense) holding the optimum of the one
+    before it, with the integers fixed.
 
     Where power depends on the racks alone (every idle_power_fraction 1), cost and power are
-    settled by the integers, so the last LP serves as many tokens as the allocation allows
+    settled by the integers, so the first stage serves as many tokens as the allocation allows
     (a free tier given power by a split is not reported idle). Where an idle rack draws less
-    (section 12.2) serving costs power, so the last LP keeps the tie-break's aim instead:
-    minimise COST (for ``profit`` and ``min_cost``: F). None: nothing more to settle."""
-    periods = d.periods if isinstance(d, HorizonData) else [d]
-    if any((p.beta < 1).any() for p in periods):
-        return (m.facility_mw if objective in ("profit", "min_cost") else m.cost), "min"
-    return None if objective in ("tokens", "tokens_per_watt") else (m.tokens, "max")
+    (section 12.2) serving costs power, so it keeps the tie-break's aim instead: minimise COST
+    (for ``profit`` and ``min_cost``: F). The last stage allocates as few rack-equivalents as
+    that plan needs, so that busy racks and utilisation (section 12.4) count work, not slack
+    (an allocation above the tokens it serves costs nothing when racks draw full power)."""
+    stages = []
+    if objective == "tokens_per_watt":
+        # TOK - lambda* F is 0 at the optimum, and so it is for an empty allocation when idle racks
+        # draw nothing: the most tokens at that ratio is the plan section 7 reports
+        stages.append((m.tokens, "max"))
+    if idle_power(d):
+        stages.append((m.facility_mw if objective in ("profit", "min_cost") else m.cost, "min"))
+    elif objective not in ("tokens", "tokens_per_watt"):
+        stages.append((m.tokens, "max"))
+    allocated = [v for v in m.component_data_objects(pyo.Var) if v.parent_component().local_name == "x"]
+    if allocated:
+        stages.append((sum(allocated), "min"))
+    return stages
 
 
 def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clock, lp: HighsAdapter, secondary=None) -> dict:
@@ -160,7 +184,7 @@ def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clo
     integers alone (ports follow racks), so the tie-break's choice is kept. Returns the duals
     ({} if the LP failed).
     """
-    for name in ("primary_floor", "primary_positive"):
+    for name in ("primary_floor", "primary_positive", "primary_busy"):
         if hasattr(m, name):
             getattr(m, name).deactivate()
     for v in m.component_data_objects(pyo.Var):
@@ -176,16 +200,20 @@ def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clo
         _restore(saved)
         return {}
     duals = lp.duals()
-    if secondary is not None:
-        z = res.objective
-        scale = coefficient_scale(primary)
-        held = primary * (1.0 / scale)
-        m.primary_held = pyo.Constraint(expr=held >= z / scale if SENSE[objective] == "max" else held <= z / scale)
-        set_objective(m, *secondary)
+    m.stage_held = pyo.ConstraintList()
+    held, held_sense, z = primary, SENSE[objective], res.objective
+    for expr, sense in secondary or []:
+        scale = coefficient_scale(held)
+        row = held * (1.0 / scale)
+        m.stage_held.add(row >= z / scale if held_sense == "max" else row <= z / scale)
+        set_objective(m, expr, sense)
         saved = _snapshot(m)
-        # hold the primary to 1e-10 (internal units), not HiGHS's default 1e-7
-        if lp.solve(m, clock.left(), highs_options={"primal_feasibility_tolerance": 1e-10}).status != "optimal":
+        # hold the stage before to 1e-10 (internal units), not HiGHS's default 1e-7
+        stage = lp.solve(m, clock.left(), highs_options={"primal_feasibility_tolerance": 1e-10})
+        if stage.status != "optimal":
             _restore(saved)
+            break
+        held, held_sense, z = expr, sense, stage.objective
     return duals
 
 
@@ -286,14 +314,14 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         gap = 0.0  # each Dinkelbach step is solved to an absolute gap; lambda* is exact within it
     primary_highs = adapter.seconds
     budget = options.tie_break_time if options.tie_break_time is not None else max(1.0, primary_highs)
-    tie_gap, timed_out = _second_stage(m, objective, res.objective, lam, adapter, clock, budget)
+    tie_gap, timed_out = _second_stage(m, objective, res.objective, lam, adapter, clock, budget, idle_power(d))
     if timed_out:
         gap_text = "no plan of its own" if tie_gap is None else f"a gap of {tie_gap:.3g} (tie_break_gap)"
         warn.append(f"the cost tie-break stopped at its time budget with {gap_text}: "
                     "a plan with the same objective may cost less; give it more time with --tie-break-time")
     primary = objective_expr(m, objective, lam)
     secondary = _secondary(m, d, objective)
-    drop = [getattr(m, n) for n in ("primary_floor", "primary_positive") if hasattr(m, n)]
+    drop = [getattr(m, n) for n in ("primary_floor", "primary_positive", "primary_busy") if hasattr(m, n)]
     duals = fixed_integer_lps(adapter, primary, SENSE[objective], secondary, drop, clock.left(), options.threads)
     lp_seconds = 0.0
     if duals is None:  # the same LPs through Pyomo

@@ -301,7 +301,8 @@ def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, secondary, dro
     """The LP stages of MODEL.md section 8 on a copy of the solved MILP's arrays, without a second
     hand-over from Pyomo: integer columns fixed at their rounded values, the rows of ``drop``
     (the tie-break's) freed, the LP of ``primary`` solved (its row duals are returned, by Pyomo
-    constraint), then, holding that optimum, ``secondary`` = (expression, sense) optimised (when given). Each objective is
+    constraint), then each stage of ``secondary``, a list of (expression, sense), optimised holding the
+    optimum of the stage before it. Each objective is
     divided by the power of ten its coefficients centre on, for HiGHS (its tolerances are
     absolute), and the duals are returned in the expression's units. The solution is loaded into the model's
     variables. Returns None if anything fails (the caller falls back).
@@ -339,22 +340,26 @@ def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, secondary, dro
         freed = set(rows)
         duals = {con: sol.row_dual[r] * scale for r, con in solver._solver_con_to_pyomo_con_map.items() if r not in freed}
         x = np.array(sol.col_value)
-        if secondary is not None:
-            expr, second_sense = secondary
-            z = float(c @ x) / scale
-            nz = np.nonzero(c)[0].astype(np.int32)
-            lo, hi = (z, highspy.kHighsInf) if sense == "max" else (-highspy.kHighsInf, z)
-            h.addRow(lo, hi, len(nz), nz, c[nz] / scale)
+        held, held_sense, held_scale = c, sense, scale
+        for expr, stage_sense in secondary or []:
+            # hold the previous stage's optimum (to 1e-10 in internal units), then this one
+            z = float(held @ x) / held_scale
+            nz = np.nonzero(held)[0].astype(np.int32)
+            lo, hi = (z, highspy.kHighsInf) if held_sense == "max" else (-highspy.kHighsInf, z)
+            h.addRow(lo, hi, len(nz), nz, held[nz] / held_scale)
             t, _ = _costs(expr, col_of, n)
-            h.changeColsCost(n, np.arange(n, dtype=np.int32), t / centre(t))
-            h.changeObjectiveSense(highspy.ObjSense.kMaximize if second_sense == "max" else highspy.ObjSense.kMinimize)
+            t_scale = centre(t)
+            h.changeColsCost(n, np.arange(n, dtype=np.int32), t / t_scale)
+            h.changeObjectiveSense(highspy.ObjSense.kMaximize if stage_sense == "max" else highspy.ObjSense.kMinimize)
             h.setOptionValue("primal_feasibility_tolerance", 1e-10)
             clock = h.getRunTime()
             with captured(adapter.log):
                 h.run()
             adapter.seconds += h.getRunTime() - clock
-            if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-                x = np.array(h.getSolution().col_value)
+            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                break  # keep the last stage's plan
+            x = np.array(h.getSolution().col_value)
+            held, held_sense, held_scale = t, stage_sense, t_scale
         for col, var in var_of.items():
             var.set_value(float(x[col]), skip_validation=True)
         return duals

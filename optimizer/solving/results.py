@@ -733,7 +733,7 @@ def extract_horizon_plan(m, hd: "HorizonData") -> dict:
         energy = float(pyo.value(m.energy[y])) * hd.scale.money
         purchases = float(pyo.value(m.purchases[y])) * hd.scale.money
         tokens = sum(t.tokens_per_s for t in plan["tiers"])
-        F = plan["power"].total_mw
+        F = plan["metrics"].facility_power_mw  # the mean over the slices (section 12.3)
         cash = CashFlows(revenue_usd_per_year=revenue, opex_usd_per_year=opex, energy_usd_per_year=energy, capital_usd=capital,
                          capital_discounted_usd=capital_disc, purchases_usd=purchases, discount_weight=float(hd.discount[p]))
         periods.append(PeriodPlan(

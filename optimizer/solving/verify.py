@@ -40,9 +40,9 @@ class Violation(AssertionError):
 
 
 def _values(x):
-    """The numbers of a scalar or a by-year map (None for none)."""
+    """The numbers of a scalar, a map by year or by slice, or a year map of slice maps (None for none)."""
     if isinstance(x, dict):
-        return [v for v in x.values() if v is not None]
+        return [v for inner in x.values() for v in _values(inner)]
     return [] if x is None else [x]
 
 
@@ -51,6 +51,9 @@ def magnitudes(inst) -> tuple[float, float, float]:
     largest power in this instance; the verifier's absolute slacks are 1e-6 of these."""
     rates, money, mw = [], [], []
     prices = [p for t in inst.tiers for key in ("price_usd_per_mtok",) for p in _values(getattr(t, key))]
+    prices += [p * max(_values(w.input_tokens_per_output_token) + [0.0]) for t in inst.tiers for w in inst.workloads
+               if w.name == t.workload for key in ("input_price_usd_per_mtok", "cached_input_price_usd_per_mtok")
+               for p in _values(getattr(t, key))]
     for h in inst.hardware:
         mw.append(h.rack_power_kw / 1000)
         money += _values(h.capex_usd) + _values(h.opex_usd_per_year)
@@ -234,6 +237,7 @@ def check_period(c: Checker, inst, sol: dict) -> dict:
         plans = [{"name": None, "hours": YEAR_H, "allocation": sol["allocation"], "tiers": sol["tiers"]}]
     q_year = {t: 0.0 for t in tiers}
     revenue = tokens = F_mean = it_mean = energy = 0.0
+    F_busiest = None
     cons = inst.constraints
     for plan in plans:
         s = plan["name"]
@@ -332,6 +336,7 @@ def check_period(c: Checker, inst, sol: dict) -> dict:
         F_mean += share * F
         it_mean += share * it
         energy += slice_energy
+        F_busiest = F if F_busiest is None else max(F_busiest, F)
     # the year: shiftable tiers on their mean rate, side constraints on the year's totals
     for t in tiers.values():
         if t.shiftable:
@@ -350,6 +355,8 @@ def check_period(c: Checker, inst, sol: dict) -> dict:
         c.le(f"kind_power_share[{kind.value},min]", sh.min * it_nameplate, part, MW)
         c.le(f"kind_power_share[{kind.value},max]", part, sh.max * it_nameplate, MW)
     fabric = (fab["option"], fab["switch_tiers"]) if fab is not None else None
+    if sol.get("power") is not None:  # the reported power chain: the one slice's, or the busiest slice's
+        c.eq("power.total_mw", sol["power"]["total_mw"], F_busiest, 1e-9)
     return dict(n=n, per_hall=per_hall, q=q_year, revenue=revenue, tokens=tokens, F=F_mean, it=it_mean, net_mw=net_mw, E=E,
                 fabric=fabric, fabric_capex=fabric_capex, fabric_life=fabric_life, fabric_usd_per_port=fabric_usd_per_port,
                 opex=sum(h.opex_usd_per_year * n[h.name] for h in H.values()), energy=energy)
@@ -427,7 +434,7 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
         c.where = f"{y0}: "
         v1 = {"racks": [{"hardware": row["hardware"], "hall": row["hall"], "count": row["alive"]} for row in plan["racks"]],
               "replicas": plan["replicas"], "allocation": plan["allocation"], "tiers": plan["tiers"], "fabric": plan["fabric"],
-              "slices": plan.get("slices") or []}
+              "slices": plan.get("slices") or [], "power": plan["power"]}
         figs.append(check_period(c, period_view(inst, y0), v1))
     c.where = ""
     # one fabric design for the horizon
@@ -523,7 +530,7 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
         c.eq(f"{y0}: revenue", cash["revenue_usd_per_year"], f["revenue"], c.usd)
         c.eq(f"{y0}: opex", cash["opex_usd_per_year"], f["opex"], c.usd)
         c.eq(f"{y0}: energy", cash["energy_usd_per_year"], f["energy"], c.usd)
-        c.eq(f"{y0}: facility power", plan["power"]["total_mw"], f["F"], 1e-9)
+        c.eq(f"{y0}: tokens per joule", plan["tokens_per_joule"], f["tokens"] / (1e6 * f["F"]) if f["F"] > 0 else 0.0, 1e-12)
         rev += DF * f["revenue"]
         opex += DF * f["opex"]
         energy += DF * f["energy"]
