@@ -12,7 +12,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+import optimizer
 from helpers import gpu, tier, tiny
+from optimizer.errors import InputError
 from optimizer.interfaces.cli import app
 
 runner = CliRunner()
@@ -485,3 +487,97 @@ def test_the_hint_agrees_with_both_yaml_readers():
     for text in samples:
         expected = isinstance(yaml.safe_load(text), str) and isinstance(yaml.load(text, Loader=_Loader), float)  # noqa: S506
         assert _yaml11_text(text) == expected, text
+
+
+# --------------------------------------------------------------------------- slices (MODEL.md 12.1)
+
+
+def three_slices(**tiers_extra) -> dict:
+    from helpers import gpu, tier, tiny
+
+    inst = tiny()
+    inst["slices"] = [{"name": "peak", "hours": 2190}, {"name": "day", "hours": 3650}, {"name": "night", "hours": 2920}]
+    inst["hardware"] = [gpu()]
+    inst["tiers"] = [tier("pro", 10, 6.0, **tiers_extra)]
+    return inst
+
+
+SLICE_CASES = [
+    # (what breaks, the edit, the path named, words of the rule)
+    ("hours", lambda d: d["slices"][0].update(hours=2000), "slices", "sum to 8,760"),
+    ("unique", lambda d: d["slices"][1].update(name="peak"), "slices[1] (peak).name", "not unique"),
+    ("a year", lambda d: d["slices"][2].update(name="2027"), "slices[2] (2027).name", "may not be a year"),
+    ("missing", lambda d: d["facility"].update(grid_power_mw={"peak": 1, "day": 1}), "facility.grid_power_mw", "night missing"),
+    ("unknown", lambda d: d["tiers"][0].update(price_usd_per_mtok={"peak": 1, "day": 1, "night": 1, "dusk": 2}),
+     "tiers[0] (pro).price_usd_per_mtok", "'dusk', not a slice"),
+    ("shiftable", lambda d: d["tiers"][0].update(shiftable=True, max_tokens_per_s={"peak": 1, "day": 1, "night": 1}),
+     "tiers[0] (pro).max_tokens_per_s", "may not vary by slice"),
+    ("may not vary", lambda d: d["hardware"][0].update(capex_usd={"peak": 1}), "hardware[0] (g).capex_usd", "may not vary by slice"),
+    ("mixed keys", lambda d: d["facility"].update(grid_power_mw={"peak": 1, "2027": 2}), "facility.grid_power_mw", "mixes years and slice names"),
+    ("min > max", lambda d: d["tiers"][0].update(min_tokens_per_s={"peak": 9, "day": 0, "night": 0}, max_tokens_per_s=5),
+     "tiers[0] (pro).max_tokens_per_s", "in slice peak"),
+    ("idle fraction", lambda d: d["hardware"][0].update(idle_power_fraction=1.5), "hardware[0] (g).idle_power_fraction", "less than or equal to 1"),
+    ("cached fraction", lambda d: d["workloads"][0].update(cached_input_fraction=-0.1), "workloads[0] (chat).cached_input_fraction",
+     "greater than or equal to 0"),
+    ("no slices", lambda d: (d.pop("slices"), d["tiers"][0].update(price_usd_per_mtok={"peak": 1})), "tiers[0] (pro).price_usd_per_mtok",
+     "needs 'slices'"),
+]
+
+
+@pytest.mark.parametrize("edit,path,rule", [c[1:] for c in SLICE_CASES], ids=[c[0] for c in SLICE_CASES])
+def test_slice_rules_name_the_field_and_the_rule(edit, path, rule, tmp_path):
+    """Each rule of section 12.1 broken on its own: the error names the file, the field path and
+    the rule, and the command line exits 2 with no traceback."""
+    doc = three_slices()
+    edit(doc)
+    with pytest.raises(InputError) as err:
+        optimizer.load_instance(doc)
+    assert any(i.path == path and rule in i.rule for i in err.value.issues), err.value.render()
+    f = tmp_path / "sliced.yaml"
+    f.write_text(yaml.safe_dump(doc, sort_keys=False))
+    from typer.testing import CliRunner
+
+    from optimizer.interfaces.cli import app
+
+    res = CliRunner().invoke(app, ["validate", str(f)])
+    assert res.exit_code == 2, res.output
+    assert str(f) in res.output and path in res.output and "Traceback" not in res.output
+
+
+def test_a_valid_sliced_instance_and_its_year_maps():
+    doc = three_slices(max_tokens_per_s={"peak": 5e4, "day": 3e4, "night": None}, input_price_usd_per_mtok=1.0)
+    doc["facility"]["electricity_usd_per_mwh"] = {"peak": 120, "day": 70, "night": 40}
+    inst = optimizer.load_instance(doc)
+    assert inst.tiers[0].max_tokens_per_s == {"peak": 5e4, "day": 3e4, "night": None}
+    doc["horizon"] = {"start_year": 2026, "period_years": [1, 2]}
+    doc["facility"]["grid_power_mw"] = {2026: {"peak": 0.8, "day": 1.0, "night": 1.0}, 2027: 2.0}
+    inst = optimizer.load_instance(doc)
+    assert inst.facility.grid_power_mw[2026]["peak"] == 0.8 and inst.facility.grid_power_mw[2027] == 2.0
+
+
+def test_the_schema_describes_slices_exactly():
+    """`optimizer schema`: slices and their names (not years), and a map by slice on exactly the
+    fields of section 12.1 (as a value of a year map too), on no other."""
+    from optimizer.model.schema import SLICED, json_schema
+
+    schema = json_schema()
+    defs = schema["$defs"]
+    assert defs["Slice"]["required"] == ["name", "hours"]
+    assert defs["Slice"]["properties"]["name"]["not"] == {"pattern": r"^\s*\d{4}\s*$"}
+
+    def slice_shaped(prop) -> bool:
+        text = json.dumps(prop)
+        return '"propertyNames": {"minLength": 1, "not"' in text
+
+    owners = {"facility": defs["Facility"], "tiers": defs["Tier"]}
+    for place, fields in SLICED.items():
+        for key in fields:
+            assert slice_shaped(owners[place]["properties"][key]), (place, key)
+    for name, model in defs.items():
+        for key, prop in model.get("properties", {}).items():
+            if slice_shaped(prop):
+                assert key in SLICED.get({"Facility": "facility", "Tier": "tiers"}.get(name, ""), ()), (name, key)
+    for new in ("input_price_usd_per_mtok", "cached_input_price_usd_per_mtok", "shiftable"):
+        assert new in defs["Tier"]["properties"]
+    assert "cached_input_fraction" in defs["Workload"]["properties"]
+    assert "idle_power_fraction" in defs["Hardware"]["properties"]

@@ -371,7 +371,8 @@ def _not_a_year(name: str) -> str:
 class Slice(Strict):
     """Section 12.1: a representative part of the year and its weight in hours."""
 
-    name: Annotated[str, Field(min_length=1, description="any name but a year"), AfterValidator(_not_a_year)]
+    name: Annotated[str, Field(min_length=1, description="any name but a year",
+                               json_schema_extra={"not": {"pattern": r"^\s*\d{4}\s*$"}}), AfterValidator(_not_a_year)]
     hours: Annotated[float, Field(gt=0, le=8760, description="hours per year"), NUMBER]
 
 
