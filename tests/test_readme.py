@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from optimizer.model.schema import read_document  # the YAML the optimizer reads: 3.0e6 is a number
+from optimizer.model.schema import _Loader, read_document  # the YAML the optimizer reads: 3.0e6 is a number
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -308,3 +308,26 @@ def test_horizon_snippet_makes_the_reference_instance_multi_year():
     inst = optimizer.load_instance(doc)
     assert inst.horizon is not None
     assert inst.horizon.start_year == snippet["horizon"]["start_year"]
+
+
+def test_slices_snippet_makes_the_reference_instance_sliced():
+    """The slices block, with the electricity map and the tier cap map the Instances section
+    shows, merged into the shipped 1 GW instance (the cap on its 'pro' tier), validates and solves
+    with one entry per slice, each slice's grid and caps as written."""
+    import optimizer
+
+    snippet = yaml.safe_load(block("Instances", "yaml", "slices:"))
+    text = section("Instances")
+    price = re.search(r"`electricity_usd_per_mwh: (\{[^`]*\})`", text)
+    cap = re.search(r"`max_tokens_per_s: (\{[^`]*\})`", text)
+    assert price and cap, "the Instances section shows a map by slice for a price and for a cap"
+    doc = read_document(ROOT / "instances" / "gtc2026-1gw.yaml")
+    doc.update(snippet)
+    doc["facility"]["electricity_usd_per_mwh"] = yaml.load(price[1], Loader=_Loader)
+    pro = next(t for t in doc["tiers"] if t["name"] == "pro")
+    pro["max_tokens_per_s"] = yaml.load(cap[1], Loader=_Loader)
+    sol = optimizer.solve(doc)
+    assert sol.status == "optimal", sol.message
+    assert [s.name for s in sol.slices] == [s["name"] for s in snippet["slices"]]
+    for s in sol.slices:
+        assert next(t for t in s.tiers if t.tier == "pro").tokens_per_s <= pro["max_tokens_per_s"][s.name] * (1 + 1e-9)

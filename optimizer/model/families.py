@@ -1,8 +1,12 @@
-"""The Pyomo model of MODEL.md sections 5-7, built from :class:`~optimizer.model.preprocess.Data`.
+"""The Pyomo model of MODEL.md sections 5-7 and 12, built from :class:`~optimizer.model.preprocess.Data`.
 
 :func:`build_model` is an ordered list of ``add_<family>`` calls, one per constraint family of
-MODEL.md section 6, each with its formula in the docstring. Constraint names are stable and
-reused in binding lists, shadow prices and reports:
+MODEL.md section 6, each with its formula in the docstring. The capacity (racks, replicas,
+fabric) lives on the model; the allocation and the families that hold in every slice of the
+year (6.3-6.9, 6.12, tier power shares) on one block per slice, ``slice[s]`` (section 12.2).
+Constraint names are stable and reused in binding lists, shadow prices and reports; with slices a
+per-slice family gains the slice as its last index (``facility_power[peak]``,
+``demand_cap[pro,night]``: ``results.label``):
 
 ==========================  =================================  =======================
 name                        MODEL.md                           unit of the limit
@@ -14,8 +18,8 @@ replica_allocation[h,mu]    6.3                                rack-equivalents
 aggregated_output[t]        6.4                                tokens/s
 decode_output[t]            6.5                                tokens/s
 prefill_supply[t]           6.6                                input tokens/s
-demand_floor[t]             6.7  q_t >= qmin_t                 tokens/s
-demand_cap[t]               6.7  q_t <= qmax_t                 tokens/s
+demand_floor[t]             6.7  q_t >= qmin_t                 tokens/s (shiftable: the year's mean)
+demand_cap[t]               6.7  q_t <= qmax_t                 tokens/s (shiftable: the year's mean)
 liquid_cooling, air_cooling 6.8                                MW of heat
 facility_power              6.9                                MW
 hall_slots[z]               6.10                               racks
