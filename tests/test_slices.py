@@ -239,3 +239,34 @@ def test_explain_reads_limits_per_slice():
         assert rows[f"facility_power[{s}]"].use == pytest.approx(0.5)
         assert not rows[f"facility_power[{s}]"].binding
     assert "facility_power" not in rows
+
+
+def test_an_unchosen_system_is_explained_on_a_sliced_instance():
+    """A second GPU, twice the price for the same work, is left out; forcing one rack of it in
+    costs its annuity: 2e6 / 5 = 400,000 USD/yr of profit against buying the cheaper one (which
+    the plan then needs one fewer of: 200,000 back), so the loss is 200,000 USD/yr."""
+    from optimizer.analysis.explain import explain
+
+    inst = sliced([("peak", 2190), ("off", 6570)])
+    inst["hardware"] = [gpu("cheap", capex=1e6), gpu("dear", capex=2e6)]
+    inst["tiers"] = [tier("paid", 10, 1.0, max_tokens_per_s={"peak": 50_000, "off": 50_000})]
+    inst["objective"] = "profit"
+    exp = explain(inst)
+    (entry,) = exp.not_chosen
+    assert entry.hardware == "dear" and entry.forced_racks == 1
+    assert entry.forced_loss == pytest.approx(200_000, rel=1e-6)
+    assert {"demand_cap[paid,peak]", "demand_cap[paid,off]"} <= {r.constraint for r in exp.limits}
+
+
+def test_a_sliced_horizon_names_the_year_and_the_slice_when_infeasible():
+    """Two one-year periods; the night's grid is 0.3 MW in 2026 and 1 MW from 2027. A floor of
+    50,000 tokens/s in every slice needs 0.5 MW: 0.2 MW more grid power in 2026 in the night slice."""
+    inst = sliced([("day", 4380), ("night", 4380)],
+                  grid_power_mw={2026: {"day": 1.0, "night": 0.3}, 2027: 1.0})
+    inst["horizon"] = {"start_year": 2026, "period_years": [1, 1]}
+    inst["hardware"] = [gpu(lifetime_years=5)]
+    inst["tiers"] = [tier("paid", 10, 1.0, min_tokens_per_s=50_000)]
+    sol = optimizer.solve(inst)
+    assert sol.status == "infeasible"
+    assert [(e.constraint, e.slice) for e in sol.diagnosis.needs] == [("period[2026].facility_power[night]", "night")]
+    assert "needs 0.2 MW more grid power in 2026 in the night slice" in sol.diagnosis.sentence
