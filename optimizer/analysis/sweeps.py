@@ -23,10 +23,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..solving.engine import solve
 from ..errors import InputError, Issue
+from ..model.schema import Instance, parse_instance
+from ..solving.engine import solve
+from ..solving.results import SliceResult
 from .scenarios import Point, SweepSpec, apply, fingerprint, journal_path, load_sweep, points
-from ..model.schema import parse_instance
 
 METRICS = (
     "revenue_usd_per_year", "cost_usd_per_year", "profit_usd_per_year", "tokens_per_s", "tokens_per_joule",
@@ -37,7 +38,7 @@ METRICS = (
 def solve_point(base: dict, spec: SweepSpec, point: Point) -> dict[str, Any]:
     """Solve one point and return its row; never raises for a bad point (it becomes a row)."""
     row: dict[str, Any] = {"point": point.index, "scenario": point.scenario or ""}
-    row.update({path: value for path, value in point.values})
+    row.update({path: _cell(value) for path, value in point.values})
     try:
         doc = apply(base, point.overrides(spec))
         inst = parse_instance(doc, f"point {point.index}")
@@ -73,6 +74,8 @@ def solve_point(base: dict, spec: SweepSpec, point: Point) -> dict[str, Any]:
                 row[f"racks[{h.name}][{p.year}]"] = sum(r.alive for r in p.racks if r.hardware == h.name)
         row["retired_early_racks"] = sum(e.racks for e in sol.refresh)
         row["fabric"] = next((f"{p.fabric.option}:{p.fabric.switch_tiers}" for p in sol.periods if p.fabric), "")
+        for p in sol.periods:
+            row.update(slice_columns(p.slices, inst, f"[{p.year}]"))
     elif sol.metrics is not None:
         row.update({k: getattr(sol.metrics, k) for k in METRICS})
         for h in inst.hardware:
@@ -80,7 +83,42 @@ def solve_point(base: dict, spec: SweepSpec, point: Point) -> dict[str, Any]:
         for t in sol.tiers:
             row[f"tokens_per_s[{t.tier}]"] = t.tokens_per_s
         row["fabric"] = f"{sol.fabric.option}:{sol.fabric.switch_tiers}" if sol.fabric else ""
+        row.update(slice_columns(sol.slices, inst))
     return row
+
+
+def _cell(value: Any) -> Any:
+    """A swept value as a row holds it: a map (a value by slice or by year) or a list as its
+    JSON text, so that one column keeps one type in Parquet."""
+    return json.dumps(value) if isinstance(value, (dict, list)) else value
+
+
+def slice_columns(slices: list[SliceResult], inst: Instance, year: str = "") -> dict[str, float]:
+    """A sliced plan's figures per slice of the year (MODEL.md section 12.4), named
+    ``slice[NAME].FIGURE`` (and ``[HARDWARE]`` or ``[TIER]`` for one hardware's or tier's; with a
+    horizon, ``[YEAR]`` last, as ``racks[HARDWARE][YEAR]``): facility, IT and grid power (MW),
+    output tokens/s, revenue and energy cost (what the slice's hours contribute to the year),
+    and per hardware the busy rack-equivalents and utilisation (busy / racks, 0 to 1). An
+    instance without slices has none."""
+    out: dict[str, float] = {}
+    for s in slices:
+        head = f"slice[{s.name}]"
+        out.update({
+            f"{head}.facility_power_mw{year}": s.power.total_mw,
+            f"{head}.it_power_mw{year}": s.power.it_mw,
+            f"{head}.grid_power_mw{year}": s.power.grid_mw,
+            f"{head}.tokens_per_s{year}": s.tokens_per_s,
+            f"{head}.revenue_usd_per_year{year}": s.revenue_usd_per_year,
+            f"{head}.energy_usd_per_year{year}": s.energy_usd_per_year,
+        })
+        for t in s.tiers:
+            out[f"{head}.tokens_per_s[{t.tier}]{year}"] = t.tokens_per_s
+        busy = {b.hardware: b for b in s.utilisation}
+        for h in inst.hardware:
+            b = busy.get(h.name)
+            out[f"{head}.busy_racks[{h.name}]{year}"] = b.busy_racks if b else 0.0
+            out[f"{head}.utilisation[{h.name}]{year}"] = b.utilisation if b else 0.0
+    return out
 
 
 class SweepInterrupted(Exception):
@@ -164,6 +202,9 @@ def _write_final(rows: list[dict], output: Path, spec: SweepSpec) -> pd.DataFram
     df = pd.DataFrame(rows)
     if not df.empty:
         df = df.sort_values("point", kind="stable").drop_duplicates("point", keep="first").reset_index(drop=True)
+        for p in spec.parameters:  # one type per column: where maps (JSON text) and numbers mix, all as JSON text
+            if p.path in df.columns and len({isinstance(v, str) for v in df[p.path] if v is not None}) > 1:
+                df[p.path] = [v if v is None or isinstance(v, str) else json.dumps(v) for v in df[p.path]]
         first = ["point", "scenario", *[p.path for p in spec.parameters], "status", "message", "objective", "objective_value",
                  "objective_unit", "mip_gap", "tie_break_gap", *METRICS]
         rest = sorted(c for c in df.columns if c not in first)
