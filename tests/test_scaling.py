@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,8 @@ import optimizer
 from bruteforce import brute_force
 from generate import random_instance
 from verifier import verify
+
+ROOT = Path(__file__).resolve().parent.parent
 
 OBJECTIVES = ("profit", "min_cost", "revenue", "tokens")
 
@@ -200,3 +203,55 @@ def test_no_wrong_optimum_across_magnitudes():
         optimal += 1
     assert optimal >= 90 and trouble <= 6, (optimal, trouble, infeasible)
     assert math.isfinite(optimal)
+
+
+# --------------------------------------------------------------------------- limits too small to hold
+
+TINY_CASES = [
+    # (instance, edit, what the answer must equal: the same instance with the limit at 0)
+    ("enterprise-10mw.yaml", ("tiers", 0, "min_tokens_per_s")),
+    ("gtc2026-1gw.yaml", ("tiers", 1, "min_tokens_per_s")),
+    ("gtc2026-1gw.yaml", ("tiers", 2, "max_tokens_per_s")),
+    ("gtc2026-1gw.yaml", ("facility", None, "air_cooling_mw")),
+    ("enterprise-10mw.yaml", ("facility", None, "electricity_usd_per_mwh")),
+]
+
+
+@pytest.mark.parametrize("value", [1e-8, 1e-12, 1e-30])
+@pytest.mark.parametrize("name,where", TINY_CASES, ids=[f"{c[0][:-5]}-{c[1][2]}" for c in TINY_CASES])
+def test_a_limit_too_small_to_hold_gives_the_answer_of_zero(name, where, value):
+    """A floor, cap, capacity or price far below what one rack moves (1e-8 .. 1e-30 of it) is
+    valid input: the plan keeps it as written (the solve's own check), says what it moved, and
+    earns what the same instance earns with that figure at 0, within 1e-6."""
+    from optimizer.model.schema import read_document
+
+    doc = read_document(ROOT / "instances" / name)
+    place, i, key = where
+    holder = doc[place][i] if i is not None else doc[place]
+    holder[key] = value
+    sol = optimizer.solve(doc, mip_gap=1e-9)
+    holder[key] = 0.0
+    zero = optimizer.solve(doc, mip_gap=1e-9)
+    assert sol.status == zero.status == "optimal", (sol.message, zero.message)
+    assert sol.objective.value == pytest.approx(zero.objective.value, rel=1e-6, abs=1e-6)
+    if key.endswith("tokens_per_s") or key.endswith("_mw") and value < 1e-9:
+        assert any("too small to tell from zero" in w for w in sol.warnings), sol.warnings
+
+
+def test_a_tiny_floor_in_one_slice_and_on_a_shiftable_tier():
+    """The same on a sliced instance: a floor of 1e-20 tokens/s in one slice, and on a shiftable
+    tier's yearly mean, is met as written (the plan serves that tier) and named in the warnings."""
+    from helpers import gpu, tier, tiny
+
+    inst = tiny()
+    inst["slices"] = [{"name": "day", "hours": 4380}, {"name": "night", "hours": 4380}]
+    inst["hardware"] = [gpu()]
+    inst["tiers"] = [tier("paid", 10, 1.0, max_tokens_per_s=50_000, min_tokens_per_s={"day": 0, "night": 1e-20}),
+                     tier("free", 10, 0.0, shiftable=True, min_tokens_per_s=1e-20)]
+    sol = optimizer.solve(inst)
+    assert sol.status == "optimal", sol.message
+    night = next(s for s in sol.slices if s.name == "night")
+    assert next(t for t in night.tiers if t.tier == "paid").tokens_per_s >= 1e-20
+    assert next(t for t in sol.tiers if t.tier == "free").tokens_per_s >= 1e-20
+    named = " ".join(sol.warnings)
+    assert "demand_floor[paid,night]" in named and "demand_floor[free]" in named

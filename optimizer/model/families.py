@@ -339,10 +339,35 @@ def add_output(b, m, d: Data) -> None:
     b.prefill_supply = pyo.Constraint(m.T, rule=prefill)
 
 
-def limit(m, family: str, index, usage, bound: float, unit: float, sense: str):
+# A limit below this share of what one unit of its usage's largest term moves cannot be told from
+# zero by HiGHS (absolute tolerances; divided by such a limit a row's coefficients pass 1e9)
+TINY_LIMIT = 1e-9
+
+
+def limit(m, family: str, index, usage, bound: float, unit: float, sense: str, largest: float = 1.0):
     """The limit row ``usage <= bound`` (or ``>=``), both in internal units, divided by the bound
     when it is not 0: ``usage / bound <= 1``. ``unit`` is the user units of one internal unit of
-    the bound; the row's own unit (``unit * bound``) is kept in ``m.row_unit``."""
+    the bound; the row's own unit (``unit * bound``) is kept in ``m.row_unit``.
+
+    ``largest`` is the largest coefficient the usage can carry (internal units: 1 for a tier's
+    tokens, one rack's MW for power). A positive limit below ``TINY_LIMIT`` of it is moved to what
+    the solver can hold, on the safe side: a cap to 0, a floor up to ``TINY_LIMIT * largest``; the
+    plan then keeps the limit as written too. Each move is listed in the root model's
+    ``adjusted_limits`` as (name, family, written, held) in user units, for the solution's warnings."""
+    if 0 < bound < TINY_LIMIT * largest:
+        held = 0.0 if sense == "<=" else TINY_LIMIT * largest
+        root = m.model()
+        if not hasattr(root, "adjusted_limits"):
+            root.adjusted_limits = []
+        parts = [] if index is None else [index]
+        blk = m
+        if getattr(m, "slice_name", None) is not None:  # a slice's block: named as results.label names it
+            parts += [m.slice_name] if m.sliced else []
+            blk = m.parent_block()
+        prefix = "" if blk.parent_block() is None else f"{blk.name}."
+        name = f"{prefix}{family}[{','.join(map(str, parts))}]" if parts else f"{prefix}{family}"
+        root.adjusted_limits.append((name, family, bound * unit, held * unit))
+        bound = held
     if bound != 0 and math.isfinite(bound):
         m.row_unit[(family, index)] = unit * abs(bound)
         usage, bound = usage * (1.0 / abs(bound)), math.copysign(1.0, bound)
@@ -398,13 +423,15 @@ def add_shiftable_demand(m, d: Data) -> None:
 
 def add_cooling(b, d: Data, j: int) -> None:
     """6.8 Heat in slice j: L_liq,s <= C_liq,s and L_air,s <= C_air,s (MW of heat, racks and fabric)."""
-    b.liquid_cooling = pyo.Constraint(expr=limit(b, "liquid_cooling", None, b.heat_liq, float(d.cool_liq_mw[j]), 1.0, "<="))
-    b.air_cooling = pyo.Constraint(expr=limit(b, "air_cooling", None, b.heat_air, float(d.cool_air_mw[j]), 1.0, "<="))
+    rack = float(d.rack_kw.max(initial=0.0)) / 1000.0  # MW of heat one rack makes
+    b.liquid_cooling = pyo.Constraint(expr=limit(b, "liquid_cooling", None, b.heat_liq, float(d.cool_liq_mw[j]), 1.0, "<=", rack))
+    b.air_cooling = pyo.Constraint(expr=limit(b, "air_cooling", None, b.heat_air, float(d.cool_air_mw[j]), 1.0, "<=", rack))
 
 
 def add_power(b, d: Data, j: int) -> None:
     """6.9 Facility power in slice j: F_s = (1+delta)(IT_s + NET) + phi_liq,s L_liq,s + phi_air,s L_air,s <= G_s (MW)."""
-    b.facility_power = pyo.Constraint(expr=limit(b, "facility_power", None, b.facility_mw, float(d.grid_mw[j]), 1.0, "<="))
+    rack = float(d.rack_kw.max(initial=0.0)) / 1000.0  # MW one rack draws
+    b.facility_power = pyo.Constraint(expr=limit(b, "facility_power", None, b.facility_mw, float(d.grid_mw[j]), 1.0, "<=", rack))
 
 
 def add_halls(m, d: Data) -> None:
@@ -457,7 +484,8 @@ def add_budget(m, d: Data) -> None:
     if d.budget_usd is None:
         return
     money = d.scale.money
-    m.capex_budget = pyo.Constraint(expr=limit(m, "capex_budget", None, m.capex, d.budget_usd / money, money, "<="))
+    rack = float(d.capex_usd.max(initial=0.0)) / money  # one rack's capex
+    m.capex_budget = pyo.Constraint(expr=limit(m, "capex_budget", None, m.capex, d.budget_usd / money, money, "<=", rack))
 
 
 def add_kind_power_share(m, d: Data) -> None:
@@ -508,7 +536,8 @@ def add_side_constraints(m, d: Data) -> None:
     """
     if d.min_revenue is not None:
         money = d.scale.money
-        m.min_revenue = pyo.Constraint(expr=limit(m, "min_revenue", None, m.revenue, d.min_revenue / money, money, ">="))
+        rate = float(d.value().max(initial=0.0)) * d.scale.tokens * SECONDS_PER_YEAR / 1e6 / money  # per internal token/s
+        m.min_revenue = pyo.Constraint(expr=limit(m, "min_revenue", None, m.revenue, d.min_revenue / money, money, ">=", rate or 1.0))
     if d.min_tpj is not None:
         # tokens/J = (internal tokens * Scale.tokens) / (MW * 1e6); divided by the tokens one MW must
         # make, the row reads TOK / per_mw - F >= 0 in MW (its unit: tokens/s per MW, eps * 1e6)

@@ -299,7 +299,8 @@ def add_period_budget(m, hd: HorizonData) -> None:
     m.period_budget = pyo.Constraint(
         m.P,
         rule=lambda m, y: pyo.Constraint.Skip if hd.budgets[hd.years.index(y)] is None
-        else limit(m, "period_budget", y, m.purchases[y], hd.budgets[hd.years.index(y)] / hd.scale.money, hd.scale.money, "<="),
+        else limit(m, "period_budget", y, m.purchases[y], hd.budgets[hd.years.index(y)] / hd.scale.money, hd.scale.money, "<=",
+                   max(float(p.capex_usd.max(initial=0.0)) for p in hd.periods) / hd.scale.money),
     )
 
 

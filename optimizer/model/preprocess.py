@@ -80,14 +80,22 @@ def _decade(x: float) -> float:
     return 10.0 ** round(math.log10(x))
 
 
+NEGLIGIBLE = 1e-12  # a value below this share of the largest cannot move a sum of them (float64: 2.2e-16)
+
+
 def centre(values, default: float | None = 1.0) -> float | None:
     """The power of ten nearest the geometric mean of the smallest and largest nonzero finite
     |value| (``default`` if there is none): the unit that centres ``values`` on 1. The internal
-    units below are chosen so, and so is every objective (``model.coefficient_scale``)."""
+    units below are chosen so, and so is every objective (``model.coefficient_scale``).
+
+    Values below NEGLIGIBLE of the largest are left out: an electricity price of 1e-30 USD/MWh
+    beside 1e9 USD/yr of revenue would otherwise pull the unit to 1e-9 USD and every revenue
+    coefficient to 1e18, far outside what HiGHS can hold."""
     v = np.abs(np.ravel(np.asarray(values, dtype=float)))
     v = v[(v > 0) & np.isfinite(v)]
     if not len(v):
         return default
+    v = v[v >= NEGLIGIBLE * v.max()]
     return 10.0 ** round(0.5 * (math.log10(float(v.min())) + math.log10(float(v.max()))))
 
 

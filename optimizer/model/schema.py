@@ -362,6 +362,11 @@ class Horizon(Strict):
 
 
 def _not_a_year(name: str) -> str:
+    if not name.strip():
+        raise PydanticCustomError("slice_name", "a slice name may not be blank")
+    if any(c in name for c in ".[]"):
+        raise PydanticCustomError("slice_name", "a slice name may not hold '.', '[' or ']': sweep and scenario paths "
+                                  "address a slice by name (facility.grid_power_mw.peak)")
     if _is_year(name):
         raise PydanticCustomError("slice_name", "a slice name may not be a year: maps by year and by slice "
                                   "are told apart by their keys")

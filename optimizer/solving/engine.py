@@ -21,6 +21,7 @@ from ..model.families import SENSE, build_model, coefficient_scale, objective_ex
 from ..model.preprocess import Data, infeasibility_hints, planner_warnings, preprocess
 from .results import (
     HORIZON_UNITS,
+    LIMIT_UNITS,
     ObjectiveValue,
     OBJECTIVE_UNITS,
     Solution,
@@ -138,6 +139,17 @@ def _second_stage(m, objective: str, z: float, lam: float, adapter: HighsAdapter
         _restore(saved)
         return None, res.status == "time_limit"
     return res.gap, res.status == "time_limit"
+
+
+def adjusted_limit_warnings(m) -> list[str]:
+    """What the model moved because the solver could not hold it (``families.limit``)."""
+    out = []
+    for name, family, written, held in getattr(m, "adjusted_limits", []):
+        unit = LIMIT_UNITS.get(family, ("",))[0]
+        what = "a cap the plan holds at 0" if held == 0 else f"a floor the plan meets with at least {held:.3g} {unit}"
+        out.append(f"{name}: the limit of {written:.3g} {unit} is too small to tell from zero next to the instance's own "
+                   f"figures (below {1e-9:g} of one rack's share of it); it is {what}")
+    return out
 
 
 def idle_power(d) -> bool:
@@ -269,7 +281,7 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
     timings["build"] = time.perf_counter() - t
     size = model_size(m)
     hints = horizon_hints(d) if multi else infeasibility_hints(d)
-    warn = horizon_warnings(d) if multi else planner_warnings(d)
+    warn = (horizon_warnings(d) if multi else planner_warnings(d)) + adjusted_limit_warnings(m)
     adapter = HighsAdapter(options)
     t = time.perf_counter()
     adapter.set_instance(m)  # the hand-over to HiGHS, timed on its own

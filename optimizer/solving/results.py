@@ -348,8 +348,12 @@ def _v(x) -> float:
     return 0.0 if val is None else float(val)
 
 
-def _nonneg(x: float) -> float:
-    """A non-negative variable's value, without the solver's round-off below 1e-6 (internal units)."""
+def _nonneg(x: float, floor: bool = False) -> float:
+    """A non-negative variable's value, without the solver's round-off below 1e-6 (internal units);
+    with a ``floor`` to meet (a tier with a demand floor), only the sign is cleaned: a floor may be
+    far below 1e-6 internal units."""
+    if floor:
+        return max(x, 0.0)
     return 0.0 if x < 1e-6 else x
 
 
@@ -493,7 +497,8 @@ def _extract_slice(m, d: Data, j: int, count: dict) -> SliceResult:
     tiers = []
     for k, t in enumerate(d.tiers):
         w = d.tier_workload[k]
-        qa, qd = (_nonneg(_v(q)) * sc.tokens for q in (b.qa[t], b.qd[t]))
+        floor = bool(d.qmin[k, j] > 0 or (d.shiftable[k] and d.qmin[k].max() > 0))
+        qa, qd = (_nonneg(_v(q), floor) * sc.tokens for q in (b.qa[t], b.qd[t]))
         q = qa + qd
         price, vin, vc = float(d.price[k, j]), float(d.in_price[k, j]), float(d.cached_price[k, j])
         rho, chi = float(d.rho[w]), float(d.chi[w])
