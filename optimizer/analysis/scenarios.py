@@ -46,7 +46,7 @@ from pydantic_core import PydanticCustomError
 
 from ..errors import InputError, Issue, element_path, format_loc
 from ..model.schema import NUMBER, SLICED, Facility, Fraction, Objective, Tier, read_document
-from ..model.schema import _is_year as is_year_key
+from ..model.schema import is_year as is_year_key
 
 _STEP = re.compile(r"([^.\[\]]+)|\[([^\]]+)\]")
 MAX_POINTS = 1_000_000  # a sweep (or one range) asking more is refused before a point is built

@@ -104,12 +104,13 @@ YearKey = Annotated[str, Field(pattern=r"^\s*\d{4}\s*$")]  # how a year map's ke
 SliceKey = Annotated[str, Field(min_length=1, json_schema_extra={"not": {"pattern": r"^\s*\d{4}\s*$"}})]  # a slice name: any text but a year
 
 
-def _is_year(key: Any) -> bool:
+def is_year(key: Any) -> bool:
+    """A key of a map by year: a year as a number (YAML) or as text (JSON)."""
     return (isinstance(key, int) and not isinstance(key, bool)) or (isinstance(key, str) and bool(re.fullmatch(r"\s*\d{4}\s*", key)))
 
 
 def _year(key: Any, slices: bool = False) -> int:
-    if _is_year(key):
+    if is_year(key):
         return int(key)
     also = "" if slices else "; this field may not vary by slice"
     raise PydanticCustomError("by_year", "a value by year needs years as keys (got {key}){also}", {"key": repr(key), "also": also})
@@ -164,9 +165,9 @@ def by_year(base: Any, nullable: bool = False, slices: bool = False) -> Any:
             if not value:
                 raise PydanticCustomError("by_year", "a value by year needs at least one year" if not slices
                                           else "a value by year or by slice needs at least one entry")
-            if slices and not any(_is_year(k) for k in value):
+            if slices and not any(is_year(k) for k in value):
                 return slice_map(value, context)
-            if slices and not all(_is_year(k) for k in value):
+            if slices and not all(is_year(k) for k in value):
                 raise PydanticCustomError("by_year", "a map mixes years and slice names (keys {keys}): write years outside, "
                                           "slices inside", {"keys": ", ".join(map(repr, value))})
             out = {}
@@ -175,7 +176,7 @@ def by_year(base: Any, nullable: bool = False, slices: bool = False) -> Any:
                 if slices and isinstance(item, dict):
                     if not item:
                         raise PydanticCustomError("by_slice", "year {year}: a value by slice needs at least one slice", {"year": year})
-                    if any(_is_year(k) for k in item):
+                    if any(is_year(k) for k in item):
                         raise PydanticCustomError("by_slice", "year {year}: a year's value may be a map by slice, not by year", {"year": year})
                     out[year] = slice_map(item, context, year)
                 else:
@@ -367,7 +368,7 @@ def _not_a_year(name: str) -> str:
     if any(c in name for c in ".[]"):
         raise PydanticCustomError("slice_name", "a slice name may not hold '.', '[' or ']': sweep and scenario paths "
                                   "address a slice by name (facility.grid_power_mw.peak)")
-    if _is_year(name):
+    if is_year(name):
         raise PydanticCustomError("slice_name", "a slice name may not be a year: maps by year and by slice "
                                   "are told apart by their keys")
     return name
