@@ -342,6 +342,7 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         lp_seconds = lp.seconds
     t = time.perf_counter()
     plan = extract_horizon_plan(m, d) if multi else extract_plan(m, d)
+    plan.pop("drawn_mw", None)  # a period's figure (results.extract_horizon_plan reads it), not a field of the solution
     overflow = [k for k, v in plan["metrics"].model_dump().items() if isinstance(v, float) and not math.isfinite(v)]
     if overflow:  # inputs near the float limits (1e308): no figure of this plan can be trusted
         return empty_solution(

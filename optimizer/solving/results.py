@@ -240,7 +240,8 @@ class PeriodPlan(BaseModel):
     power: PowerRow
     heat: list[HeatRow]
     halls: list[HallRow]
-    it_mw_by_hardware: dict[str, float] = Field(description="IT power of the racks alive, per hardware (MW)")
+    it_mw_by_hardware: dict[str, float] = Field(description="IT power the racks alive draw, per hardware (MW; with slices, "
+                                                "in the busiest slice, as ``power``)")
     tokens_per_s: float
     tokens_per_joule: float
     cash: CashFlows
@@ -471,7 +472,9 @@ def extract_plan(m, d: Data) -> dict:
         HallRow(hall=z, racks=sum(r.count for r in racks if r.hall == z), slots=int(d.slots[j])) for j, z in enumerate(d.halls)
     ]
     busiest = max(slices, key=lambda s: s.power.total_mw)
+    drawn = m.slice[busiest.name].drawn  # MW per hardware in that slice: p_h (beta n + (1 - beta) B) / 1000
     return dict(
+        drawn_mw={h: _v(drawn[h]) for h in d.hardware},
         metrics=metrics,
         racks=racks,
         replicas=replicas,
@@ -745,8 +748,7 @@ def extract_horizon_plan(m, hd: "HorizonData") -> dict:
             slices=plan["slices"],
             year=y, years=hd.lengths[p], racks=rows, replicas=plan["replicas"], allocation=plan["allocation"], tiers=plan["tiers"],
             fabric=plan["fabric"], added_ports=added, power=plan["power"], heat=plan["heat"], halls=plan["halls"],
-            it_mw_by_hardware={h: sum(r.alive for r in rows if r.hardware == h) * float(d.rack_kw[i]) / 1000.0
-                               for i, h in enumerate(H) if any(r.alive for r in rows if r.hardware == h)},
+            it_mw_by_hardware={h: mw for h, mw in plan["drawn_mw"].items() if any(r.alive for r in rows if r.hardware == h)},
             tokens_per_s=tokens, tokens_per_joule=tokens / (1e6 * F) if F > 0 else 0.0, cash=cash,
         ))
         totals["revenue"] += hd.discount[p] * revenue

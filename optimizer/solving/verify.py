@@ -336,7 +336,8 @@ def check_period(c: Checker, inst, sol: dict) -> dict:
         F_mean += share * F
         it_mean += share * it
         energy += slice_energy
-        F_busiest = F if F_busiest is None else max(F_busiest, F)
+        if F_busiest is None or F > F_busiest:
+            F_busiest, it_busiest = F, it
     # the year: shiftable tiers on their mean rate, side constraints on the year's totals
     for t in tiers.values():
         if t.shiftable:
@@ -357,6 +358,7 @@ def check_period(c: Checker, inst, sol: dict) -> dict:
     fabric = (fab["option"], fab["switch_tiers"]) if fab is not None else None
     if sol.get("power") is not None:  # the reported power chain: the one slice's, or the busiest slice's
         c.eq("power.total_mw", sol["power"]["total_mw"], F_busiest, 1e-9)
+        c.eq("power.it_mw", sol["power"]["it_mw"], it_busiest, 1e-9)
     return dict(n=n, per_hall=per_hall, q=q_year, revenue=revenue, tokens=tokens, F=F_mean, it=it_mean, net_mw=net_mw, E=E,
                 fabric=fabric, fabric_capex=fabric_capex, fabric_life=fabric_life, fabric_usd_per_port=fabric_usd_per_port,
                 opex=sum(h.opex_usd_per_year * n[h.name] for h in H.values()), energy=energy)
@@ -530,6 +532,7 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
         c.eq(f"{y0}: revenue", cash["revenue_usd_per_year"], f["revenue"], c.usd)
         c.eq(f"{y0}: opex", cash["opex_usd_per_year"], f["opex"], c.usd)
         c.eq(f"{y0}: energy", cash["energy_usd_per_year"], f["energy"], c.usd)
+        c.eq(f"{y0}: IT power by hardware", sum(plan["it_mw_by_hardware"].values()), plan["power"]["it_mw"], 1e-9)
         c.eq(f"{y0}: tokens per joule", plan["tokens_per_joule"], f["tokens"] / (1e6 * f["F"]) if f["F"] > 0 else 0.0, 1e-12)
         rev += DF * f["revenue"]
         opex += DF * f["opex"]
