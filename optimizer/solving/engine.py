@@ -190,11 +190,9 @@ def _fixed_lp(m, objective: str, lam: float, options: SolverOptions, clock: _Clo
 
     Its duals are the shadow prices of MODEL.md section 8. Its solution replaces the continuous
     part of the plan (the second stage only holds the primary within 1e-6; the racks it chose
-    earn the full LP optimum). Then, holding that optimum, a last LP serves as many tokens as the
-    allocation allows: without it a tier that earns nothing (a free tier given power by a
-    split) could be reported at 0 tokens/s with its racks idle. Cost and power depend on the
-    integers alone (ports follow racks), so the tie-break's choice is kept. Returns the duals
-    ({} if the LP failed).
+    earn the full LP optimum). Then each stage of ``secondary`` (:func:`_secondary`) is solved
+    holding the optimum of the one before it: the same LPs as ``highs.fixed_integer_lps``,
+    through Pyomo. Returns the duals ({} if the LP failed).
     """
     for name in ("primary_floor", "primary_positive", "primary_busy"):
         if hasattr(m, name):

@@ -276,7 +276,11 @@ class HighsAdapter:
     def duals(self) -> dict:
         """Row duals of the last (LP) solve, d objective / d right-hand side, by constraint (in the
         objective expression's units, as :meth:`solve` reports the objective)."""
-        return {con: val * self._obj_scale for con, val in self.last.solution_loader.get_duals().items()}
+        try:
+            loaded = self.last.solution_loader.get_duals()
+        except (IndexError, RuntimeError, ValueError):  # HiGHS gave no dual solution (Pyomo then indexes past it)
+            return {}
+        return {con: val * self._obj_scale for con, val in loaded.items()}
 
 
 def _agrees(model, reported: float | None) -> bool:
