@@ -234,6 +234,7 @@ def solve(
     mip_gap: float | None = None,
     threads: int | None = None,
     tie_break_time: float | None = None,
+    marginal_values: bool = False,
 ) -> Solution:
     """Solve one instance and return the plan with every figure of MODEL.md section 8.
 
@@ -241,7 +242,10 @@ def solve(
     :class:`~optimizer.errors.InputError`). ``objective`` overrides the instance's; ``time_limit``
     (seconds) bounds the whole solve; ``mip_gap`` is HiGHS's relative gap (default 1e-4);
     ``tie_break_time`` caps the second stage (default: the primary's own HiGHS time, at least
-    1 s), whose remaining gap is reported as ``tie_break_gap``.
+    1 s), whose remaining gap is reported as ``tie_break_gap``. ``marginal_values`` also reports
+    what each site limit is worth by re-solving with it moved (MODEL.md section 14,
+    :mod:`optimizer.solving.marginal`): about twice as many solves as limits, so it is off here
+    and in sweeps unless asked, and on in ``optimizer solve`` and ``optimizer report``.
     """
     clock = _Clock(time_limit)
     t = time.perf_counter()
@@ -259,6 +263,13 @@ def solve(
         strict = SolverOptions(time_limit=clock.left(), mip_gap=options.mip_gap, threads=options.threads,
                                tie_break_time=options.tie_break_time, strict=True)
         sol = solve_data(d, name, strict, clock, dict(timings), instance=inst)
+    if marginal_values and sol.status == "optimal":
+        # what each site limit is worth with the racks free to change (section 14): re-solves
+        from .marginal import marginal_values as by_resolving
+
+        t = time.perf_counter()
+        sol.marginal_values = by_resolving(inst, name, sol.objective.unit, options.mip_gap, clock.left())
+        sol.timings["marginal_values"] = time.perf_counter() - t
     return sol
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from ..model.families import SENSE
 from ..model.preprocess import SECONDS_PER_YEAR, Data, Scale, crf
+from .marginal import MarginalValue
 
 if TYPE_CHECKING:
     from ..model.horizon import HorizonData
@@ -329,6 +330,8 @@ class Solution(BaseModel):
     periods: list[PeriodPlan] = Field(default_factory=list, description="multi-year plans (section 11): one entry per period")
     vintages: list[VintageRow] = Field(default_factory=list)
     refresh: list[RefreshEvent] = Field(default_factory=list, description="early retirements")
+    marginal_values: list[MarginalValue] = Field(default_factory=list, description="what each site limit is worth, by re-solving "
+                                                 "with it moved (section 14); the shadow prices hold the racks fixed, these do not")
     warnings: list[str] = Field(default_factory=list, description="what a planner should hear: inputs that look wrong, "
                                 "hardware no hall takes, tiers no hardware serves, HiGHS dropping coefficients, an unfinished tie-break")
     problems: list[str] = Field(default_factory=list, description="why a plan is numerical_trouble: the limits it breaks in planner units")

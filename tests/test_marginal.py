@@ -1,0 +1,113 @@
+"""What a limit is worth by re-solving (MODEL.md section 14): hand-worked, and against finite
+differences computed here, independently, on random instances."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+import optimizer
+from generate import random_instance, random_sliced_instance
+from helpers import YEAR_MTOK, gpu, tier, tiny
+
+
+def by_limit(sol):
+    return {v.limit: v for v in sol.marginal_values}
+
+
+def test_a_grid_the_dual_prices_at_zero_is_worth_a_rack_per_tenth_of_a_mw():
+    """205.05 MW of grid, racks of 100 kW that each sell 10,000 tokens/s at 1 USD/Mtok (315,360
+    USD/yr): 2,050 racks stand and 0.05 MW is left, so with the racks fixed the grid has no price
+    (the LP dual is 0). Δ = 1% of 205.05 = 2.0505 MW. Raised, 207.1005 MW holds 2,071 racks: 21
+    more, 21 x 315,360 = 6,622,560 USD/yr, or 3,229,729 USD/yr per MW. Lowered, 202.9995 MW holds
+    2,029 racks: 21 fewer, the same amount per MW lost."""
+    inst = tiny(grid_power_mw=205.05, liquid_cooling_mw=1000.0)
+    inst["facility"]["halls"][0]["rack_slots"] = 5000
+    inst["hardware"] = [gpu(capex=0.0)]
+    inst["tiers"] = [tier("paid", 10, 1.0)]
+    sol = optimizer.solve(inst, objective="revenue", marginal_values=True)
+    assert sum(r.count for r in sol.racks) == 2050
+    assert {p.constraint: p.value for p in sol.shadow_prices}.get("facility_power", 0.0) == 0.0
+    grid = by_limit(sol)["facility_power"]
+    assert grid.delta == pytest.approx(2.0505)
+    assert grid.value_up == pytest.approx(21 * 10_000 * YEAR_MTOK / 2.0505)
+    assert grid.value_down == pytest.approx(-21 * 10_000 * YEAR_MTOK / 2.0505)
+    assert grid.racks_up == {"g": 21} and grid.racks_down == {"g": -21}
+    assert grid.objective_unit == "USD/yr per MW"
+    # the slots (5,000) are far from binding: worth nothing either way
+    assert by_limit(sol)["hall_slots[a]"].value_up == 0.0
+
+
+def test_each_slice_grid_is_moved_on_its_own():
+    """Two slices, night grid 0.55 MW and day 1.05 MW; the racks (100 kW, 10,000 tokens/s,
+    1 USD/Mtok, idle power 1) are set by the night: 5 racks. Δ = 1 MW (at least one unit). One
+    more MW at night lets the day's grid bind instead: 10 racks, 5 more, 5 x 315,360 = 1,576,800
+    USD/yr per MW; a day MW more is worth nothing (the night still binds)."""
+    inst = tiny(grid_power_mw={"day": 1.05, "night": 0.55})
+    inst["slices"] = [{"name": "day", "hours": 4380}, {"name": "night", "hours": 4380}]
+    inst["hardware"] = [gpu(capex=0.0)]
+    inst["tiers"] = [tier("paid", 10, 1.0)]
+    sol = optimizer.solve(inst, objective="revenue", marginal_values=True)
+    values = by_limit(sol)
+    assert values["facility_power[night]"].value_up == pytest.approx(5 * 10_000 * YEAR_MTOK)
+    assert values["facility_power[day]"].value_up == pytest.approx(0.0, abs=1e-6)
+    assert values["facility_power[night]"].racks_up == {"g": 5}
+
+
+# --------------------------------------------------------------------------- finite differences
+
+
+def moved(doc: dict, path: list, delta: float) -> dict:
+    """The instance with the number at ``path`` (keys and list indexes) moved by delta."""
+    out = copy.deepcopy(doc)
+    node = out
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = node[path[-1]] + delta
+    return out
+
+
+def test_marginal_values_are_finite_differences_of_re_solves():
+    """On random instances, each reported value is (z(limit + Δ) - z) / Δ and (z(limit - Δ) - z)
+    / Δ, with z solved here at the same gap; Δ is 1% of the limit, at least one unit."""
+    checked = 0
+    for seed in range(40):
+        doc = random_instance(seed)
+        sol = optimizer.solve(doc, marginal_values=True)
+        if sol.status != "optimal":
+            continue
+        z = optimizer.solve(doc, mip_gap=1e-6).objective.value
+        grid = doc["facility"]["grid_power_mw"]
+        delta = max(0.01 * grid, 1.0)
+        up = optimizer.solve(moved(doc, ["facility", "grid_power_mw"], delta), mip_gap=1e-6)
+        v = by_limit(sol)["facility_power"]
+        assert v.delta == pytest.approx(delta)
+        assert v.value_up == pytest.approx((up.objective.value - z) / delta, rel=1e-6, abs=1e-6 * max(1.0, abs(z)))
+        if grid - delta >= 0:
+            down = optimizer.solve(moved(doc, ["facility", "grid_power_mw"], -delta), mip_gap=1e-6)
+            if down.has_plan:
+                assert v.value_down == pytest.approx((down.objective.value - z) / delta, rel=1e-6, abs=1e-6 * max(1.0, abs(z)))
+        slots = doc["facility"]["halls"][0]["rack_slots"]
+        step = max(1, round(0.01 * slots))
+        up = optimizer.solve(moved(doc, ["facility", "halls", 0, "rack_slots"], step), mip_gap=1e-6)
+        hall = by_limit(sol)[f"hall_slots[{doc['facility']['halls'][0]['name']}]"]
+        assert hall.value_up == pytest.approx((up.objective.value - z) / step, rel=1e-6, abs=1e-6 * max(1.0, abs(z)))
+        checked += 1
+        if checked >= 8:
+            break
+    assert checked >= 8, checked
+
+
+def test_a_sliced_random_instance_reports_each_slice_grid():
+    for seed in range(30):
+        doc = random_sliced_instance(seed)
+        if not isinstance(doc["facility"]["grid_power_mw"], dict):
+            continue
+        sol = optimizer.solve(doc, marginal_values=True)
+        if sol.status != "optimal":
+            continue
+        names = {v.limit for v in sol.marginal_values}
+        assert {f"facility_power[{s['name']}]" for s in doc["slices"]} <= names
+        return
+    pytest.fail("no sliced random instance with a grid by slice had a plan")
