@@ -111,3 +111,24 @@ def test_a_sliced_random_instance_reports_each_slice_grid():
         assert {f"facility_power[{s['name']}]" for s in doc["slices"]} <= names
         return
     pytest.fail("no sliced random instance with a grid by slice had a plan")
+
+
+def test_reports_lead_with_what_one_more_mw_is_worth():
+    """The hand-worked grid above: 21 racks per 2.0505 MW, 3,229,729 USD/yr per MW, is the
+    headline of the terminal and HTML reports ($3.23M/yr), and both list every limit moved."""
+    from optimizer.outputs.document import to_html, to_markdown
+    from optimizer.outputs.report import to_text
+
+    inst = tiny(grid_power_mw=205.05, liquid_cooling_mw=1000.0)
+    inst["facility"]["halls"][0]["rack_slots"] = 5000
+    inst["hardware"] = [gpu(capex=0.0)]
+    inst["tiers"] = [tier("paid", 10, 1.0)]
+    sol = optimizer.solve(inst, objective="revenue", marginal_values=True)
+    worth = f"${21 * 10_000 * YEAR_MTOK / 2.0505 / 1e6:.3g}M/yr"
+    text = to_text(sol, 200)
+    assert f"one more MW of grid power is worth {worth}; one fewer costs {worth}" in text
+    assert "What each limit is worth" in text and "hall_slots[a]" in text
+    loaded = optimizer.load_instance(inst)
+    page = to_html(loaded, sol, None, [])
+    assert "id='marginal-values'" in page and f"One more MW of grid power is worth {worth}" in page
+    assert "USD/yr per MW" in to_markdown(loaded, sol, None, [])

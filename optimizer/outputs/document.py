@@ -19,6 +19,8 @@ from ..model.preprocess import fabric_designs  # noqa: E402
 from .plots import slice_figure  # noqa: E402
 from .report import (  # noqa: E402
     binding_table,
+    marginal_headline,
+    marginal_table,
     cash_table,
     heat_table,
     is_sliced,
@@ -43,11 +45,13 @@ from .report import (  # noqa: E402
 from ..solving.results import Solution  # noqa: E402
 from ..model.schema import Instance  # noqa: E402
 
-SECTIONS = ["headline", "warnings", "diagnosis", "mix", "tiers", "power", "heat", "fabric", "limits", "shadow-prices", "not-chosen", "assumptions", "solved-with"]
+SECTIONS = ["headline", "warnings", "diagnosis", "mix", "tiers", "power", "heat", "fabric", "limits", "shadow-prices", "marginal-values",
+            "not-chosen", "assumptions", "solved-with"]
 # with slices of the year (section 12.4): after the year's tiers, the slices, then power and heat per slice
 SLICE_SECTIONS = ["headline", "warnings", "mix", "tiers", "slices", "slice-tiers", "utilisation", "allocation", "power", "heat", "fabric", "limits",
-                  "shadow-prices", "not-chosen", "assumptions", "solved-with"]
-HORIZON_SECTIONS = ["headline", "timeline", "refresh", "power", "slices", "tiers", "cash", "limits", "shadow-prices", "assumptions"]
+                  "shadow-prices", "marginal-values", "not-chosen", "assumptions", "solved-with"]
+HORIZON_SECTIONS = ["headline", "timeline", "refresh", "power", "slices", "tiers", "cash", "limits", "shadow-prices", "marginal-values",
+                    "assumptions"]
 
 
 def assumptions(path: str | Path | None) -> list[tuple[str, str]]:
@@ -181,6 +185,7 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
         out = horizon_blocks(sol) + _warnings(sol)
         out.append(("limits", "Binding limits", [*_once(sol), ("table", *binding_table(sol))]))
         out.append(("shadow-prices", "Shadow prices (LP with the integers fixed)", [("table", *shadow_table(sol))]))
+        out += _marginal(sol)
         out.append(("assumptions", "The instance's assumptions", [("table", ["field", "assumption"], [list(n) for n in notes])] if notes else [("p", "None stated in the file.")]))
         return out + [_solved_with(sol)]
     head = [("p", f"{sol.instance}: {sol.status} ({sol.message})")]
@@ -194,6 +199,8 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
             ["profit", f"{money(m.profit_usd_per_year)}/yr"], ["capex", money(m.capex_usd)],
             [f"tokens{mean}", f"{num(m.tokens_per_s)} tokens/s"], ["tokens per joule", f"{num(m.tokens_per_joule)} tokens/J"],
             [f"facility power{mean}", f"{num(m.facility_power_mw)} MW"], *_busiest(sol)])]
+    if marginal_headline(sol):
+        head.append(("p", marginal_headline(sol)[0].upper() + marginal_headline(sol)[1:] + "."))
     out.append(("headline", "Headline", head))
     out += _warnings(sol)
     if sol.diagnosis is not None:
@@ -228,6 +235,7 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
         out.append(("limits", "What limits the plan (binding first)", limits))
     out.append(("shadow-prices", "Shadow prices (LP with the integers fixed)", [("table", *shadow_table(sol)),
                ("p", f"{sum(1 for s in sol.shadow_prices if s.value == 0)} other limits have a shadow price of 0 with the racks fixed.")]))
+    out += _marginal(sol)
     if exp is not None:
         rows = [[e.hardware, e.forced_racks, "infeasible" if e.forced_loss is None else f"{num(e.forced_loss)} {e.unit}",
                  "-" if e.capex_cut_usd_per_rack is None else money(e.capex_cut_usd_per_rack),
@@ -236,6 +244,15 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
         out.append(("not-chosen", "Systems not chosen: what would bring them in", [("table", ["hardware", "racks forced", "objective lost", "capex cut per rack", "throughput needed"], rows)]))
     out.append(("assumptions", "The instance's assumptions", [("table", ["field", "assumption"], [list(n) for n in notes])] if notes else [("p", "None stated in the file.")]))
     return out + [_solved_with(sol)]
+
+
+def _marginal(sol: Solution) -> list[tuple[str, str, list]]:
+    """Section 14: each site limit moved and re-solved, beside the LP duals (racks held fixed)."""
+    if not sol.marginal_values:
+        return []
+    return [("marginal-values", "What each limit is worth, re-solved with the limit moved (racks free to change)", [
+        ("p", "Each limit is moved by delta (1% of it, at least one unit) up and down and the plan solved again; the shadow "
+              "prices above hold the racks fixed, these do not."), ("table", *marginal_table(sol))])]
 
 
 def slice_blocks(sol: Solution) -> list[tuple[str, str, list]]:

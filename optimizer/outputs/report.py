@@ -312,6 +312,7 @@ def horizon_sections(sol: Solution) -> list:
         f"- energy {money(m.discounted_energy_usd)} - capital {money(m.discounted_capital_usd)}",
         f"purchases {money(m.capex_usd)} (undiscounted); {num(m.mean_tokens_per_s)} tokens/s on average, {num(m.tokens_per_joule)} tokens/J, "
         f"{num(m.mean_facility_power_mw)} MW on average",
+        *([escape(marginal_headline(sol))] if marginal_headline(sol) else []),
         f"solved in {sol.solve_seconds:.2f} s; model {size.variables} variables ({size.integer_variables} integer), {size.constraints} constraints",
     ]
     out: list = [Panel("\n".join(lines), title="multi-year plan")]
@@ -382,6 +383,7 @@ def sections(sol: Solution) -> list:
         f"objective [bold]{obj.name}[/bold] ({obj.sense}) = [bold]{num(obj.value)} {obj.unit}[/bold], MIP gap {gap}",
         f"revenue {money(m.revenue_usd_per_year)}/yr, cost {money(m.cost_usd_per_year)}/yr, profit {money(m.profit_usd_per_year)}/yr, capex {money(m.capex_usd)}",
         headline_tokens(sol),
+        *([escape(marginal_headline(sol))] if marginal_headline(sol) else []),
         f"solved in {sol.solve_seconds:.2f} s; model {size.variables} variables ({size.integer_variables} integer), {size.constraints} constraints"
         + (f"; {sol.dinkelbach_iterations} Dinkelbach iterations" if sol.dinkelbach_iterations else ""),
         solved_with(sol),
@@ -457,6 +459,29 @@ def _warned(parts: list, warnings: list[str]) -> list:
     return parts[:1] + [panel] + parts[1:]
 
 
+def marginal_headline(sol: Solution) -> str | None:
+    """The value of one more MW of grid power, by re-solving (section 14), for the headline."""
+    from ..solving.marginal import headline
+
+    return headline(sol.marginal_values, "USD" in sol.objective.unit) if sol.marginal_values else None
+
+
+def marginal_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
+    """What each site limit is worth by re-solving with it moved by delta (racks free to change)."""
+    head = ["limit", "limit value", "delta", "unit", "worth per unit raised", "per unit lowered", "racks when raised", "racks when lowered"]
+
+    def racks(change: dict[str, int], status: str) -> str:
+        if status != "optimal":
+            return status
+        return ", ".join(f"{n:+d} {h}" for h, n in change.items()) or "same"
+
+    rows = [[v.limit, num(v.value), num(v.delta), v.unit,
+             "-" if v.value_up is None else f"{num(v.value_up)} {v.objective_unit}",
+             "-" if v.value_down is None else f"{num(v.value_down)} {v.objective_unit}",
+             racks(v.racks_up, v.status_up), racks(v.racks_down, v.status_down)] for v in sol.marginal_values]
+    return head, rows
+
+
 def _limits(sol: Solution) -> list:
     out: list = []
     sliced = is_sliced(sol)
@@ -467,6 +492,8 @@ def _limits(sol: Solution) -> list:
     if zero:
         t.caption = f"{zero} other limits have a shadow price of 0"
     out.append(t)
+    if sol.marginal_values:
+        out.append(_filled("What each limit is worth, re-solved with the limit moved (racks free to change)", marginal_table(sol)))
     return out
 
 

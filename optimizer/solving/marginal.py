@@ -40,7 +40,8 @@ GAP = 1e-6  # the MIP gap of the re-solves (and of the base they are measured fr
 
 
 class MarginalValue(BaseModel):
-    """One limit moved by ``delta`` up and down (section 14)."""
+    """One limit moved by ``delta`` up and down (section 14). Changes are measured from the base
+    instance solved at the re-solves' own gap (``GAP``), racks and objective alike."""
 
     limit: str = Field(description="the limit, named as its constraint is (facility_power[peak], hall_slots[hall-a])")
     unit: str = Field(description="unit of the limit and of delta")
@@ -62,6 +63,7 @@ FIELDS = {
     "air_cooling_mw": ("air_cooling", "MW heat", 1.0),
     "capex_budget_usd": ("capex_budget", "USD", 1.0),
 }
+PER = {"MW": "MW", "MW heat": "MW of heat", "USD": "USD", "rack slots": "rack slot"}  # "USD/yr per ..."
 
 
 def _moves(doc: dict) -> list[tuple[str, str, float, float, list]]:
@@ -185,7 +187,7 @@ def marginal_values(inst: Instance, objective: str, objective_unit: str, mip_gap
         out.append(MarginalValue(
             limit=name, unit=unit, value=top, delta=delta, value_up=per_unit(up),
             value_down=None if down is None or base is None else (down - base) / delta,
-            objective_unit=f"{objective_unit} per {unit}", racks_up=changed(up_racks) if up is not None else {},
+            objective_unit=f"{objective_unit} per {PER[unit]}", racks_up=changed(up_racks) if up is not None else {},
             racks_down=changed(down_racks) if down is not None else {}, status_up=up_status, status_down=down_status,
         ))
     return out
