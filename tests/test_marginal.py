@@ -132,3 +132,65 @@ def test_reports_lead_with_what_one_more_mw_is_worth():
     page = to_html(loaded, sol, None, [])
     assert "id='marginal-values'" in page and f"One more MW of grid power is worth {worth}" in page
     assert "USD/yr per MW" in to_markdown(loaded, sol, None, [])
+
+
+# --------------------------------------------------------------------------- purchase lots (section 14)
+
+
+def lots_instance(lot: int) -> dict:
+    """130,000 tokens/s of demand at 1 USD/Mtok; racks of 10,000 tokens/s (315,360 USD/yr each)
+    cost 500,000 USD over 5 years at 0%: 100,000 USD/yr. Grid 2 MW (20 racks)."""
+    inst = tiny(grid_power_mw=2.0)
+    inst["objective"] = "profit"
+    inst["hardware"] = [gpu(capex=5e5, lot_racks=lot)]
+    inst["tiers"] = [tier("paid", 10, 1.0, max_tokens_per_s=130_000)]
+    return inst
+
+
+def test_a_lot_of_8_buys_16_racks_where_13_are_best_alone():
+    """Without lots 13 racks meet the demand: profit 13 x (315,360 - 100,000) = 2,799,680 USD/yr.
+    In lots of 8: 8 racks earn 8 x 215,360 = 1,722,880; 16 racks sell the 130,000 tokens/s with 3
+    idle, 13 x 315,360 - 16 x 100,000 = 2,499,680: two lots, 16 racks."""
+    from optimizer.outputs.report import to_text
+    from verifier import verify
+
+    alone = optimizer.solve(lots_instance(1), mip_gap=1e-9)
+    assert sum(r.count for r in alone.racks) == 13
+    assert alone.metrics.profit_usd_per_year == pytest.approx(2_799_680)
+    lots = optimizer.solve(lots_instance(8), mip_gap=1e-9)
+    assert sum(r.count for r in lots.racks) == 16
+    assert lots.metrics.profit_usd_per_year == pytest.approx(2_499_680)
+    assert [(r.lot_racks, r.lots, r.racks) for r in lots.lots] == [(8, 2, 16)]
+    assert "Bought in lots" in to_text(lots, 160)
+    verify(optimizer.load_instance(lots_instance(8)), lots.model_dump(mode="json"))
+
+
+def test_lots_over_a_horizon_are_bought_whole_in_each_period():
+    """Two one-year periods, demand 130,000 tokens/s then 250,000; lots of 8. The first year buys
+    16 racks (as above); the second needs 25 racks for its demand and buys 8 more: 24 racks sell
+    240,000 tokens/s (one more lot of 8 would cost 8 x 100,000 for 10,000 tokens/s, 315,360 USD/yr).
+    Every purchase is a whole number of lots."""
+    from verifier import verify_horizon
+
+    inst = lots_instance(8)
+    inst["facility"]["grid_power_mw"] = 5.0
+    inst["horizon"] = {"start_year": 2026, "period_years": [1, 1]}
+    inst["tiers"][0]["max_tokens_per_s"] = {2026: 130_000, 2027: 250_000}
+    sol = optimizer.solve(inst, mip_gap=1e-9)
+    assert sol.status == "optimal", sol.message
+    assert [(r.year, r.lots, r.racks) for r in sol.lots] == [(2026, 2, 16), (2027, 1, 8)]
+    verify_horizon(optimizer.load_instance(inst), sol.model_dump(mode="json"))
+
+
+def test_lots_are_validated():
+    from optimizer.errors import InputError
+
+    inst = lots_instance(0)
+    with pytest.raises(InputError) as err:
+        optimizer.load_instance(inst)
+    assert err.value.issues[0].path == "hardware[0] (g).lot_racks"
+    inst = lots_instance(1)
+    inst["hardware"][0]["resale_fraction"] = 0.5
+    with pytest.raises(InputError) as err:
+        optimizer.load_instance(inst)
+    assert "needs a 'horizon'" in err.value.issues[0].rule

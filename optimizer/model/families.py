@@ -12,6 +12,7 @@ per-slice family gains the slice as its last index (``facility_power[peak]``,
 name                        MODEL.md                           unit of the limit
 ==========================  =================================  =======================
 installed[h]                6.1  n_h >= N0_h                   racks
+lots[h]                     14   n_h - N0_h = L_h l_h          racks (a horizon: lots[h,year])
 supply_cap[h]               6.1  n_h <= Nmax_h                 racks
 replica_fit[h]              6.2                                racks
 replica_allocation[h,mu]    6.3                                rack-equivalents
@@ -77,6 +78,7 @@ def populate(m, d: Data, tight: bool = True) -> None:
     add_variables(m, d, tight)
     add_expressions(m, d)
     add_supply(m, d)
+    add_lots(m, d, tight)
     add_replica_fit(m, d)
     add_halls(m, d)
     add_fabric(m, d, tight)
@@ -282,6 +284,26 @@ def add_supply(m, d: Data) -> None:
     m.supply_cap = pyo.Constraint(
         m.H, rule=lambda m, h: m.racks[h] <= d.max_racks[hi[h]] if math.isfinite(d.max_racks[hi[h]]) else pyo.Constraint.Skip
     )
+
+
+def add_lots(m, d: Data, tight: bool = True) -> None:
+    """Section 14, purchase lots: n_h - N0_h = L_h l_h with l_h integer >= 0 (``lots[h]``, only
+    where L_h > 1; a lot may span halls). With a horizon the fleet buys lots instead
+    (``horizon.add_lots``) and the periods' data carry L_h = 1."""
+    hi = {h: i for i, h in enumerate(d.hardware)}
+    lotted = [h for h in d.hardware if len(d.lot) and d.lot[hi[h]] > 1]
+    if not lotted:
+        return
+    bound = d.rack_bound()
+    m.LOT = pyo.Set(initialize=lotted, ordered=True)
+
+    def lots_bounds(m, h):
+        i = hi[h]
+        room = bound[i] - d.installed[i]
+        return (0, max(math.floor(room / d.lot[i]), 0) if tight and math.isfinite(room) else None)
+
+    m.l = pyo.Var(m.LOT, within=pyo.NonNegativeIntegers, bounds=lots_bounds)
+    m.lots = pyo.Constraint(m.LOT, rule=lambda m, h: m.racks[h] - d.installed[hi[h]] == d.lot[hi[h]] * m.l[h])
 
 
 def add_replica_fit(m, d: Data) -> None:

@@ -64,6 +64,7 @@ class HorizonData:
     budgets: list[float | None]  # USD per period
     max_new: np.ndarray  # [h, p] racks bought in one period, inf where uncapped
     installed: np.ndarray  # [h] N0_h
+    lot: np.ndarray  # [h] racks per purchase lot (section 14)
     installed_year: list[int]
     vintages: list[Vintage]
     discount: np.ndarray  # [p] DF_p = sum of year weights in p
@@ -109,6 +110,7 @@ def preprocess_horizon(inst: Instance) -> HorizonData:
     for year in years:
         d = preprocess(snapshot(inst, year, installed=False))
         d.budget_usd = None  # the period budget caps purchases (period_budget), not the fleet
+        d.lot = np.ones(len(inst.hardware))  # so do purchase lots (add_lots): a period's fleet is no whole number of lots
         periods.append(d)
     common = choose_scale(periods)  # one set of internal units: the periods' money is summed
     for d in periods:
@@ -154,6 +156,7 @@ def preprocess_horizon(inst: Instance) -> HorizonData:
         name=inst.name, objective=inst.objective.value, years=years, lengths=lengths, end=end,
         allow_retire=hz.allow_early_retirement, rate=rate, periods=periods, budgets=budgets, max_new=max_new,
         installed=np.array([h.installed_racks for h in inst.hardware], dtype=float), installed_year=iyears,
+        lot=np.array([h.lot_racks for h in inst.hardware], dtype=float),
         vintages=vintages, discount=discount, port_weight=port_weight, port_paid_years=port_paid,
     )
 
@@ -200,6 +203,7 @@ def build_horizon_model(hd: HorizonData, tight: bool = True) -> pyo.ConcreteMode
     index = {y: p for p, y in enumerate(hd.years)}
     m.period = pyo.Block(m.P, rule=lambda b, y: populate(b, hd.periods[index[y]], tight))
     add_fleet(m, hd)
+    add_lots(m, hd)
     add_fabric_growth(m, hd)
     add_period_budget(m, hd)
     add_horizon_expressions(m, hd)
@@ -267,6 +271,19 @@ def add_fleet(m, hd: HorizonData) -> None:
         return sum(bought) <= hd.max_new[i, p]
 
     m.max_new_racks = pyo.Constraint(m.H, m.P, rule=max_new_rule)
+
+
+def add_lots(m, hd: HorizonData) -> None:
+    """Section 14, purchase lots over a horizon: sum_z b_hzv = L_h l_hv with l_hv integer >= 0
+    (``lots[h,year]``, only where L_h > 1 and h may be bought in that period)."""
+    H = hd.hardware
+    cells = sorted({(h, v) for (h, z, v) in m.B if hd.lot[H.index(h)] > 1}, key=lambda c: (H.index(c[0]), c[1]))
+    if not cells:
+        return
+    m.LOT = pyo.Set(initialize=[(h, hd.years[v - 1]) for h, v in cells], dimen=2, ordered=True)
+    m.l = pyo.Var(m.LOT, within=pyo.NonNegativeIntegers)
+    m.lots = pyo.Constraint(m.LOT, rule=lambda m, h, y: sum(m.b[h, z, v] for (hh, z, v) in m.B if hh == h and v == hd.years.index(y) + 1)
+                            == hd.lot[H.index(h)] * m.l[h, y])
 
 
 def add_fabric_growth(m, hd: HorizonData) -> None:

@@ -192,6 +192,7 @@ class Data:
     shiftable: np.ndarray  # [t] bool: floor and cap bound the year's mean rate
     chi: np.ndarray  # [w] share of input tokens served from the prefix cache
     beta: np.ndarray  # [h] idle power as a share of rack power
+    lot: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [h] racks per purchase lot (section 14; 1: single racks)
     # network
     designs: list[Design] = field(default_factory=list)
     has_network: bool = False
@@ -362,6 +363,7 @@ def preprocess(inst: Instance) -> Data:
         shiftable=np.array([t.shiftable for t in T], dtype=bool),
         chi=np.array([w.cached_input_fraction for w in W], dtype=float),
         beta=np.array([h.idle_power_fraction for h in H], dtype=float),
+        lot=np.array([h.lot_racks for h in H], dtype=float),
         designs=designs,
         has_network=inst.network is not None,
         kv_util=inst.network.kv_transfer_max_utilization if inst.network else 0.0,

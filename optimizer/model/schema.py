@@ -295,6 +295,8 @@ class Hardware(Strict):
     availability: Annotated[float, Field(gt=0, le=1), NUMBER] = 1.0
     idle_power_fraction: Fraction = Field(1.0, description="power of a rack that serves nothing, as a share of rack_power_kw")
     installed_racks: Annotated[int, Field(ge=0), NUMBER] = 0
+    lot_racks: Annotated[int, Field(ge=1, description="racks are bought in whole lots of this many (a POD, a scalable unit)"), NUMBER] = 1
+    resale_fraction: Fraction = Field(0.0, description="share of a rack's straight-line remaining value returned when it is retired early (horizon)")
     max_racks: by_year(Annotated[int, Field(ge=0), NUMBER], nullable=True) | None = None
     # section 11 (multi-year): need a horizon
     max_new_racks: by_year(Annotated[int, Field(ge=0), NUMBER], nullable=True) | None = Field(None, description="racks bought in one period")
@@ -556,6 +558,9 @@ def _check_horizon(inst: Instance) -> list[Issue]:
             for field in HORIZON_ONLY:
                 if getattr(h, field) is not None:
                     issues.append(Issue(f"{element_path('hardware', i, h.name)}.{field}", "needs a 'horizon' (multi-year planning, MODEL.md section 11)"))
+            if h.resale_fraction > 0:
+                issues.append(Issue(f"{element_path('hardware', i, h.name)}.resale_fraction",
+                                    "needs a 'horizon': resale is the cash a rack retired early returns (MODEL.md section 14)"))
         return issues
     start, end = hz.start_year, hz.end_year
     for path, holder, key in varying_fields(doc):

@@ -19,6 +19,7 @@ from ..model.preprocess import fabric_designs  # noqa: E402
 from .plots import slice_figure  # noqa: E402
 from .report import (  # noqa: E402
     binding_table,
+    lots_table,
     marginal_headline,
     marginal_table,
     cash_table,
@@ -147,7 +148,8 @@ def horizon_blocks(sol: Solution) -> list[tuple[str, str, list]]:
         ["discounted opex", money(m.discounted_opex_usd)], ["discounted energy", money(m.discounted_energy_usd)],
         ["discounted capital (annuities)", money(m.discounted_capital_usd)], ["purchases (undiscounted)", money(m.capex_usd)],
         ["mean tokens", f"{num(m.mean_tokens_per_s)} tokens/s"], ["tokens per joule", f"{num(m.tokens_per_joule)} tokens/J"]])])]
-    out.append(("timeline", "Racks alive per period (+bought, -retired at its start)", [("table", *timeline_table(sol))]))
+    out.append(("timeline", "Racks alive per period (+bought, -retired at its start)", [("table", *timeline_table(sol))]
+                + ([("p", "Bought in whole lots:"), ("table", *lots_table(sol))] if sol.lots else [])))
     refresh = [("table", *refresh_table(sol))] if sol.refresh else [("p", "No rack is retired before its life ends.")]
     out.append(("refresh", "Refresh: vintages retired before their life ends", refresh))
     sliced = is_sliced(sol)
@@ -211,7 +213,8 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
                                                            ("p", "Conflicting constraints (HiGHS IIS of the LP relaxation): " + (", ".join(dg.conflict) or "none found"))]))
     if not sol.has_plan:
         return out + [_solved_with(sol)]
-    out.append(("mix", "Racks per hall", [("table", *mix_table(sol))]))
+    out.append(("mix", "Racks per hall", [("table", *mix_table(sol))] + ([("p", "Bought in whole lots:"), ("table", *lots_table(sol))]
+                                                                     if sol.lots else [])))
     if sol.slices:
         out += slice_blocks(sol)
     else:

@@ -68,6 +68,13 @@ def mix_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
     return ["hardware", *halls, "total"], rows
 
 
+def lots_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
+    """Racks bought in whole lots (section 14), beside the racks they make."""
+    head = ["hardware", *(["year"] if sol.periods else []), "lot (racks)", "lots bought", "racks bought"]
+    rows = [[r.hardware, *([str(r.year)] if sol.periods else []), num(r.lot_racks), num(r.lots), num(r.racks)] for r in sol.lots]
+    return head, rows
+
+
 def tier_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
     """The tiers of the plan; with slices the year's (section 12.4): mean tokens/s over the slices'
     hours, revenue summed over them, output and input apart, prices as realised."""
@@ -317,6 +324,8 @@ def horizon_sections(sol: Solution) -> list:
     ]
     out: list = [Panel("\n".join(lines), title="multi-year plan")]
     out.append(_filled("Racks alive per period (+bought, -retired at its start)", timeline_table(sol)))
+    if sol.lots:
+        out.append(_filled("Bought in lots", lots_table(sol)))
     if sol.refresh:
         out.append(_filled("Refresh: vintages retired before their life ends", refresh_table(sol)))
     else:
@@ -392,6 +401,8 @@ def sections(sol: Solution) -> list:
     out = _warned(out, warnings)
 
     out.append(_filled("Racks per hall (racks)", mix_table(sol)))
+    if sol.lots:
+        out.append(_filled("Bought in lots", lots_table(sol)))
     out.append(_filled(tier_title(sol), tier_table(sol)))
     if sol.slices:
         out += slice_sections(sol)

@@ -91,6 +91,16 @@ class RackRow(BaseModel):
     count: int
 
 
+class LotRow(BaseModel):
+    """Racks bought in whole lots (section 14): ``lots`` lots of ``lot_racks`` racks."""
+
+    hardware: str
+    year: int | None = Field(None, description="the period the lots are bought in (with a horizon)")
+    lot_racks: int
+    lots: int
+    racks: int = Field(description="racks bought: lots x lot_racks")
+
+
 class ReplicaRow(BaseModel):
     hardware: str
     model: str
@@ -308,6 +318,7 @@ class Solution(BaseModel):
     mip_gap: float | None
     metrics: Metrics | HorizonMetrics | None = None
     racks: list[RackRow] = Field(default_factory=list)
+    lots: list[LotRow] = Field(default_factory=list, description="purchases of hardware bought in lots (lot_racks > 1)")
     replicas: list[ReplicaRow] = Field(default_factory=list)
     allocation: list[AllocationRow] = Field(default_factory=list)
     tiers: list[TierRow] = Field(default_factory=list)
@@ -474,10 +485,17 @@ def extract_plan(m, d: Data) -> dict:
     halls = [
         HallRow(hall=z, racks=sum(r.count for r in racks if r.hall == z), slots=int(d.slots[j])) for j, z in enumerate(d.halls)
     ]
+    lots = []
+    if hasattr(m, "lots"):  # one period's lots (a horizon's are the fleet's: extract_horizon_plan)
+        for h in m.LOT:
+            i = d.hardware.index(h)
+            lots.append(LotRow(hardware=h, lot_racks=int(d.lot[i]), lots=int(round(_v(m.l[h]))),
+                               racks=count[h] - int(d.installed[i])))
     busiest = max(slices, key=lambda s: s.power.total_mw)
     drawn = m.slice[busiest.name].drawn  # MW per hardware in that slice: p_h (beta n + (1 - beta) B) / 1000
     return dict(
         drawn_mw={h: _v(drawn[h]) for h in d.hardware},
+        lots=lots,
         metrics=metrics,
         racks=racks,
         replicas=replicas,
@@ -779,7 +797,14 @@ def extract_horizon_plan(m, hd: "HorizonData") -> dict:
         tokens_per_joule=totals["tok_years"] / (1e6 * totals["mw_years"]) if totals["mw_years"] > 0 else 0.0,
         mean_facility_power_mw=totals["mw_years"] / span, capex_usd=totals["capex"], horizon_years=span,
     )
-    return dict(metrics=metrics, periods=periods, vintages=vrows, refresh=refresh)
+    lots = []
+    if hasattr(m, "lots"):
+        for h, y in m.LOT:
+            v = hd.years.index(y) + 1
+            bought = sum(_int(m.b[h, z, v]) for z in Z if (h, z, v) in m.B)
+            if bought:
+                lots.append(LotRow(hardware=h, year=y, lot_racks=int(hd.lot[H.index(h)]), lots=_int(m.l[h, y]), racks=bought))
+    return dict(metrics=metrics, periods=periods, vintages=vrows, refresh=refresh, lots=lots)
 
 
 def _by_hardware(rows: list[PeriodRackRow], field: str) -> list[PeriodRackRow]:

@@ -114,6 +114,16 @@ def verify(inst, sol: dict, rel: float = 1e-6) -> dict:
     # 6.1 installed racks stay
     for h in H.values():
         c.le(f"installed[{h.name}]", h.installed_racks, n[h.name], 0)
+    # section 14: racks bought in whole lots
+    for h in H.values():
+        if (n[h.name] - h.installed_racks) % h.lot_racks:
+            c.failures.append(f"lots[{h.name}]: {n[h.name] - h.installed_racks} racks bought, not a whole number of lots of {h.lot_racks}")
+    lots = {r["hardware"]: r for r in sol.get("lots") or []}
+    for h in H.values():
+        if h.lot_racks > 1:
+            row = lots.get(h.name)
+            assert row is not None, f"no lot row for {h.name}, bought in lots of {h.lot_racks}"
+            c.eq(f"lots[{h.name}] reported", row["lots"] * h.lot_racks, n[h.name] - h.installed_racks, 0)
     # 6.13 budget
     capex = sum(h.capex_usd * (n[h.name] - h.installed_racks) for h in H.values()) + f["fabric_capex"]
     if fac.capex_budget_usd is not None:
@@ -501,9 +511,15 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
         for h in H.values():
             per_period = sum(row["bought"] for row in plan["racks"] if row["hardware"] == h.name)
             c.eq(f"{years[p]}: bought {h.name}", per_period, bought.get((h.name, p), 0), 0)
+            if bought.get((h.name, p), 0) % h.lot_racks:
+                c.failures.append(f"lots[{h.name},{years[p]}]: {bought[(h.name, p)]} racks bought, not a whole number of lots of {h.lot_racks}")
             cap = at(h.max_new_racks, years[p])
             if cap is not None:
                 c.le(f"max_new_racks[{h.name},{years[p]}]", bought.get((h.name, p), 0), cap, 0)
+    for row in sol.get("lots") or []:  # section 14: the reported lots are the racks bought
+        h = H[row["hardware"]]
+        p = years.index(row["year"])
+        c.eq(f"lots[{h.name},{row['year']}] reported", row["lots"] * h.lot_racks, bought.get((h.name, p), 0), 0)
     # fabric growth, purchases, budgets, money
     capital_by_year = {yy: 0.0 for yy in range(start, end)}
     E_before = 0.0
