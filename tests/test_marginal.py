@@ -194,3 +194,49 @@ def test_lots_are_validated():
     with pytest.raises(InputError) as err:
         optimizer.load_instance(inst)
     assert "needs a 'horizon'" in err.value.issues[0].rule
+
+
+# --------------------------------------------------------------------------- resale (section 14)
+
+
+def refresh_instance(resale: float) -> dict:
+    """2026 and 2027, one year each, 0% discount, 1 MW (10 racks of 100 kW), tokens at 1 USD/Mtok
+    without a cap. 10 old racks stand (bought 2025 for 1e6 USD, 4-year life), 5,000 tokens/s each:
+    157,680 USD/yr. From 2027 a new rack makes 10,000 tokens/s (315,360 USD/yr) for 1e6 USD over 5
+    years: 200,000 USD/yr of annuity, so it nets 115,360 USD/yr, less than an old rack earns."""
+    inst = tiny(grid_power_mw=1.0)
+    inst["objective"] = "profit"
+    inst["horizon"] = {"start_year": 2026, "period_years": [1, 1]}
+    old = gpu("old", capex=1e6, curve=((10, 5000),), lifetime_years=4, installed_racks=10, installed_year=2025,
+              resale_fraction=resale)
+    new = gpu("new", capex=1e6, curve=((10, 10_000),), lifetime_years=5, available_from=2027)
+    inst["hardware"] = [old, new]
+    inst["tiers"] = [tier("paid", 10, 1.0)]
+    return inst
+
+
+def test_a_retirement_that_pays_only_because_of_resale():
+    """Retired at the start of 2027 an old rack has 2025 + 4 - 2027 = 2 years left: at resale 0.5
+    it returns 0.5 x 1e6 x 2/4 = 250,000 USD. Replacing it then nets 115,360 + 250,000 = 365,360
+    against keeping it, 157,680: all 10 are sold and replaced. NPV: 2026 10 x 157,680 = 1,576,800;
+    2027 10 x 115,360 = 1,153,600; resale 2,500,000; in all 5,230,400 USD. At resale 0 the old
+    racks stay: NPV 2 x 1,576,800 = 3,153,600 USD, and no rack is retired."""
+    from verifier import verify_horizon
+
+    sold = optimizer.solve(refresh_instance(0.5), mip_gap=1e-9)
+    assert sold.status == "optimal", sold.message
+    assert [(e.year, e.hardware, e.racks, e.resale_usd) for e in sold.refresh] == [(2027, "old", 10, pytest.approx(2_500_000))]
+    assert sold.periods[1].cash.resale_usd == pytest.approx(2_500_000)
+    assert sold.metrics.discounted_resale_usd == pytest.approx(2_500_000)
+    assert sold.metrics.npv_usd == pytest.approx(5_230_400)
+    verify_horizon(optimizer.load_instance(refresh_instance(0.5)), sold.model_dump(mode="json"))
+    kept = optimizer.solve(refresh_instance(0.0), mip_gap=1e-9)
+    assert kept.refresh == []
+    assert kept.metrics.npv_usd == pytest.approx(3_153_600)
+
+
+def test_the_report_shows_the_cash_a_retirement_returns():
+    from optimizer.outputs.report import to_text
+
+    text = to_text(optimizer.solve(refresh_instance(0.5), mip_gap=1e-9), 200)
+    assert "+ resale $2.50M" in text and "resale USD" in text

@@ -65,6 +65,7 @@ class HorizonData:
     max_new: np.ndarray  # [h, p] racks bought in one period, inf where uncapped
     installed: np.ndarray  # [h] N0_h
     lot: np.ndarray  # [h] racks per purchase lot (section 14)
+    resale: np.ndarray  # [h] sigma_h: share of the straight-line remaining value a rack retired early returns
     installed_year: list[int]
     vintages: list[Vintage]
     discount: np.ndarray  # [p] DF_p = sum of year weights in p
@@ -157,6 +158,7 @@ def preprocess_horizon(inst: Instance) -> HorizonData:
         allow_retire=hz.allow_early_retirement, rate=rate, periods=periods, budgets=budgets, max_new=max_new,
         installed=np.array([h.installed_racks for h in inst.hardware], dtype=float), installed_year=iyears,
         lot=np.array([h.lot_racks for h in inst.hardware], dtype=float),
+        resale=np.array([h.resale_fraction for h in inst.hardware], dtype=float),
         vintages=vintages, discount=discount, port_weight=port_weight, port_paid_years=port_paid,
     )
 
@@ -331,6 +333,33 @@ def _purchases(m, hd: HorizonData, p: int):
     return racks + ports
 
 
+def resale_value(hd: HorizonData, v: Vintage, p: int) -> float:
+    """Section 14: the discounted cash (USD) one rack of vintage ``v`` returns when retired early
+    at the start of period ``p`` (0-based): sigma_h c_hv R / l_h at the start of year Y_p, R the
+    whole years of life left, weighted by omega_Y_p. Installed racks use the capex of the first
+    period."""
+    i = v.hardware
+    life = float(hd.periods[0].lifetime[i])
+    left = v.year + life - hd.years[p]
+    capex = v.capex_usd if v.period > 0 else float(hd.periods[0].capex_usd[i])
+    return float(hd.resale[i]) * capex * max(left, 0.0) / life * hd.weight(hd.years[p])
+
+
+def resale_cells(m, hd: HorizonData) -> dict[tuple, float]:
+    """(h, z, v, year, year before) -> discounted cash per rack, for every early retirement that
+    returns cash: the vintage lived in the period before and would have lived through this one."""
+    out = {}
+    by = {(v.hardware, v.period): v for v in hd.vintages}
+    for (h, z, v, y) in m.UV:
+        i, p = hd.hardware.index(h), hd.years.index(y)
+        if hd.resale[i] <= 0 or p == 0 or (h, z, v, hd.years[p - 1]) not in m.UV or not hd.allow_retire:
+            continue
+        cash = resale_value(hd, by[(i, v)], p)
+        if cash > 0:
+            out[(h, z, v, y, hd.years[p - 1])] = cash
+    return out
+
+
 def add_horizon_expressions(m, hd: HorizonData) -> None:
     """Section 11.3 totals in internal units, under the names the engine reads:
     ``revenue``/``cost`` discounted (million USD), ``tokens``/``facility_mw`` year-weighted
@@ -354,7 +383,9 @@ def add_horizon_expressions(m, hd: HorizonData) -> None:
     # which older Pyomo (6.9) cannot take for a named expression
     df = [float(x) for x in hd.discount]
     m.revenue = pyo.Expression(expr=sum(df[p] * blocks[y].revenue for p, y in enumerate(Y)))
-    m.cost = pyo.Expression(expr=sum(df[p] * (m.opex[y] + m.energy[y]) for p, y in enumerate(Y)) + m.capital)
+    m.resale = pyo.Expression(expr=sum(cash / money * (m.u[h, z, v, before] - m.u[h, z, v, y])
+                                       for (h, z, v, y, before), cash in resale_cells(m, hd).items()))
+    m.cost = pyo.Expression(expr=sum(df[p] * (m.opex[y] + m.energy[y]) for p, y in enumerate(Y)) + m.capital - m.resale)
     m.tokens = pyo.Expression(expr=sum(n * blocks[y].tokens for n, y in zip(hd.lengths, Y)) / span)
     m.facility_mw = pyo.Expression(expr=sum(n * blocks[y].facility_mw for n, y in zip(hd.lengths, Y)) / span)
     m.capex = pyo.Expression(expr=sum(m.purchases[y] for y in Y))

@@ -223,9 +223,9 @@ def timeline_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
 
 
 def refresh_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
-    head = ["year", "retired early", "vintage", "racks", "life left (yr)", "IT MW freed", "bought that year"]
-    rows = [[str(e.year), e.hardware, e.vintage, num(e.racks), num(e.life_left_years), num(e.power_freed_mw), ", ".join(e.replaced_by) or "-"]
-            for e in sol.refresh]
+    head = ["year", "retired early", "vintage", "racks", "life left (yr)", "IT MW freed", "resale USD", "bought that year"]
+    rows = [[str(e.year), e.hardware, e.vintage, num(e.racks), num(e.life_left_years), num(e.power_freed_mw), money(e.resale_usd),
+             ", ".join(e.replaced_by) or "-"] for e in sol.refresh]
     return head, rows
 
 
@@ -254,14 +254,17 @@ def period_tier_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
 
 def cash_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
     """Each period's cash flows, undiscounted, with its discount weight and discounted net."""
+    resale = any(p.cash.resale_usd for p in sol.periods)
     head = ["year", "years", "discount weight", "revenue USD/yr", "opex USD/yr", "energy USD/yr", "capital USD (period)",
-            "purchases USD", "discounted net USD"]
+            "purchases USD", *(["resale USD (racks retired early)"] if resale else []), "discounted net USD"]
     rows = []
     for p in sol.periods:
         c = p.cash
-        net = c.discount_weight * (c.revenue_usd_per_year - c.opex_usd_per_year - c.energy_usd_per_year) - c.capital_discounted_usd
+        net = (c.discount_weight * (c.revenue_usd_per_year - c.opex_usd_per_year - c.energy_usd_per_year) - c.capital_discounted_usd
+               + c.resale_discounted_usd)
         rows.append([str(p.year), str(p.years), f"{c.discount_weight:.4f}", money(c.revenue_usd_per_year), money(c.opex_usd_per_year),
-                     money(c.energy_usd_per_year), money(c.capital_usd), money(c.purchases_usd), money(net)])
+                     money(c.energy_usd_per_year), money(c.capital_usd), money(c.purchases_usd),
+                     *([money(c.resale_usd)] if resale else []), money(net)])
     return head, rows
 
 
@@ -316,7 +319,8 @@ def horizon_sections(sol: Solution) -> list:
         f"[bold]{escape(sol.instance)}[/bold]: [bold]{sol.status}[/bold] ({escape(sol.message)}), {first}-{last} in {len(sol.periods)} periods",
         f"objective [bold]{obj.name}[/bold] ({obj.sense}) = [bold]{num(obj.value)} {escape(obj.unit)}[/bold], MIP gap {gap}",
         f"NPV {money(m.npv_usd)}: discounted revenue {money(m.discounted_revenue_usd)} - opex {money(m.discounted_opex_usd)} "
-        f"- energy {money(m.discounted_energy_usd)} - capital {money(m.discounted_capital_usd)}",
+        f"- energy {money(m.discounted_energy_usd)} - capital {money(m.discounted_capital_usd)}"
+        + (f" + resale {money(m.discounted_resale_usd)}" if m.discounted_resale_usd else ""),
         f"purchases {money(m.capex_usd)} (undiscounted); {num(m.mean_tokens_per_s)} tokens/s on average, {num(m.tokens_per_joule)} tokens/J, "
         f"{num(m.mean_facility_power_mw)} MW on average",
         *([escape(marginal_headline(sol))] if marginal_headline(sol) else []),

@@ -6,17 +6,16 @@ Every number here is in user units (section 2); internal units stop at this boun
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import pyomo.environ as pyo
 from pydantic import BaseModel, Field
 
 from ..model.families import SENSE
+from ..model.horizon import HorizonData, resale_value
 from ..model.preprocess import SECONDS_PER_YEAR, Data, Scale, crf
 from .marginal import MarginalValue
 
-if TYPE_CHECKING:
-    from ..model.horizon import HorizonData
 
 # numerical_trouble: the solver's plan failed the check in planner units (optimizer.solving.verify), also
 # after a re-solve with tighter tolerances; the plan is kept for inspection but is no answer.
@@ -211,6 +210,7 @@ class HorizonMetrics(BaseModel):
     discounted_opex_usd: float
     discounted_energy_usd: float
     discounted_capital_usd: float = Field(description="annuities of purchases, paid over their life inside the horizon")
+    discounted_resale_usd: float = Field(0.0, description="cash returned by racks retired early (section 14), counted against the cost")
     mean_tokens_per_s: float = Field(description="year-weighted mean output tokens/s")
     tokens_per_joule: float
     mean_facility_power_mw: float = Field(description="year-weighted mean facility power")
@@ -236,6 +236,8 @@ class CashFlows(BaseModel):
     capital_usd: float = Field(description="annuities paid in the period's years, summed")
     capital_discounted_usd: float
     purchases_usd: float = Field(description="capex of racks bought and ports added at the period's start")
+    resale_usd: float = Field(0.0, description="cash returned at the period's start by racks retired early (undiscounted)")
+    resale_discounted_usd: float = 0.0
     discount_weight: float
 
 
@@ -280,6 +282,7 @@ class RefreshEvent(BaseModel):
     life_left_years: int
     power_freed_mw: float = Field(description="rack power freed (IT, MW)")
     replaced_by: list[str] = Field(description="hardware bought in the same period, 'N x name'")
+    resale_usd: float = Field(0.0, description="cash the retired racks returned (undiscounted; section 14)")
 
 
 class SliceResult(BaseModel):
@@ -687,7 +690,7 @@ def _int(x) -> int:
     return 0 if val is None else int(round(val))
 
 
-def extract_horizon_plan(m, hd: "HorizonData") -> dict:
+def extract_horizon_plan(m, hd: HorizonData) -> dict:
     """Read a multi-year plan off the solved model (section 11.4), in user units."""
     H, Z, Y = hd.hardware, hd.halls, hd.years
     lifetime = {i: float(hd.periods[0].lifetime[i]) for i in range(len(H))}
@@ -707,7 +710,7 @@ def extract_horizon_plan(m, hd: "HorizonData") -> dict:
             ))
     periods: list[PeriodPlan] = []
     refresh: list[RefreshEvent] = []
-    totals = dict(revenue=0.0, opex=0.0, energy=0.0, capital=0.0, capex=0.0, tok_years=0.0, mw_years=0.0)
+    totals = dict(revenue=0.0, opex=0.0, energy=0.0, capital=0.0, capex=0.0, tok_years=0.0, mw_years=0.0, resale=0.0)
     for p, y in enumerate(Y):
         d, blk = hd.periods[p], m.period[y]
         plan = extract_plan(blk, d)
@@ -763,8 +766,13 @@ def extract_horizon_plan(m, hd: "HorizonData") -> dict:
         purchases = float(pyo.value(m.purchases[y])) * hd.scale.money
         tokens = sum(t.tokens_per_s for t in plan["tiers"])
         F = plan["metrics"].facility_power_mw  # the mean over the slices (section 12.3)
+        sold = {vi: racks * resale_value(hd, hd.vintages[vi], p) / hd.weight(y) for vi, racks in early_by_vintage.items()
+                if hd.allow_retire}  # undiscounted cash per vintage retired early (section 14)
+        resale = sum(sold.values())
         cash = CashFlows(revenue_usd_per_year=revenue, opex_usd_per_year=opex, energy_usd_per_year=energy, capital_usd=capital,
-                         capital_discounted_usd=capital_disc, purchases_usd=purchases, discount_weight=float(hd.discount[p]))
+                         capital_discounted_usd=capital_disc, purchases_usd=purchases, resale_usd=resale,
+                         resale_discounted_usd=hd.weight(y) * resale,
+                         discount_weight=float(hd.discount[p]))
         periods.append(PeriodPlan(
             slices=plan["slices"],
             year=y, years=hd.lengths[p], racks=rows, replicas=plan["replicas"], allocation=plan["allocation"], tiers=plan["tiers"],
@@ -777,6 +785,7 @@ def extract_horizon_plan(m, hd: "HorizonData") -> dict:
         totals["energy"] += hd.discount[p] * energy
         totals["capital"] += capital_disc
         totals["capex"] += purchases
+        totals["resale"] += hd.weight(y) * resale
         totals["tok_years"] += hd.lengths[p] * tokens
         totals["mw_years"] += hd.lengths[p] * F
         if early_by_vintage:
@@ -786,13 +795,14 @@ def extract_horizon_plan(m, hd: "HorizonData") -> dict:
                 refresh.append(RefreshEvent(
                     year=y, hardware=H[v.hardware], vintage=hd.vintage_label(v), racks=racks,
                     life_left_years=int(v.year + lifetime[v.hardware] - y),
-                    power_freed_mw=racks * float(d.rack_kw[v.hardware]) / 1000.0, replaced_by=bought_here,
+                    power_freed_mw=racks * float(d.rack_kw[v.hardware]) / 1000.0, replaced_by=bought_here, resale_usd=sold.get(vi, 0.0),
                 ))
     span = hd.total_years
-    cost = totals["opex"] + totals["energy"] + totals["capital"]
+    cost = totals["opex"] + totals["energy"] + totals["capital"] - totals["resale"]
     metrics = HorizonMetrics(
         discounted_revenue_usd=totals["revenue"], discounted_cost_usd=cost, npv_usd=totals["revenue"] - cost,
         discounted_opex_usd=totals["opex"], discounted_energy_usd=totals["energy"], discounted_capital_usd=totals["capital"],
+        discounted_resale_usd=totals["resale"],
         mean_tokens_per_s=totals["tok_years"] / span,
         tokens_per_joule=totals["tok_years"] / (1e6 * totals["mw_years"]) if totals["mw_years"] > 0 else 0.0,
         mean_facility_power_mw=totals["mw_years"] / span, capex_usd=totals["capex"], horizon_years=span,

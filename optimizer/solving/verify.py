@@ -460,6 +460,7 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
     bought = {}  # (h, p) -> racks bought at the start of period p
     retired = {}  # (h, z, p)
     installed_first = {}
+    resale = {}  # p -> cash returned at the start of period p by racks retired early (undiscounted)
     for v in sol["vintages"]:
         h = H[v["hardware"]]
         life = h.lifetime_years
@@ -490,6 +491,11 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
                 c.le(f"{name} survival in {years[p]}", counts[p], counts[p - 1], 0)
                 if not hz.allow_early_retirement:
                     c.eq(f"{name} no early retirement in {years[p]}", counts[p], counts[p - 1], 0)
+                elif counts[p - 1] > counts[p] and h.resale_fraction > 0:
+                    # section 14: sigma c R / l per rack, c the vintage's capex (installed: the first period's)
+                    capex = at(h.capex_usd, start if v["installed"] else by)
+                    left = max(by + life - years[p], 0)
+                    resale[p] = resale.get(p, 0.0) + (counts[p - 1] - counts[p]) * h.resale_fraction * capex * left / life
         for p in range(len(years)):
             key = (h.name, v["hall"], p)
             alive[key] = alive.get(key, 0) + counts[p]
@@ -560,7 +566,12 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
         c.eq(f"{y0}: capital", plan["cash"]["capital_usd"], sum(capital_by_year[yy] for yy in span), c.usd)
         c.eq(f"{y0}: capital discounted", plan["cash"]["capital_discounted_usd"], sum(weight[yy] * capital_by_year[yy] for yy in span), c.usd)
     capital = sum(weight[yy] * v for yy, v in capital_by_year.items())
-    cost = opex + energy + capital
+    for p, (y0, plan) in enumerate(zip(years, periods)):
+        c.eq(f"{y0}: resale", plan["cash"].get("resale_usd", 0.0), resale.get(p, 0.0), c.usd)
+        c.eq(f"{y0}: resale discounted", plan["cash"].get("resale_discounted_usd", 0.0), weight[y0] * resale.get(p, 0.0), c.usd)
+    resale_total = sum(weight[years[p]] * cash for p, cash in resale.items())
+    c.eq("metrics.discounted_resale_usd", sol["metrics"].get("discounted_resale_usd", 0.0), resale_total, c.usd)
+    cost = opex + energy + capital - resale_total
     total_years = sum(lengths)
     tokens = tok_years / total_years
     tpj = tok_years / (1e6 * mw_years) if mw_years > 0 else 0.0
