@@ -229,3 +229,22 @@ def random_sliced_instance(seed: int) -> dict:
 def random_sliced_horizon_instance(seed: int) -> dict:
     """A random multi-year instance with slices of the year (year maps of slice maps)."""
     return add_random_slices(random_horizon_instance(seed), random.Random(300_000 + seed))
+
+
+def add_random_lots_and_resale(inst: dict, rng: random.Random) -> dict:
+    """Section 14 on a random instance: purchase lots of 2-4 racks on some hardware and, with a
+    horizon, a resale fraction on some."""
+    for h in inst["hardware"]:
+        if rng.random() < 0.5:
+            h["lot_racks"] = rng.randint(2, 4)
+        if "horizon" in inst and rng.random() < 0.5:
+            h["resale_fraction"] = rng.choice([0.3, 0.6, 1.0])
+    return inst
+
+
+def random_lots_instance(seed: int) -> dict:
+    return add_random_lots_and_resale(random_instance(seed), random.Random(500_000 + seed))
+
+
+def random_lots_horizon_instance(seed: int) -> dict:
+    return add_random_lots_and_resale(random_horizon_instance(seed), random.Random(600_000 + seed))

@@ -240,3 +240,15 @@ def test_the_report_shows_the_cash_a_retirement_returns():
 
     text = to_text(optimizer.solve(refresh_instance(0.5), mip_gap=1e-9), 200)
     assert "+ resale $2.50M" in text and "resale USD" in text
+
+
+@pytest.mark.parametrize("chunk", range(2))
+def test_random_plans_with_lots_and_resale_verify(chunk):
+    """The verifier over random instances with purchase lots (and, over a horizon, resale)."""
+    from generate import random_lots_horizon_instance, random_lots_instance
+    from helpers import solve_and_verify
+    from verifier import verify, verify_horizon
+
+    seeds = list(range(60))[chunk::2]
+    solve_and_verify(seeds, random_lots_instance, verify)
+    solve_and_verify(seeds, random_lots_horizon_instance, verify_horizon)
