@@ -17,6 +17,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -122,11 +123,25 @@ def slice_columns(slices: list[SliceResult], inst: Instance, year: str = "") -> 
 
 
 class SweepInterrupted(Exception):
-    """Ctrl-C (SIGINT) stopped the sweep; the journal holds only the points that finished."""
+    """Ctrl-C (SIGINT) or SIGTERM stopped the sweep; the journal holds only the points that
+    finished. ``signum``: the signal that stopped it."""
 
-    def __init__(self, done: int, total: int):
-        self.done, self.total = done, total
-        super().__init__(f"interrupted: {done} of {total} points solved; run again with --resume")
+    def __init__(self, done: int, total: int, signum: int = signal.SIGINT):
+        self.done, self.total, self.signum = done, total, signum
+        word = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
+        super().__init__(f"{word}: {done} of {total} points solved; run again with --resume")
+
+
+class SweepWriteError(Exception):
+    """The journal or the result file could not be written (disk full, file too large, an I/O
+    error). What was journaled before stays, so ``--resume`` finishes the sweep once the
+    fault is gone; no partial result file is left."""
+
+    def __init__(self, path: Path, exc: OSError, done: int, total: int):
+        self.path, self.errno, self.done, self.total = path, exc.errno, done, total
+        reason = os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__
+        super().__init__(f"cannot write {path}: {reason}; {done} of {total} points solved and journaled: "
+                         "free space (or lift the limit) and run again with --resume")
 
 
 def interrupted(status: str | None, message: str | None) -> bool:
@@ -136,24 +151,33 @@ def interrupted(status: str | None, message: str | None) -> bool:
 
 
 @contextlib.contextmanager
-def sigint_flag() -> Iterator[list[bool]]:
-    """While inside, SIGINT still raises KeyboardInterrupt but also sets ``flag[0]``: HiGHS
-    catches the exception and returns as if the solve had failed, the flag tells the truth.
-    Only in the main thread with Python's default handler in place (a no-op elsewhere)."""
-    flag = [False]
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+def sigint_flag(sigterm: bool = False) -> Iterator[list]:
+    """While inside, SIGINT (and SIGTERM too if ``sigterm``) raises KeyboardInterrupt and sets
+    ``flag[0]`` to the signal's number: HiGHS catches the exception and returns as if the solve
+    had failed, the flag tells the truth. While ``flag[1]`` is true (a write that must not be
+    cut) the signal only sets the flag, and the holder raises when done. Only in the main
+    thread, and only for a signal whose handler is Python's default (a process that handles it
+    itself, as a service's sweep process does SIGTERM, keeps its own)."""
+    flag: list = [0, False]
+    if threading.current_thread() is not threading.main_thread():
         yield flag
         return
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    mine = [s for s in ((signal.SIGINT, signal.SIGTERM) if sigterm else (signal.SIGINT,))
+            if signal.getsignal(s) is defaults[s]]
 
     def handler(signum, frame):
-        flag[0] = True
-        raise KeyboardInterrupt
+        flag[0] = flag[0] or signum
+        if not flag[1]:
+            raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, handler)
+    for s in mine:
+        signal.signal(s, handler)
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for s in mine:
+            signal.signal(s, defaults[s])
 
 
 def _read_journal(path: Path, fp: str, total: int) -> tuple[list[dict], int | None]:
@@ -210,12 +234,30 @@ def _write_final(rows: list[dict], output: Path, spec: SweepSpec) -> pd.DataFram
         rest = sorted(c for c in df.columns if c not in first)
         df = df[[c for c in first if c in df.columns] + rest]
     tmp = output.with_name(output.name + ".tmp")
-    if output.suffix.lower() == ".csv":
-        df.to_csv(tmp, index=False)
-    else:
-        df.to_parquet(tmp, index=False)
-    os.replace(tmp, output)
+    try:  # a temporary file renamed into place: the output is whole or absent, never cut short
+        if output.suffix.lower() == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
+        os.replace(tmp, output)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return df
+
+
+def _pool_worker_init(parent: int) -> None:
+    """In each local worker: the kernel kills it when the sweep's process dies (even by
+    SIGKILL: no orphan solving on), and Ctrl-C is left to that process, which ends the pool."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before the request reached the kernel
+        os._exit(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _local(base, spec, todo: list[Point], jobs: int) -> Iterator[dict]:
@@ -223,12 +265,17 @@ def _local(base, spec, todo: list[Point], jobs: int) -> Iterator[dict]:
         for p in todo:
             yield solve_point(base, spec, p)
         return
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"))
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"),
+                               initializer=_pool_worker_init, initargs=(os.getpid(),))
     try:
         futures = [pool.submit(solve_point, base, spec, p) for p in todo]
         for fut in as_completed(futures):
             yield fut.result()
-    finally:  # stopped early (Ctrl-C, an error): points not started are not started
+    except BaseException:  # stopped early (a signal, an error): the points being solved are dropped now
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.kill()
+        raise
+    finally:  # points not started are not started; every worker is waited for
         pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -259,7 +306,9 @@ def run_sweep(
 ) -> pd.DataFrame:
     """Solve every point of a sweep and return the rows (also written to ``output`` if given).
 
-    Ctrl-C raises :class:`SweepInterrupted`; the point it stopped is not journaled."""
+    Ctrl-C or SIGTERM raises :class:`SweepInterrupted` (the points being solved are not
+    journaled); a journal or result file that cannot be written raises :class:`SweepWriteError`
+    (no partial result file is left; the journal keeps every row written before)."""
     pts = points(spec)
     done: list[dict] = []
     journal = None
@@ -275,12 +324,15 @@ def run_sweep(
                 raise InputError(str(journal), [Issue("", "a partial sweep is here: run with --resume to finish it, or --overwrite to start again")])
         elif resume and output.exists():
             return pd.read_csv(output) if output.suffix.lower() == ".csv" else pd.read_parquet(output)
-        if keep is not None:  # a line torn by a kill is cut away before rows are appended
-            with journal.open("r+b") as fh:
-                fh.truncate(keep)
-        else:
-            with journal.open("w", encoding="utf-8") as fh:
-                fh.write(json.dumps({"fingerprint": fp, "points": len(pts)}) + "\n")
+        try:
+            if keep is not None:  # a line torn by a kill is cut away before rows are appended
+                with journal.open("r+b") as fh:
+                    fh.truncate(keep)
+            else:
+                with journal.open("w", encoding="utf-8") as fh:
+                    fh.write(json.dumps({"fingerprint": fp, "points": len(pts)}) + "\n")
+        except OSError as exc:
+            raise SweepWriteError(journal, exc, len(done), len(pts)) from None
     finished = {r["point"] for r in done}
     todo = [p for p in pts if p.index not in finished]
     rows = list(done)
@@ -290,29 +342,53 @@ def run_sweep(
         _dask(base, spec, todo, scheduler) if scheduler else _local(base, spec, todo, jobs or os.cpu_count() or 1)
     )
     fh = journal.open("a", encoding="utf-8") if journal else None
+    journaled = len(rows)
     try:
-        with sigint_flag() as stop:
+        with sigint_flag(sigterm=True) as stop:
             try:
                 for row in source:
                     if stop[0] or interrupted(row.get("status"), row.get("message")):
                         raise KeyboardInterrupt  # that point's row is not the point's result
                     rows.append(row)
-                    if fh:
-                        fh.write(json.dumps(row, default=str) + "\n")
-                        fh.flush()
-                        os.fsync(fh.fileno())
+                    # a signal waits while a row is written and counted: never a torn row, never a
+                    # row journaled but left out of the count the message gives
+                    stop[1] = True
+                    try:
+                        if fh:
+                            fh.write(json.dumps(row, default=str) + "\n")
+                            fh.flush()
+                            os.fsync(fh.fileno())
+                        journaled = len(rows)
+                    finally:
+                        stop[1] = False
+                    if stop[0]:
+                        raise KeyboardInterrupt  # the signal came while the row was written
                     if progress:
                         progress(len(rows), len(pts))
             except KeyboardInterrupt:
                 if hasattr(source, "close"):
                     source.close()  # stops the workers' pool
-                raise SweepInterrupted(len(rows), len(pts)) from None
+                raise SweepInterrupted(journaled, len(pts), stop[0] or signal.SIGINT) from None
+            except OSError as exc:  # the journal cannot be written (disk full): stop, keep what it holds
+                if journal is None:
+                    raise
+                if hasattr(source, "close"):
+                    source.close()
+                raise SweepWriteError(journal, exc, journaled, len(pts)) from None
+            except BrokenProcessPool:  # a SIGTERM to the whole group ended the workers too
+                if not stop[0]:
+                    raise
+                raise SweepInterrupted(journaled, len(pts), stop[0]) from None
     finally:
         if fh:
-            fh.close()
+            with contextlib.suppress(OSError):  # a write that failed above fails again at the close
+                fh.close()
     if output is None:
         return pd.DataFrame(rows).sort_values("point").reset_index(drop=True)
-    df = _write_final(rows, output, spec)
+    try:
+        df = _write_final(rows, output, spec)
+    except OSError as exc:
+        raise SweepWriteError(output, exc, journaled, len(pts)) from None
     journal.unlink(missing_ok=True)
     return df
 

@@ -1,13 +1,18 @@
 """The command line: a thin shell over the Python API.
 
 Exit codes: 0 a plan was found (optimal, or time limit with an incumbent); 1 no plan
-(infeasible, unbounded, time limit without incumbent, solver error); 2 bad input.
+(infeasible, unbounded, time limit without incumbent, solver error); 2 bad input; 3 (sweep) a
+journal or result file could not be written (disk full, file too large): the points journaled
+so far are kept and ``--resume`` finishes the sweep; 130 interrupted by Ctrl-C (SIGINT); 143
+(sweep) stopped by SIGTERM. An interrupted or stopped sweep journals no row for the points it
+was solving, and leaves no partial result file.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from enum import Enum
 from pathlib import Path
@@ -148,7 +153,7 @@ def sweep(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ..analysis.scenarios import load_sweep
-    from ..analysis.sweeps import SweepInterrupted, run_sweep
+    from ..analysis.sweeps import SweepInterrupted, SweepWriteError, run_sweep
 
     _require_suffix(output, (".parquet", ".csv"), "the output")
     try:
@@ -175,7 +180,14 @@ def sweep(
             _bad_input(exc)
         except SweepInterrupted as exc:
             bar.stop()
+            if exc.signum == signal.SIGTERM:
+                sys.stderr.write(f"terminated: {exc.done} of {exc.total} points solved; run again with --resume\n")
+                raise typer.Exit(128 + signal.SIGTERM) from None
             _interrupted(f"{exc.done} of {exc.total} points solved; run again with --resume")
+        except SweepWriteError as exc:
+            bar.stop()
+            sys.stderr.write(f"error: {exc}\n")
+            raise typer.Exit(3) from None
     counts = df["status"].value_counts().to_dict() if not df.empty else {}
     sys.stdout.write(f"{output}: {len(df)} points ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})\n")
 
