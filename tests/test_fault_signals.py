@@ -19,13 +19,13 @@ from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
+import procs
 import pytest
 import yaml
-
-import procs
-from optimizer.interfaces.client import Client
 from test_service import GTC, Server
 from test_sweep import assert_same_rows
+
+from optimizer.interfaces.client import Client
 
 POINTS = 8  # ~0.1 s each: a signal after k rows lands while points remain
 SWEEP = {"parameters": [{"path": "facility.grid_power_mw", "range": {"start": 100, "stop": 1000, "count": POINTS}}]}

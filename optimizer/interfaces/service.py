@@ -5,7 +5,8 @@ tags); request and response bodies are the same pydantic models as the files and
 JSON, so the OpenAPI document is generated from them.
 
 Solves run in a pool of worker processes (``max_solves`` at a time, ``max_queue`` more wait;
-beyond that: 429). Sweeps are jobs: each runs in its own process, writes its rows to a journal
+beyond that: 429); a solve whose client goes away is dropped if it waits, stopped (its worker
+killed and replaced) if it runs. Sweeps are jobs: each runs in its own process, writes its rows to a journal
 as points finish (``sweeps.run_sweep``), and its specification and state live in SQLite under
 the data directory, so a restarted server resumes unfinished sweeps from their last finished
 point.
@@ -26,6 +27,7 @@ queue is full, 404/409 for unknown or unfinished jobs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import fcntl
 import gc
@@ -41,8 +43,6 @@ import sys
 import threading
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -252,17 +252,59 @@ def _solve_in_worker(instance: dict, objective: str | None, time_limit: float, m
     return sol.model_dump_json()
 
 
+def _solve_worker_main(conn, parent: int) -> None:
+    """A solve worker: solves what the server sends on ``conn``, one at a time, until the
+    server closes its end (or kills it: a solve whose client went away)."""
+    _solve_worker_init(parent)
+    from ..solving import engine  # noqa: F401  (imported now, not in the first solve)
+
+    while True:
+        try:
+            args = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            reply = ("ok", _solve_in_worker(*args))
+        except Exception as exc:  # the server answers 500, naming only the exception's type
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(reply)
+        except OSError:
+            return
+
+
+class _Worker:
+    """One solve process and the server's end of its pipe."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_solve_worker_main, args=(child, os.getpid()), daemon=True, name="solve-worker")
+        self.proc.start()
+        child.close()
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+
 class SolvePool:
     """At most ``max_solves`` solves run, ``max_queue`` more wait; the rest get 429.
 
-    The waiting is done here, not in the process pool (which would take a solve to run as soon
-    as it is queued): a solve waits for one of ``max_solves`` slots, and one whose client goes
-    away while it waits is dropped and never runs. One already running runs on to its time
-    limit (at most ``--max-time-limit``)."""
+    Each solve runs in one of ``max_solves`` worker processes of this pool's own (started on
+    demand by the event loop's thread). A solve waits for a slot here, and one whose client goes
+    away while it waits is dropped and never runs; one whose client goes away while it runs is
+    stopped: its worker is killed (and waited for) and a fresh one takes its place at once, so
+    the slot is free for the next solve within a poll (0.25 s) and the worker's start."""
+
+    POLL = 0.25  # seconds between checks that a waiting or running solve's client is still there
 
     def __init__(self, limits: Limits):
         self.limits = limits
-        self.pool = self._new_pool()
+        self.idle: list[_Worker] = []
+        self.busy: set[_Worker] = set()
+        self.closed = False
         self.in_flight = 0
         self.lock = threading.Lock()
         self.slots = asyncio.Semaphore(limits.max_solves)  # bound to the event loop at first use
@@ -271,7 +313,7 @@ class SolvePool:
         """Wait for a free solver; False if ``gone()`` says the client went away first."""
         while True:
             try:
-                await asyncio.wait_for(self.slots.acquire(), timeout=None if gone is None else 0.25)
+                await asyncio.wait_for(self.slots.acquire(), timeout=None if gone is None else self.POLL)
                 return True
             except asyncio.TimeoutError:
                 if await gone():
@@ -286,53 +328,69 @@ class SolvePool:
             self.in_flight += 1
         try:
             limit = min(req.time_limit or self.limits.max_time_limit, self.limits.max_time_limit)
-            doc = req.instance.model_dump(mode="json")
+            args = (req.instance.model_dump(mode="json"), req.objective.value if req.objective else None, limit, req.mip_gap)
             try:
                 if not await self._slot(gone):
                     log.warning("a waiting solve was dropped: its client went away before it started")
                     raise ServiceError(499, "the client went away before the solve started")
                 try:
-                    fut = self.pool.submit(_solve_in_worker, doc, req.objective.value if req.objective else None, limit, req.mip_gap)
-                    return await asyncio.wrap_future(fut)
+                    return await self._run(args, gone)
                 finally:
                     self.slots.release()
             except asyncio.CancelledError:  # uvicorn cancels what runs past the shutdown's grace period
                 raise ServiceError(503, "the server is shutting down; retry the solve") from None
-            except BrokenProcessPool:  # a solver process died (killed, out of memory): a fresh pool for the next request
-                with self.lock:
-                    self.pool.shutdown(wait=False, cancel_futures=True)
-                    self.pool = self._new_pool()
-                raise ServiceError(503, "a solver process died during this solve; retry") from None
         finally:
             with self.lock:
                 self.in_flight -= 1
 
-    def _new_pool(self) -> ProcessPoolExecutor:
-        # the workers are started by the thread that submits, the event loop's (the main thread):
-        # PR_SET_PDEATHSIG fires when it ends, that is with the server
-        return ProcessPoolExecutor(max_workers=self.limits.max_solves, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_solve_worker_init, initargs=(os.getpid(),))
+    async def _run(self, args: tuple, gone) -> str:
+        """One solve in a worker of its own while it runs; the reply, or ServiceError 499 (the
+        client went away: the worker was killed) or 503 (the worker died)."""
+        with self.lock:
+            if self.closed:
+                raise ServiceError(503, "the server is shutting down; retry the solve")
+            worker = self.idle.pop() if self.idle else _Worker()
+            self.busy.add(worker)
+        worker.conn.send(args)
+        reply = asyncio.ensure_future(asyncio.to_thread(worker.conn.recv))
+        while not (await asyncio.wait({reply}, timeout=None if gone is None else self.POLL))[0]:
+            if await gone():
+                self._replace(worker)
+                with contextlib.suppress(Exception):
+                    await reply  # the pipe's reader ends with the worker
+                log.warning("a running solve was stopped: its client went away")
+                raise ServiceError(499, "the client went away; its solve was stopped")
+        try:
+            kind, value = reply.result()
+        except (EOFError, OSError):  # the worker died (killed, out of memory): a fresh one for the next solve
+            self._replace(worker)
+            raise ServiceError(503, "a solver process died during this solve; retry") from None
+        with self.lock:
+            self.busy.discard(worker)
+            (worker.kill() if self.closed else self.idle.append(worker))
+        if kind != "ok":
+            raise RuntimeError(value)
+        return value
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill a busy worker, wait for it, and start its successor (from this, the event loop's
+        thread) so that the next solve does not wait for a process to start."""
+        worker.kill()
+        with self.lock:
+            self.busy.discard(worker)
+            if not self.closed:
+                self.idle.append(_Worker())
 
     def close(self, grace: float = GRACE) -> None:
-        """Cancel the waiting solves, let the workers exit (a solve still running gets ``grace``
-        seconds), end the stragglers, and wait for every worker and the pool's threads."""
+        """Let the workers exit (an idle one at once, one still solving gets ``grace`` seconds),
+        end the stragglers, and wait for every one."""
         with self.lock:
-            pool, self.pool = self.pool, None
-        if pool is None:
-            return
-        # the pool has no public handle on these: its workers, and the threads holding its queues
-        workers = list((getattr(pool, "_processes", None) or {}).values())
-        threads = [t for t in (getattr(pool, "_executor_manager_thread", None),
-                               getattr(getattr(pool, "_call_queue", None), "_thread", None)) if t is not None]
-        pool.shutdown(wait=False, cancel_futures=True)  # (it forgets its thread: no later shutdown joins it)
-        _end(workers, grace, terminate_first=False)
-        for t in threads:
-            t.join(grace)
-        # The queues' semaphores are unregistered from the resource tracker when the last reference
-        # goes, which a finished thread drops only as its OS thread ends: wait for that, so that
-        # stopping the tracker next never races an unregistration (which would start a new one).
-        _os_threads_ended(threads, grace)
-        del pool, threads
+            self.closed = True
+            workers, self.idle = [*self.idle, *self.busy], []
+            self.busy = set()
+        for w in workers:
+            w.conn.close()  # an idle worker reads the end of its pipe; a busy one fails to send its reply
+        _end([w.proc for w in workers], grace, terminate_first=False)
         gc.collect()
 
 
@@ -472,14 +530,6 @@ class JobStore:
                     continue
             self._progress[job] = (pos + end, seen)
             return len(seen)
-
-
-def _os_threads_ended(threads: list[threading.Thread], timeout: float) -> None:
-    """Wait until the OS threads of these (finished) Python threads are gone (Linux /proc)."""
-    deadline = time.monotonic() + timeout
-    for t in threads:
-        while t.native_id is not None and os.path.exists(f"/proc/self/task/{t.native_id}") and time.monotonic() < deadline:
-            time.sleep(0.002)
 
 
 def _die_with_parent(parent: int | None = None) -> None:
