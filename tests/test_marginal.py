@@ -252,3 +252,74 @@ def test_random_plans_with_lots_and_resale_verify(chunk):
     seeds = list(range(60))[chunk::2]
     solve_and_verify(seeds, random_lots_instance, verify)
     solve_and_verify(seeds, random_lots_horizon_instance, verify_horizon)
+
+
+# --------------------------------------------------------------------------- where they are asked for
+
+
+def test_the_command_line_reports_them_and_can_skip_them(tmp_path):
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from optimizer.interfaces.cli import app
+
+    inst = tiny(grid_power_mw=205.05, liquid_cooling_mw=1000.0)
+    inst["facility"]["halls"][0]["rack_slots"] = 5000
+    inst["hardware"] = [gpu(capex=0.0)]
+    inst["tiers"] = [tier("paid", 10, 1.0)]
+    inst["objective"] = "revenue"
+    path = tmp_path / "i.yaml"
+    path.write_text(yaml.safe_dump(inst))
+    runner = CliRunner()
+    on = json.loads(runner.invoke(app, ["solve", str(path), "--json"]).output)
+    grid = next(v for v in on["marginal_values"] if v["limit"] == "facility_power")
+    assert grid["value_up"] == pytest.approx(21 * 10_000 * YEAR_MTOK / 2.0505)
+    off = json.loads(runner.invoke(app, ["solve", str(path), "--json", "--no-marginal-values"]).output)
+    assert off["marginal_values"] == []
+
+
+def test_a_sweep_asks_for_them_and_gets_columns(tmp_path):
+    """Off by default in sweeps (they multiply the work); `marginal_values: true` adds one column
+    per limit and direction, the same figures as a solve."""
+    import yaml
+
+    from optimizer.analysis.sweeps import sweep
+
+    inst = tiny(grid_power_mw=205.05, liquid_cooling_mw=1000.0)
+    inst["facility"]["halls"][0]["rack_slots"] = 5000
+    inst["hardware"] = [gpu(capex=0.0)]
+    inst["tiers"] = [tier("paid", 10, 1.0)]
+    inst["objective"] = "revenue"
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(inst))
+    spec = {"base": "base.yaml", "parameters": [{"path": "tiers[paid].price_usd_per_mtok", "values": [1.0, 2.0]}]}
+    (tmp_path / "plain.yaml").write_text(yaml.safe_dump(spec))
+    plain = sweep(tmp_path / "plain.yaml", tmp_path / "plain.csv")
+    assert not [c for c in plain.columns if c.startswith("marginal_value")]
+    (tmp_path / "asked.yaml").write_text(yaml.safe_dump({**spec, "marginal_values": True}))
+    asked = sweep(tmp_path / "asked.yaml", tmp_path / "asked.csv")
+    per_mw = 21 * 10_000 * YEAR_MTOK / 2.0505
+    assert list(asked["marginal_value_up[facility_power]"]) == pytest.approx([per_mw, 2 * per_mw])
+
+
+def test_the_service_reports_them_unless_asked_not_to(tmp_path):
+    """POST /v1/solve: on by default, the same figure as the library; off with marginal_values false."""
+    import httpx
+
+    from test_service import Server
+
+    inst = tiny(grid_power_mw=205.05, liquid_cooling_mw=1000.0)
+    inst["facility"]["halls"][0]["rack_slots"] = 5000
+    inst["hardware"] = [gpu(capex=0.0)]
+    inst["tiers"] = [tier("paid", 10, 1.0)]
+    inst["objective"] = "revenue"
+    server = Server(tmp_path / "data")
+    try:
+        on = httpx.post(server.url + "/v1/solve", json={"instance": inst}, timeout=120).json()
+        grid = next(v for v in on["marginal_values"] if v["limit"] == "facility_power")
+        assert grid["value_up"] == pytest.approx(21 * 10_000 * YEAR_MTOK / 2.0505)
+        off = httpx.post(server.url + "/v1/solve", json={"instance": inst, "marginal_values": False}, timeout=120).json()
+        assert off["marginal_values"] == []
+    finally:
+        server.stop()

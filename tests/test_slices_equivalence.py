@@ -89,7 +89,7 @@ def test_shipped_instances_same_with_equal_slices(path):
         # primary's own time, on a loaded machine) it keeps its best plan, which depends on timing
         a = optimizer.solve(inst, objective=objective, mip_gap=1e-9, tie_break_time=600)
         b = optimizer.solve(cut, objective=objective, mip_gap=1e-9, tie_break_time=600)
-        assert a.tie_break_gap in (None, 0.0) or a.tie_break_gap <= 1e-9, a.tie_break_gap
+        assert not [w for w in a.warnings + b.warnings if "tie-break stopped at its time budget" in w]
         assert_same(a, b)
         if b.has_plan:
             (verify_horizon if b.periods else verify)(cut, b.model_dump(mode="json"))

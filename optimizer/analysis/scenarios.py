@@ -41,7 +41,7 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..errors import InputError, Issue, element_path, format_loc
@@ -183,6 +183,8 @@ class SweepOptions(_Strict):
     seed: Annotated[int, NUMBER] = 0
     time_limit: Annotated[float, Field(gt=0), NUMBER] | None = None
     mip_gap: Fraction | None = None
+    marginal_values: StrictBool = Field(False, description="each point also re-solved with every site limit moved 1% "
+                                        "(section 14; about 2 solves per limit, so off unless asked)")
     parameters: list[Parameter] = Field(default_factory=list)
     scenarios: list[Scenario] = Field(default_factory=list)
 

@@ -51,7 +51,7 @@ def solve_point(base: dict, spec: SweepSpec, point: Point) -> dict[str, Any]:
         return row
     try:
         sol = solve(inst, objective=spec.objective.value if spec.objective else None,
-                    time_limit=spec.time_limit, mip_gap=spec.mip_gap, threads=1)
+                    time_limit=spec.time_limit, mip_gap=spec.mip_gap, threads=1, marginal_values=spec.marginal_values)
     except Exception as exc:  # a solver failure is a row, never the end of the sweep
         row.update(status="error", message=f"{type(exc).__name__}: {exc}")
         return row
@@ -85,6 +85,9 @@ def solve_point(base: dict, spec: SweepSpec, point: Point) -> dict[str, Any]:
             row[f"tokens_per_s[{t.tier}]"] = t.tokens_per_s
         row["fabric"] = f"{sol.fabric.option}:{sol.fabric.switch_tiers}" if sol.fabric else ""
         row.update(slice_columns(sol.slices, inst))
+    for v in sol.marginal_values:  # asked for (marginal_values: true): per unit of the limit, in objective_unit
+        row[f"marginal_value_up[{v.limit}]"] = v.value_up
+        row[f"marginal_value_down[{v.limit}]"] = v.value_down
     return row
 
 

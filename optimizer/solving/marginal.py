@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import copy
 import math
+import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
@@ -143,12 +145,15 @@ def _racks(sol) -> dict[str, int]:
 
 
 def _solve_one(args) -> tuple[str, float | None, dict[str, int]]:
-    doc, objective, gap, time_limit = args
+    doc, objective, gap, deadline = args
     from .engine import solve
 
     if doc is None:
         return "not possible", None, {}
-    sol = solve(doc, objective=objective, mip_gap=gap, time_limit=time_limit, marginal_values=False)
+    left = None if deadline is None else deadline - time.time()
+    if left is not None and left <= 0.01:
+        return "time_limit", None, {}
+    sol = solve(doc, objective=objective, mip_gap=gap, time_limit=left, marginal_values=False)
     return sol.status, (sol.objective.value if sol.has_plan else None), _racks(sol) if sol.has_plan else {}
 
 
@@ -157,15 +162,20 @@ def marginal_values(inst: Instance, objective: str, objective_unit: str, mip_gap
     """Every site limit of ``inst`` moved by Δ up and down and solved again (section 14).
 
     ``jobs`` re-solves run at once (default: the machine's cores, at most the number of
-    re-solves); ``time_limit`` bounds each re-solve."""
+    re-solves; one inside a worker process, a sweep's or the service's, which may not start
+    its own); ``time_limit`` bounds them all: a re-solve with no time left is not run
+    (status ``time_limit``, no value)."""
     doc = inst.model_dump(mode="python", exclude_none=False)
     moves = _moves(doc)
     if not moves:
         return []
     gap = min(mip_gap, GAP)
-    tasks = [(doc, objective, gap, time_limit)]
+    deadline = None if time_limit is None else time.time() + time_limit
+    tasks = [(doc, objective, gap, deadline)]
     for i in range(len(moves)):
-        tasks += [(_moved(doc, i, +1.0), objective, gap, time_limit), (_moved(doc, i, -1.0), objective, gap, time_limit)]
+        tasks += [(_moved(doc, i, +1.0), objective, gap, deadline), (_moved(doc, i, -1.0), objective, gap, deadline)]
+    if jobs is None and multiprocessing.current_process().name != "MainProcess":
+        jobs = 1
     workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
