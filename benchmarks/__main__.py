@@ -1,8 +1,8 @@
-"""python -m benchmarks: solve scaling per size, then sweep throughput, in one run."""
+"""python -m benchmarks: solve scaling per size, sweep throughput, then slice scaling, in one run."""
 
 import sys
 
-from benchmarks import solve_scaling, sweep_throughput
+from benchmarks import slice_scaling, solve_scaling, sweep_throughput
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
@@ -10,3 +10,5 @@ if __name__ == "__main__":
     solve_scaling.main()
     sys.argv = [sys.argv[0], "--points", "200"]
     sweep_throughput.main()
+    sys.argv = [sys.argv[0]]
+    slice_scaling.main()

@@ -20,3 +20,32 @@ def test_solve_scaling_smoke():
     assert row["variables"] > 0 and row["peak_mb"] > 0 and row["floor"]["peak_mb"] > 0
     for key in ("validate_s", "preprocess_s", "build_s", "handover_s", "highs_s", "extract_report_s"):
         assert 0 <= row[key] <= row["total_s"]
+
+
+def test_slice_scaling_smoke():
+    from benchmarks.slice_scaling import measure
+
+    (row,) = measure([4], size="small", time_limit=60)
+    assert row["status"] == "optimal" and row["slices"] == 4
+    assert row["captured_objective"] == row["objective"]  # the floor was handed the models of this very solve
+    runs = row["floor"]["runs"]
+    assert [r["stage"] for r in runs[:2]] == ["primary", "tie-break"] and runs[0]["status"] == "Optimal"
+    assert runs[1]["mip_start"] and not runs[0]["mip_start"]
+    assert all(r["threads"] == 1 and r["mip_rel_gap"] == 1e-4 for r in runs)  # the same options on both sides
+    assert row["build_total_s"] == row["preprocess_s"] + row["build_s"] + row["handover_s"]
+    for key in ("validate_s", "build_total_s", "highs_s", "extract_s", "check_s"):
+        assert 0 <= row[key] <= row["total_s"]
+    assert row["ratio_primary"] > 0 and row["ratio_stages"] > 0
+
+
+def test_slices_of_the_day_are_valid_and_not_copies():
+    from benchmarks.generate import SIZES, synthetic, with_slices
+    from optimizer import load_instance
+
+    for n in (1, 4, 12, 24):
+        inst = load_instance(with_slices(synthetic(*SIZES["small"]), n))
+        assert len(inst.slices) == n and sum(s.hours for s in inst.slices) == 8760
+    inst = with_slices(synthetic(*SIZES["small"]), 24)
+    for values in (inst["facility"]["electricity_usd_per_mwh"], inst["facility"]["grid_power_mw"],
+                   next(t["max_tokens_per_s"] for t in inst["tiers"] if isinstance(t.get("max_tokens_per_s"), dict))):
+        assert len(set(values.values())) > 1
