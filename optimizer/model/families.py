@@ -186,7 +186,9 @@ def add_slice_variables(b, m, d: Data, tight: bool = True) -> None:
 
 
 def _mw(d: Data) -> dict:
-    return {h: d.rack_kw[i] / 1000.0 for i, h in enumerate(d.hardware)}
+    """MW per rack, as Python floats: a numpy number times a Pyomo variable is many times slower
+    than a float times one (168,000 products at 4 slices of the large benchmark instance)."""
+    return {h: float(d.rack_kw[i]) / 1000.0 for i, h in enumerate(d.hardware)}
 
 
 def add_expressions(m, d: Data) -> None:
@@ -233,8 +235,7 @@ def add_slice_expressions(b, m, d: Data, j: int) -> None:
         """MW drawn by hardware h's racks in this slice (v1's p_h n_h when beta_h = 1)."""
         if beta[h] >= 1.0:
             return mw[h] * m.racks[h]
-        busy = sum(b.x[c] for c in m.cells_by_hardware[h])
-        return mw[h] * beta[h] * m.racks[h] + mw[h] * (1.0 - beta[h]) * busy
+        return mw[h] * beta[h] * m.racks[h] + mw[h] * (1.0 - beta[h]) * b.busy[h]
 
     b.q = pyo.Expression(m.T, rule=lambda b, t: b.qa[t] + b.qd[t])
     b.busy = pyo.Expression(m.H, rule=lambda b, h: sum(b.x[c] for c in m.cells_by_hardware[h]))
@@ -341,12 +342,12 @@ def add_output(b, m, d: Data) -> None:
     """
     hi = {h: i for i, h in enumerate(d.hardware)}
     ti = {t: k for k, t in enumerate(d.tiers)}
-    A = d.A / d.scale.tokens
-    Dc = d.Dc / d.scale.tokens
-    Pt = d.coefficient("prefill") / d.scale.tokens
+    A = (d.A / d.scale.tokens).tolist()  # Python floats (see _mw)
+    Dc = (d.Dc / d.scale.tokens).tolist()
+    Pt = (d.coefficient("prefill") / d.scale.tokens).tolist()
 
     def supply(t, role, coef):
-        return sum(coef[hi[c[0]], ti[t]] * b.x[c] for c in m.cells_by_tier[t] if c[2] == role)
+        return sum(coef[hi[c[0]]][ti[t]] * b.x[c] for c in m.cells_by_tier[t] if c[2] == role)
 
     b.aggregated_output = pyo.Constraint(m.T, rule=lambda b, t: b.qa[t] <= supply(t, "aggregated", A))
     b.decode_output = pyo.Constraint(m.T, rule=lambda b, t: b.qd[t] <= supply(t, "decode", Dc))
