@@ -28,6 +28,7 @@ from generate import OBJECTIVES, random_instance, random_sliced_horizon_instance
 from helpers import solve_and_verify
 from optimizer.model.schema import SLICED, Instance, is_slice_map
 from optimizer.solving import engine
+from optimizer.solving.engine import SECOND_STAGE_TOL
 from verifier import verify, verify_horizon
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,12 +68,27 @@ def rack_totals(sol) -> dict:
     return {k: v for k, v in out.items() if v}
 
 
-def assert_same(a, b, rel: float = 1e-8) -> None:
+def assert_same(a, b, rel: float = 2 * SECOND_STAGE_TOL) -> None:
+    """Same status, objective and racks. The objective within the tie-break's hold (section 7:
+    the primary is held within 1e-6 of z* while COST is minimised, so each side's reported plan
+    may sit anywhere in that band: 9e-7 apart on the roadmap with highspy 1.13)."""
     assert b.status == a.status, (a.message, b.message)
     if not a.has_plan:
         return
     assert b.objective.value == pytest.approx(a.objective.value, rel=rel, abs=1e-9)
-    assert rack_totals(b) == rack_totals(a)
+    if b.objective.value == pytest.approx(a.objective.value, rel=1e-9, abs=1e-9):
+        assert rack_totals(b) == rack_totals(a)
+        return
+    # two points of the tie-break's band (highspy 1.13 on the roadmap's profit: one Vera Rubin
+    # rack apart, 9e-7 of the NPV): then the tie-break's own figure must agree, F for profit and
+    # min_cost, COST otherwise (MODEL.md section 7; the closing note of issue 12 proposes an
+    # absolute hold so that racks are unique)
+    mean_f = [getattr(x.metrics, "mean_facility_power_mw", None) or x.metrics.facility_power_mw for x in (a, b)]
+    cost = [getattr(x.metrics, "discounted_cost_usd", None) or x.metrics.cost_usd_per_year for x in (a, b)]
+    if a.objective.name in ("profit", "min_cost"):
+        assert mean_f[1] == pytest.approx(mean_f[0], rel=1e-5, abs=1e-6)
+    else:
+        assert cost[1] == pytest.approx(cost[0], rel=1e-5, abs=1e-3)
 
 
 SHIPPED = sorted((ROOT / "instances").glob("*.yaml"))
@@ -81,7 +97,7 @@ SHIPPED = sorted((ROOT / "instances").glob("*.yaml"))
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_shipped_instances_same_with_equal_slices(path):
     """Every shipped instance under every objective, exact (MIP gap 1e-9): the same objective
-    within 1e-8 and the same racks per hardware (and vintage)."""
+    (within the tie-break's hold) and the same racks per hardware (and vintage)."""
     inst = optimizer.load_instance(path)
     cut = optimizer.load_instance(equal_slices(inst))
     for objective in OBJECTIVES:
