@@ -16,23 +16,34 @@ def by_limit(sol):
     return {v.limit: v for v in sol.marginal_values}
 
 
+def grid_instance() -> dict:
+    """The grid of the test below: 205.05 MW, racks of 100 kW selling 10,000 tokens/s at 1 USD/Mtok
+    with no cap and no capex, the revenue objective."""
+    inst = tiny(grid_power_mw=205.05, liquid_cooling_mw=1000.0)
+    inst["objective"] = "revenue"
+    inst["facility"]["halls"][0]["rack_slots"] = 5000
+    inst["hardware"] = [gpu(capex=0.0)]
+    inst["tiers"] = [tier("paid", 10, 1.0)]
+    return inst
+
+
+PER_MW = 21 * 10_000 * YEAR_MTOK / 2.0505  # USD/yr per MW on grid_instance: 21 racks per 1% of its grid
+
+
 def test_a_grid_the_dual_prices_at_zero_is_worth_a_rack_per_tenth_of_a_mw():
     """205.05 MW of grid, racks of 100 kW that each sell 10,000 tokens/s at 1 USD/Mtok (315,360
     USD/yr): 2,050 racks stand and 0.05 MW is left, so with the racks fixed the grid has no price
     (the LP dual is 0). Δ = 1% of 205.05 = 2.0505 MW. Raised, 207.1005 MW holds 2,071 racks: 21
     more, 21 x 315,360 = 6,622,560 USD/yr, or 3,229,729 USD/yr per MW. Lowered, 202.9995 MW holds
     2,029 racks: 21 fewer, the same amount per MW lost."""
-    inst = tiny(grid_power_mw=205.05, liquid_cooling_mw=1000.0)
-    inst["facility"]["halls"][0]["rack_slots"] = 5000
-    inst["hardware"] = [gpu(capex=0.0)]
-    inst["tiers"] = [tier("paid", 10, 1.0)]
+    inst = grid_instance()
     sol = optimizer.solve(inst, objective="revenue", marginal_values=True)
     assert sum(r.count for r in sol.racks) == 2050
     assert {p.constraint: p.value for p in sol.shadow_prices}.get("facility_power", 0.0) == 0.0
     grid = by_limit(sol)["facility_power"]
     assert grid.delta == pytest.approx(2.0505)
-    assert grid.value_up == pytest.approx(21 * 10_000 * YEAR_MTOK / 2.0505)
-    assert grid.value_down == pytest.approx(-21 * 10_000 * YEAR_MTOK / 2.0505)
+    assert grid.value_up == pytest.approx(PER_MW)
+    assert grid.value_down == pytest.approx(-PER_MW)
     assert grid.racks_up == {"g": 21} and grid.racks_down == {"g": -21}
     assert grid.objective_unit == "USD/yr per MW"
     # the slots (5,000) are far from binding: worth nothing either way
@@ -119,12 +130,9 @@ def test_reports_lead_with_what_one_more_mw_is_worth():
     from optimizer.outputs.document import to_html, to_markdown
     from optimizer.outputs.report import to_text
 
-    inst = tiny(grid_power_mw=205.05, liquid_cooling_mw=1000.0)
-    inst["facility"]["halls"][0]["rack_slots"] = 5000
-    inst["hardware"] = [gpu(capex=0.0)]
-    inst["tiers"] = [tier("paid", 10, 1.0)]
+    inst = grid_instance()
     sol = optimizer.solve(inst, objective="revenue", marginal_values=True)
-    worth = f"${21 * 10_000 * YEAR_MTOK / 2.0505 / 1e6:.3g}M/yr"
+    worth = f"${PER_MW / 1e6:.3g}M/yr"
     text = to_text(sol, 200)
     assert f"one more MW of grid power is worth {worth}; one fewer costs {worth}" in text
     assert "What each limit is worth" in text and "hall_slots[a]" in text
@@ -265,17 +273,13 @@ def test_the_command_line_reports_them_and_can_skip_them(tmp_path):
 
     from optimizer.interfaces.cli import app
 
-    inst = tiny(grid_power_mw=205.05, liquid_cooling_mw=1000.0)
-    inst["facility"]["halls"][0]["rack_slots"] = 5000
-    inst["hardware"] = [gpu(capex=0.0)]
-    inst["tiers"] = [tier("paid", 10, 1.0)]
-    inst["objective"] = "revenue"
+    inst = grid_instance()
     path = tmp_path / "i.yaml"
     path.write_text(yaml.safe_dump(inst))
     runner = CliRunner()
     on = json.loads(runner.invoke(app, ["solve", str(path), "--json"]).output)
     grid = next(v for v in on["marginal_values"] if v["limit"] == "facility_power")
-    assert grid["value_up"] == pytest.approx(21 * 10_000 * YEAR_MTOK / 2.0505)
+    assert grid["value_up"] == pytest.approx(PER_MW)
     off = json.loads(runner.invoke(app, ["solve", str(path), "--json", "--no-marginal-values"]).output)
     assert off["marginal_values"] == []
 
@@ -287,11 +291,7 @@ def test_a_sweep_asks_for_them_and_gets_columns(tmp_path):
 
     from optimizer.analysis.sweeps import sweep
 
-    inst = tiny(grid_power_mw=205.05, liquid_cooling_mw=1000.0)
-    inst["facility"]["halls"][0]["rack_slots"] = 5000
-    inst["hardware"] = [gpu(capex=0.0)]
-    inst["tiers"] = [tier("paid", 10, 1.0)]
-    inst["objective"] = "revenue"
+    inst = grid_instance()
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(inst))
     spec = {"base": "base.yaml", "parameters": [{"path": "tiers[paid].price_usd_per_mtok", "values": [1.0, 2.0]}]}
     (tmp_path / "plain.yaml").write_text(yaml.safe_dump(spec))
@@ -299,8 +299,7 @@ def test_a_sweep_asks_for_them_and_gets_columns(tmp_path):
     assert not [c for c in plain.columns if c.startswith("marginal_value")]
     (tmp_path / "asked.yaml").write_text(yaml.safe_dump({**spec, "marginal_values": True}))
     asked = sweep(tmp_path / "asked.yaml", tmp_path / "asked.csv")
-    per_mw = 21 * 10_000 * YEAR_MTOK / 2.0505
-    assert list(asked["marginal_value_up[facility_power]"]) == pytest.approx([per_mw, 2 * per_mw])
+    assert list(asked["marginal_value_up[facility_power]"]) == pytest.approx([PER_MW, 2 * PER_MW])
 
 
 def test_the_service_reports_them_unless_asked_not_to(tmp_path):
@@ -309,16 +308,12 @@ def test_the_service_reports_them_unless_asked_not_to(tmp_path):
 
     from test_service import Server
 
-    inst = tiny(grid_power_mw=205.05, liquid_cooling_mw=1000.0)
-    inst["facility"]["halls"][0]["rack_slots"] = 5000
-    inst["hardware"] = [gpu(capex=0.0)]
-    inst["tiers"] = [tier("paid", 10, 1.0)]
-    inst["objective"] = "revenue"
+    inst = grid_instance()
     server = Server(tmp_path / "data")
     try:
         on = httpx.post(server.url + "/v1/solve", json={"instance": inst}, timeout=120).json()
         grid = next(v for v in on["marginal_values"] if v["limit"] == "facility_power")
-        assert grid["value_up"] == pytest.approx(21 * 10_000 * YEAR_MTOK / 2.0505)
+        assert grid["value_up"] == pytest.approx(PER_MW)
         off = httpx.post(server.url + "/v1/solve", json={"instance": inst, "marginal_values": False}, timeout=120).json()
         assert off["marginal_values"] == []
     finally:
