@@ -337,11 +337,11 @@ def test_the_value_of_one_more_mw_is_the_one_the_readme_gives():
     """The Instances section says what one more MW of grid is worth on the 1 GW instance; solving
     it with marginal values gives that figure (to the three digits shown)."""
     import optimizer
-    from optimizer.solving.marginal import headline
+    from optimizer.outputs.report import marginal_headline
 
     said = re.search(r"one more MW of grid is worth \$(\d+)M/yr", section("Instances"))
     assert said, "the Instances section gives the value of one more MW"
     sol = optimizer.solve(ROOT / "instances" / "gtc2026-1gw.yaml", marginal_values=True)
     grid = next(v for v in sol.marginal_values if v.limit == "facility_power")
     assert round(grid.value_up / 1e6) == int(said[1])
-    assert f"${said[1]}M/yr" in headline(sol.marginal_values, True)
+    assert f"${said[1]}M/yr" in marginal_headline(sol)

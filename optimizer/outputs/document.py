@@ -201,8 +201,9 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
             ["profit", f"{money(m.profit_usd_per_year)}/yr"], ["capex", money(m.capex_usd)],
             [f"tokens{mean}", f"{num(m.tokens_per_s)} tokens/s"], ["tokens per joule", f"{num(m.tokens_per_joule)} tokens/J"],
             [f"facility power{mean}", f"{num(m.facility_power_mw)} MW"], *_busiest(sol)])]
-    if marginal_headline(sol):
-        head.append(("p", marginal_headline(sol)[0].upper() + marginal_headline(sol)[1:] + "."))
+    worth = marginal_headline(sol)
+    if worth:
+        head.append(("p", worth[0].upper() + worth[1:] + "."))
     out.append(("headline", "Headline", head))
     out += _warnings(sol)
     if sol.diagnosis is not None:

@@ -323,7 +323,7 @@ def horizon_sections(sol: Solution) -> list:
         + (f" + resale {money(m.discounted_resale_usd)}" if m.discounted_resale_usd else ""),
         f"purchases {money(m.capex_usd)} (undiscounted); {num(m.mean_tokens_per_s)} tokens/s on average, {num(m.tokens_per_joule)} tokens/J, "
         f"{num(m.mean_facility_power_mw)} MW on average",
-        *([escape(marginal_headline(sol))] if marginal_headline(sol) else []),
+        *[escape(line) for line in [marginal_headline(sol)] if line],
         f"solved in {sol.solve_seconds:.2f} s; model {size.variables} variables ({size.integer_variables} integer), {size.constraints} constraints",
     ]
     out: list = [Panel("\n".join(lines), title="multi-year plan")]
@@ -396,7 +396,7 @@ def sections(sol: Solution) -> list:
         f"objective [bold]{obj.name}[/bold] ({obj.sense}) = [bold]{num(obj.value)} {obj.unit}[/bold], MIP gap {gap}",
         f"revenue {money(m.revenue_usd_per_year)}/yr, cost {money(m.cost_usd_per_year)}/yr, profit {money(m.profit_usd_per_year)}/yr, capex {money(m.capex_usd)}",
         headline_tokens(sol),
-        *([escape(marginal_headline(sol))] if marginal_headline(sol) else []),
+        *[escape(line) for line in [marginal_headline(sol)] if line],
         f"solved in {sol.solve_seconds:.2f} s; model {size.variables} variables ({size.integer_variables} integer), {size.constraints} constraints"
         + (f"; {sol.dinkelbach_iterations} Dinkelbach iterations" if sol.dinkelbach_iterations else ""),
         solved_with(sol),
@@ -475,10 +475,32 @@ def _warned(parts: list, warnings: list[str]) -> list:
 
 
 def marginal_headline(sol: Solution) -> str | None:
-    """The value of one more MW of grid power, by re-solving (section 14), for the headline."""
-    from ..solving.marginal import headline
+    """'one more MW of grid power is worth $316M/yr; one fewer costs $313M/yr' (section 14): the
+    grid limit worth the most (with slices, the slice named), for the headline."""
+    grid = [v for v in sol.marginal_values if v.limit.startswith("facility_power") and v.value_up is not None]
+    if not grid:
+        return None
+    v = max(grid, key=lambda g: abs(g.value_up))
+    where = "" if v.limit == "facility_power" else f" in slice {v.limit[len('facility_power['):-1]}"
+    unit = v.objective_unit.split(" per ")[0]
 
-    return headline(sol.marginal_values, "USD" in sol.objective.unit) if sol.marginal_values else None
+    def amount(x: float) -> str:
+        return _worth(x) + unit.replace("USD", "", 1) if "USD" in unit else f"{x:,.4g} {unit}"
+
+    text = f"one more MW of grid power{where} is worth {amount(v.value_up)}"
+    if v.value_down is not None:
+        text += f"; one fewer costs {amount(-v.value_down)}"
+    return text + " (re-solved, racks free to change)"
+
+
+def _worth(x: float) -> str:
+    """Money to three figures for a headline: $316M, $3.23M, $1.48k."""
+    a = abs(x)
+    sign = "-" if x < 0 else ""
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if a >= scale:
+            return f"{sign}${a / scale:,.3g}{suffix}"
+    return f"{sign}${a:,.3g}" if a else "$0"
 
 
 def marginal_table(sol: Solution) -> tuple[list[str], list[list[str]]]:

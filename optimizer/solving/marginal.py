@@ -26,14 +26,11 @@ the machine's cores (forked workers, one HiGHS thread each).
 from __future__ import annotations
 
 import copy
-import math
 import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import Any
-
 from pydantic import BaseModel, Field
 
 from ..model.schema import Instance, is_slice_map, is_year_map
@@ -107,12 +104,8 @@ def _parts(holder: dict, key: str) -> list[tuple[str | None, list]]:
     for s in slices:
         where = []
         for y, v in years:
-            if is_slice_map(v):
-                where.append((v, s))
-            elif y is None:  # cannot happen: a plain number has no slices
-                where.append((holder, key))
-            else:  # a year whose value is a plain number holds in every slice: it moves with each
-                where.append((value, y))
+            # a year whose value is a plain number holds in every slice: it moves with each
+            where.append((v, s) if is_slice_map(v) else (value, y))
         parts.append((s, where))
     return parts
 
@@ -201,37 +194,3 @@ def marginal_values(inst: Instance, objective: str, objective_unit: str, mip_gap
             racks_down=changed(down_racks) if down is not None else {}, status_up=up_status, status_down=down_status,
         ))
     return out
-
-
-def headline(values: list[MarginalValue], money: bool) -> str | None:
-    """'one more MW is worth $316M/yr; one fewer costs $318M/yr' for the grid (the first grid
-    limit, the busiest slice's when sliced is not known here: the largest value)."""
-    grid = [v for v in values if v.limit.startswith("facility_power") and v.value_up is not None]
-    if not grid:
-        return None
-    v = max(grid, key=lambda g: abs(g.value_up or 0.0))
-    where = "" if v.limit == "facility_power" else f" in slice {v.limit[len('facility_power['):-1]}"
-    unit = v.objective_unit.split(" per ")[0]
-
-    def amount(x):
-        if money:
-            return _money(x) + unit.replace("USD", "", 1)
-        return f"{x:,.4g} {unit}"
-
-    text = f"one more MW of grid power{where} is worth {amount(v.value_up)}"
-    if v.value_down is not None:
-        text += f"; one fewer costs {amount(-v.value_down)}"
-    return text + " (re-solved, racks free to change)"
-
-
-def _money(x: float) -> str:
-    a = abs(x)
-    sign = "-" if x < 0 else ""
-    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if a >= scale:
-            return f"{sign}${a / scale:,.3g}{suffix}"
-    return f"{sign}${a:,.3g}" if not math.isclose(a, 0.0) else "$0"
-
-
-def as_dict(values: list[MarginalValue]) -> list[dict[str, Any]]:
-    return [v.model_dump() for v in values]
