@@ -27,14 +27,14 @@ from .results import (
     ObjectiveValue,
     OBJECTIVE_UNITS,
     Solution,
-    binding_limits,
+    binding_rows,
     empty_solution,
     extract_horizon_plan,
     extract_plan,
     fill_slice_limits,
     model_size,
     objective_value,
-    shadow_prices,
+    price_rows,
 )
 from ..model.schema import Instance, Objective, load_instance
 from .highs import HighsAdapter, SolveResult, SolverOptions, fixed_integer_lps
@@ -379,9 +379,8 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
             units=units, hints=hints, model_size=size, solve_seconds=clock.elapsed(), solver_seconds=adapter.seconds,
             **provenance(options, adapter, warn),
         )
-    binding = binding_limits(m)
-    prices = shadow_prices(duals, objective, d.scale, HORIZON_UNITS if multi else None)
-    slice_limits = (duals, objective, d.scale, HORIZON_UNITS if multi else None)
+    binding = binding_rows(m)
+    prices = price_rows(duals, objective, d.scale, HORIZON_UNITS if multi else None)
     timings["extract"] = time.perf_counter() - t
     timings["highs"] = adapter.seconds + lp_seconds
     unit = units[objective][0]
@@ -395,8 +394,8 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         message=message,
         objective=ObjectiveValue(name=objective, sense=SENSE[objective], value=objective_value(objective, plan["metrics"]), unit=unit),
         mip_gap=gap,
-        binding=binding,
-        shadow_prices=prices,
+        binding=[row for _, row in binding],
+        shadow_prices=[price for _, price in prices],
         tie_break_gap=tie_gap,
         timings=timings,
         hints=hints if status != "optimal" else [],
@@ -407,7 +406,7 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         **provenance(options, adapter, warn),
         **plan,
     )
-    fill_slice_limits(sol, m, *slice_limits)
+    fill_slice_limits(sol, m, binding, prices)
     if instance is not None:
         t = time.perf_counter()
         problems = check_plan(instance, sol, d.scale, res, lam, max(options.mip_gap, gap or 0.0))

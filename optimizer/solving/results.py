@@ -588,18 +588,22 @@ def _year_tier(d: Data, k: int, rows: list[TierRow]) -> TierRow:
     )
 
 
-def fill_slice_limits(sol: "Solution", m, duals: dict, objective: str, scale: Scale, units: dict | None = None) -> None:
-    """Each slice's binding limits and shadow prices (section 12.4): the solution's own lists,
-    read per slice block (the capacity's and the year's rows belong to no slice)."""
+def fill_slice_limits(sol: "Solution", m, binding: list[tuple], prices: list[tuple]) -> None:
+    """Each slice's binding limits and shadow prices (section 12.4): the solution's own rows
+    (``binding_rows``, ``price_rows``), grouped by the slice block their constraint holds in (the
+    capacity's and the year's rows belong to no slice)."""
     targets = [(m, sol.slices)] if sol.slices else []
     if sol.periods:
         targets = [(m.period[p.year], p.slices) for p in sol.periods if p.slices]
+    if not targets:
+        return
+    by_block: dict[int, tuple[list, list]] = {}
+    for which, pairs in ((0, binding), (1, prices)):
+        for con, row in pairs:
+            by_block.setdefault(id(con.parent_block()), ([], []))[which].append(row)
     for blk, rows in targets:
         for row in rows:
-            sb = blk.slice[row.name]
-            row.binding = binding_limits(sb)
-            mine = {con: v for con, v in duals.items() if con.parent_block() is sb}
-            row.shadow_prices = shadow_prices(mine, objective, scale, units)
+            row.binding, row.shadow_prices = by_block.get(id(blk.slice[row.name]), ([], []))
 
 
 def objective_value(name: str, metrics: Metrics | HorizonMetrics) -> float:
@@ -630,6 +634,11 @@ def limit_constraints(m):
 
 def binding_limits(m, rel_tol: float = 1e-6) -> list[LimitRow]:
     """Limits whose slack is zero (within rel_tol of the limit) in the current plan."""
+    return [row for _, row in binding_rows(m, rel_tol)]
+
+
+def binding_rows(m, rel_tol: float = 1e-6) -> list[tuple]:
+    """(constraint, LimitRow) of :func:`binding_limits`, so that rows can be grouped by block."""
     rows = []
     for con in limit_constraints(m):
         fam = family(con)
@@ -645,13 +654,18 @@ def binding_limits(m, rel_tol: float = 1e-6) -> list[LimitRow]:
                 continue
             b = _v(bound)
             if abs(body - b) <= rel_tol * max(1.0, abs(b)):
-                rows.append(LimitRow(constraint=label(con), usage=body * scale, limit=b * scale, unit=unit))
+                rows.append((con, LimitRow(constraint=label(con), usage=body * scale, limit=b * scale, unit=unit)))
                 break
     return rows
 
 
 def shadow_prices(duals: dict, objective: str, scale: Scale, units: dict | None = None) -> list[ShadowPrice]:
     """Duals (internal units) -> planner units: objective unit per unit of the limit."""
+    return [price for _, price in price_rows(duals, objective, scale, units)]
+
+
+def price_rows(duals: dict, objective: str, scale: Scale, units: dict | None = None) -> list[tuple]:
+    """(constraint, ShadowPrice) of :func:`shadow_prices`, largest first."""
     obj_unit, obj_kind = (units or OBJECTIVE_UNITS)[objective]
     if objective == "tokens_per_watt":  # the dual LP's objective is TOK - lambda F, in tokens/s
         obj_unit, obj_kind = ("tokens/s (year-weighted mean)" if units else "tokens/s"), "tokens"
@@ -665,8 +679,8 @@ def shadow_prices(duals: dict, objective: str, scale: Scale, units: dict | None 
         v = float(val) * obj_scale / row_factor(con, kind)
         if not math.isfinite(v):
             continue
-        out.append(ShadowPrice(constraint=label(con), value=0.0 if abs(v) < 1e-12 else v, unit=f"{obj_unit} per {per}"))
-    out.sort(key=lambda s: -abs(s.value))
+        out.append((con, ShadowPrice(constraint=label(con), value=0.0 if abs(v) < 1e-12 else v, unit=f"{obj_unit} per {per}")))
+    out.sort(key=lambda pair: -abs(pair[1].value))
     return out
 
 
