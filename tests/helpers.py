@@ -63,3 +63,41 @@ def solve_and_verify(seeds, make, check) -> None:
                 raise AssertionError(f"seed {seed} ({data['objective']}): {exc}") from None
         else:
             assert sol.metrics is None and sol.racks == [] and sol.periods == [] and sol.objective.value is None
+
+
+def hand_worked(*modules) -> list[tuple[str, object]]:
+    """(name, function) of every hand-worked test of ``modules`` that takes no arguments (the
+    parametrized ones are run over their own twins elsewhere)."""
+    import inspect
+
+    return [
+        (f"{mod.__name__}.{name}", fn)
+        for mod in modules
+        for name, fn in vars(mod).items()
+        if name.startswith("test_") and callable(fn) and not inspect.signature(fn).parameters
+    ]
+
+
+def rerun_with_twin(test, monkeypatch, twin, compare) -> None:
+    """Run a hand-worked ``test`` with ``optimizer.solve`` replaced by one that also solves
+    ``twin(instance)`` (an equivalent instance; None: no twin for this one) and checks
+    ``compare(solution, twin_solution, solve_kwargs)``; the test must have solved something."""
+    import optimizer
+    from optimizer.model.schema import Instance
+    from optimizer.solving import engine
+
+    real = engine.solve
+    compared = []
+
+    def both(instance, objective=None, **kw):
+        sol = real(instance, objective, **kw)
+        inst = instance if isinstance(instance, Instance) else optimizer.load_instance(instance)
+        other = twin(inst)
+        if other is not None:
+            compare(sol, real(other, objective, **kw), kw)
+            compared.append(inst.name)
+        return sol
+
+    monkeypatch.setattr(optimizer, "solve", both)
+    test()
+    assert compared, "the test solved nothing"

@@ -9,7 +9,6 @@ requires the same answer.
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,7 @@ import optimizer
 import test_families
 import test_objectives
 from generate import random_horizon_instance, random_instance
-from helpers import solve_and_verify
-from optimizer.solving import engine
+from helpers import hand_worked, rerun_with_twin, solve_and_verify
 from optimizer.model.schema import Instance
 from verifier import verify, verify_horizon
 
@@ -104,27 +102,10 @@ def test_random_instances_same_with_one_period(chunk):
             verify(inst, period_as_v1(v2))
 
 
-HAND = [
-    (f"{mod.__name__}.{name}", fn)
-    for mod in (test_objectives, test_families)
-    for name, fn in vars(mod).items()
-    if name.startswith("test_") and callable(fn) and not inspect.signature(fn).parameters  # parametrized ones: above
-]
+HAND = hand_worked(test_objectives, test_families)
 
 
 @pytest.mark.parametrize("test", [fn for _, fn in HAND], ids=[name for name, _ in HAND])
 def test_hand_worked_tests_same_with_one_period(test, monkeypatch):
-    real = engine.solve
-    compared = []
-
-    def both(instance, objective=None, **kw):
-        sol = real(instance, objective, **kw)
-        inst = instance if isinstance(instance, Instance) else optimizer.load_instance(instance)
-        if inst.horizon is None:
-            assert_same(sol, real(one_period(inst), objective, **kw), kw.get("mip_gap") or 1e-4)
-            compared.append(inst.name)
-        return sol
-
-    monkeypatch.setattr(optimizer, "solve", both)
-    test()
-    assert compared, "the test solved nothing"
+    rerun_with_twin(test, monkeypatch, lambda inst: one_period(inst) if inst.horizon is None else None,
+                    lambda sol, twin, kw: assert_same(sol, twin, kw.get("mip_gap") or 1e-4))

@@ -12,7 +12,6 @@ slices and requires the same answer.
 from __future__ import annotations
 
 import copy
-import inspect
 import random
 from collections import Counter
 from pathlib import Path
@@ -25,9 +24,8 @@ import optimizer
 import test_families
 import test_objectives
 from generate import OBJECTIVES, random_instance, random_sliced_horizon_instance, random_sliced_instance
-from helpers import solve_and_verify
+from helpers import hand_worked, rerun_with_twin, solve_and_verify
 from optimizer.model.schema import SLICED, Instance, is_slice_map
-from optimizer.solving import engine
 from optimizer.solving.engine import SECOND_STAGE_TOL
 from verifier import verify, verify_horizon
 
@@ -122,34 +120,18 @@ def test_random_instances_same_with_equal_slices(chunk):
         assert_same(a, one)
 
 
-HAND = [
-    (f"{mod.__name__}.{name}", fn)
-    for mod in (test_objectives, test_families)
-    for name, fn in vars(mod).items()
-    if name.startswith("test_") and callable(fn) and not inspect.signature(fn).parameters
-]
+HAND = hand_worked(test_objectives, test_families)
 
 
 @pytest.mark.parametrize("test", [fn for _, fn in HAND], ids=[name for name, _ in HAND])
 def test_hand_worked_tests_same_with_equal_slices(test, monkeypatch):
-    real = engine.solve
-    compared = []
+    def compare(sol, cut, kw):
+        assert cut.status == sol.status, (sol.message, cut.message)
+        if sol.has_plan:
+            rel = max(2 * (kw.get("mip_gap") or 1e-4), 1e-8)
+            assert cut.objective.value == pytest.approx(sol.objective.value, rel=rel, abs=1e-9)
 
-    def both(instance, objective=None, **kw):
-        sol = real(instance, objective, **kw)
-        inst = instance if isinstance(instance, Instance) else optimizer.load_instance(instance)
-        if inst.slices is None:
-            cut = real(equal_slices(inst), objective, **kw)
-            assert cut.status == sol.status, (sol.message, cut.message)
-            if sol.has_plan:
-                rel = max(2 * (kw.get("mip_gap") or 1e-4), 1e-8)
-                assert cut.objective.value == pytest.approx(sol.objective.value, rel=rel, abs=1e-9)
-            compared.append(inst.name)
-        return sol
-
-    monkeypatch.setattr(optimizer, "solve", both)
-    test()
-    assert compared, "the test solved nothing"
+    rerun_with_twin(test, monkeypatch, lambda inst: equal_slices(inst) if inst.slices is None else None, compare)
 
 
 # --------------------------------------------------------------------------- the verifier
