@@ -10,10 +10,13 @@ was solving, and leaves no partial result file.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
 import sys
+import threading
+import traceback
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -337,7 +340,23 @@ def serve(
     run(host, port, data_dir, limits)
 
 
+def _quiet_capture_race(args) -> None:
+    """``threading.excepthook`` for the command line: Ctrl-C during a solve closes the pipes of
+    the output capture (Pyomo's ``capture_output``, ``highs.captured``) while its reader thread
+    is still reading, and that thread's ``OSError: Bad file descriptor`` would print a traceback
+    after "interrupted". That one race stays silent; every other thread error is reported."""
+    frames = traceback.extract_tb(args.exc_traceback)
+    if isinstance(args.exc_value, OSError) and args.exc_value.errno == errno.EBADF and any(
+            f.name == "_mergedReader" for f in frames):
+        return
+    _thread_hook(args)
+
+
+_thread_hook = threading.excepthook
+
+
 def main() -> None:
+    threading.excepthook = _quiet_capture_race
     app()
 
 
