@@ -45,36 +45,43 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pyomo.environ as pyo
 from pyomo.repn import generate_standard_repn
 
 from .preprocess import HOURS_PER_YEAR, ROLES, SECONDS_PER_YEAR, Data, centre
 
 
-def build_model(d: Data, tight: bool = True) -> pyo.ConcreteModel:
+def build_model(d: Data, tight: bool = True, scenarios: list | None = None) -> pyo.ConcreteModel:
     """Build the MILP for one instance: sets, variables, expressions, every constraint family.
 
     ``tight`` adds variable bounds and a fabric big-M implied by the slot and supply limits
     (same optimum, tighter relaxation); the elastic models of ``diagnose`` relax those limits
-    and must build without them.
+    and must build without them. ``scenarios``, [(name, probability, Data)], makes it the
+    extensive form of section 13 (:func:`populate`).
     """
     m = pyo.ConcreteModel(name=d.name)
-    populate(m, d, tight)
+    populate(m, d, tight, scenarios)
     return m
 
 
-def populate(m, d: Data, tight: bool = True) -> None:
+def populate(m, d: Data, tight: bool = True, scenarios: list | None = None) -> None:
     """Every section 5-6 component of one period on ``m`` (a model, or one period's block of the
     multi-year model of ``horizon.py``).
 
     Section 12.2: the capacity (racks, replicas, fabric) is decided once, on ``m``; the
     allocation and the served tokens in every slice of the year, each slice a block
     ``m.slice[s]`` holding its own variables and the per-slice families under their one-period
-    names (``add_slice``). Section 13's scenarios are one more index on these same blocks. The
-    year's totals (``add_year``) weigh each slice by its hours."""
+    names (``add_slice``). The year's totals (``add_year``) weigh each slice by its hours.
+
+    Section 13.2: with ``scenarios`` ([(name, probability, Data)], the data of each future with
+    the internal units of ``d``) the capacity is still built once from ``d``, and everything
+    else (the slices, the year, shiftable demand, the side constraints) once per scenario on a
+    block ``m.scenario[w]`` with that scenario's values (``add_stage``); ``m.revenue``,
+    ``m.cost``, ``m.tokens`` and ``m.facility_mw`` are then the expectations (``add_expectation``)."""
     m.scale = d.scale
     m.row_unit = {}  # (family, index) -> user units per internal unit of a normalised limit row
-    add_sets(m, d)
+    add_sets(m, d, [x for _, _, x in scenarios or []])
     add_variables(m, d, tight)
     add_expressions(m, d)
     add_supply(m, d)
@@ -85,10 +92,68 @@ def populate(m, d: Data, tight: bool = True) -> None:
     add_budget(m, d)
     add_kind_power_share(m, d)
     m.S = pyo.Set(initialize=d.slices, ordered=True)
-    m.slice = pyo.Block(m.S, rule=lambda b, s: add_slice(b, m, d, d.slices.index(s), tight))
-    add_year(m, d)
-    add_shiftable_demand(m, d)
-    add_side_constraints(m, d)
+    if scenarios is None:
+        add_stage(m, m, d, tight)
+        return
+    data = {w: x for w, _, x in scenarios}
+    m.W = pyo.Set(initialize=list(data), ordered=True)
+    m.probability = {w: float(p) for w, p, _ in scenarios}
+    m.scenario = pyo.Block(m.W, rule=lambda b, w: add_stage(b, m, data[w], tight, w))
+    add_expectation(m)
+
+
+def add_stage(g, m, d: Data, tight: bool = True, name: str | None = None) -> None:
+    """The second stage of one future on ``g`` (``m`` itself without scenarios, else
+    ``m.scenario[name]``), over the capacity on ``m``: a block per slice, the year's totals,
+    shiftable demand and the side constraints, with ``d``'s values."""
+    g.scenario_name = name
+    if g is not m:
+        g.scale = d.scale
+        g.row_unit = {}
+    g.slice = pyo.Block(m.S, rule=lambda b, s: add_slice(b, m, d, d.slices.index(s), tight))
+    add_year(g, m, d)
+    add_shiftable_demand(g, m, d)
+    add_side_constraints(g, d)
+
+
+def add_expectation(m) -> None:
+    """Section 13.2: E[REV], E[COST], E[TOK] and E[F] over the scenarios, under the names the
+    engine reads, so that every objective (and the tie-break) is its expectation."""
+    pi = m.probability
+    blocks = [(float(pi[w]), m.scenario[w]) for w in m.W]
+
+    def expect(name):
+        return sum(p * getattr(b, name) if p != 1.0 else getattr(b, name) for p, b in blocks)
+
+    m.revenue = pyo.Expression(expr=expect("revenue"))
+    m.cost = pyo.Expression(expr=expect("cost"))
+    m.tokens = pyo.Expression(expr=expect("tokens"))
+    m.facility_mw = pyo.Expression(expr=expect("facility_mw"))
+
+
+def add_risk(m, objective: str, alpha: float, weight: float) -> None:
+    """Section 13.2, CVaR by its linear form: one free eta and tail_w >= 0 per scenario with
+    tail_w >= eta - Z_w (``min_cost``: tail_w >= Z_w - eta, the upper tail); ``objective_expr``
+    then returns (1 - weight) E[Z] + weight CVaR_alpha(Z). Rows are centred as objectives are."""
+    m.risk = (objective, float(alpha), float(weight))
+    m.eta = pyo.Var(within=pyo.Reals)
+    m.tail = pyo.Var(m.W, within=pyo.NonNegativeReals)
+
+    def row(m, w):
+        z = objective_expr(m.scenario[w], objective)
+        body = m.tail[w] - m.eta + z if SENSE[objective] == "max" else m.tail[w] + m.eta - z
+        scale = coefficient_scale(body)
+        return body * (1.0 / scale) >= 0
+
+    m.cvar_tail = pyo.Constraint(m.W, rule=row)
+
+
+def cvar_expr(m):
+    """CVaR_alpha(Z) of section 13.2 in the objective's internal units (the lower tail for a
+    maximum, the upper one for ``min_cost``)."""
+    objective, alpha, _ = m.risk
+    tail = sum(float(m.probability[w]) * m.tail[w] for w in m.W) * (1.0 / (1.0 - alpha))
+    return m.eta - tail if SENSE[objective] == "max" else m.eta + tail
 
 
 def add_slice(b, m, d: Data, j: int, tight: bool = True) -> None:
@@ -114,8 +179,9 @@ def add_slice(b, m, d: Data, j: int, tight: bool = True) -> None:
 # --------------------------------------------------------------------------- sets and variables
 
 
-def add_sets(m, d: Data) -> None:
-    """H, Z, U, W, T, R, D (section 3) and the sparse index sets the variables live on."""
+def add_sets(m, d: Data, others: list | None = None) -> None:
+    """H, Z, U, W, T, R, D (section 3) and the sparse index sets the variables live on; with the
+    data of other futures (``others``, section 13) a cell exists where any of them serves it."""
     m.H = pyo.Set(initialize=d.hardware, ordered=True)
     m.Z = pyo.Set(initialize=d.halls, ordered=True)
     m.U = pyo.Set(initialize=d.models, ordered=True)
@@ -130,6 +196,8 @@ def add_sets(m, d: Data) -> None:
     cells = []
     for r in ROLES:
         coef = d.coefficient(r)
+        for x in others or []:
+            coef = np.maximum(coef, x.coefficient(r))
         cells += [(h, t, r) for i, h in enumerate(d.hardware) for k, t in enumerate(d.tiers) if coef[i, k] > 0]
     order = {r: n for n, r in enumerate(ROLES)}
     hi = {h: i for i, h in enumerate(d.hardware)}
@@ -210,14 +278,10 @@ def add_expressions(m, d: Data) -> None:
         + sum(des[n].capex_usd * sc.ports / sc.money * m.E[n] for n in m.D)
     )
     crf_d = {x.name: d.crf_d[j] for j, x in enumerate(d.designs)}
-    m.capacity_cost = pyo.Expression(
-        expr=sum(
-            d.crf_h[hi[h]] * d.capex_usd[hi[h]] / sc.money * (m.racks[h] - d.installed[hi[h]])
-            + d.opex_usd[hi[h]] / sc.money * m.racks[h]
-            for h in m.H
-        )
-        + sum(crf_d[n] * des[n].capex_usd * sc.ports / sc.money * m.E[n] for n in m.D)
-    )
+    # the annuities (section 7's CRF terms); opex joins them per future in add_year (section 13.1
+    # lets a scenario change opex)
+    m.annuity = {h: d.crf_h[hi[h]] * d.capex_usd[hi[h]] / sc.money for h in m.H}
+    m.fabric_annuity = pyo.Expression(expr=sum(crf_d[n] * des[n].capex_usd * sc.ports / sc.money * m.E[n] for n in m.D))
 
 
 def add_slice_expressions(b, m, d: Data, j: int) -> None:
@@ -252,25 +316,32 @@ def add_slice_expressions(b, m, d: Data, j: int) -> None:
     b.tier_mw = pyo.Expression(m.T, rule=lambda b, t: sum(mw[c[0]] * b.x[c] for c in m.cells_by_tier[t]))
 
 
-def add_year(m, d: Data) -> None:
-    """The year's totals of section 12.3 in internal units, each slice weighted by H_s / 8,760:
-    REV, TOK (mean output tokens/s), F (mean MW), ENERGY = sum_s e_s H_s F_s, COST = capacity cost
-    + ENERGY, and q_t (the mean rate of each tier). One slice of 8,760 h weighs exactly 1."""
+def add_year(g, m, d: Data) -> None:
+    """The year's totals of section 12.3 in internal units on ``g`` (the model, or a scenario's
+    block), each slice weighted by H_s / 8,760: REV, TOK (mean output tokens/s), F (mean MW),
+    ENERGY = sum_s e_s H_s F_s, COST = capacity cost (annuities and opex) + ENERGY, and q_t (the
+    mean rate of each tier). One slice of 8,760 h weighs exactly 1."""
     w = [float(x) for x in d.weights]
-    blocks = [m.slice[s] for s in d.slices]
+    blocks = [g.slice[s] for s in d.slices]
     money = d.scale.money
+    hi = {h: i for i, h in enumerate(d.hardware)}
 
     def mean(part):
         return sum(w[j] * part(b) if w[j] != 1.0 else part(b) for j, b in enumerate(blocks))
 
-    m.revenue = pyo.Expression(expr=mean(lambda b: b.revenue))
-    m.tokens = pyo.Expression(expr=mean(lambda b: b.tokens))
-    m.facility_mw = pyo.Expression(expr=mean(lambda b: b.facility_mw))
-    m.q = pyo.Expression(m.T, rule=lambda m, t: mean(lambda b: b.q[t]))
-    m.energy = pyo.Expression(
+    g.revenue = pyo.Expression(expr=mean(lambda b: b.revenue))
+    g.tokens = pyo.Expression(expr=mean(lambda b: b.tokens))
+    g.facility_mw = pyo.Expression(expr=mean(lambda b: b.facility_mw))
+    g.q = pyo.Expression(m.T, rule=lambda g, t: mean(lambda b: b.q[t]))
+    g.energy = pyo.Expression(
         expr=sum(float(d.elec_usd_mwh[j]) * float(d.hours[j]) / money * b.facility_mw for j, b in enumerate(blocks))
     )
-    m.cost = pyo.Expression(expr=m.capacity_cost + m.energy)
+    g.capacity_cost = pyo.Expression(
+        expr=sum(float(m.annuity[h]) * (m.racks[h] - float(d.installed[hi[h]])) + float(d.opex_usd[hi[h]]) / money * m.racks[h]
+                 for h in m.H)
+        + m.fabric_annuity
+    )
+    g.cost = pyo.Expression(expr=g.capacity_cost + g.energy)
 
 
 # --------------------------------------------------------------------------- constraint families
@@ -420,7 +491,7 @@ def add_demand(b, m, d: Data, j: int) -> None:
     b.demand_cap = pyo.Constraint(m.T, rule=cap)
 
 
-def add_shiftable_demand(m, d: Data) -> None:
+def add_shiftable_demand(g, m, d: Data) -> None:
     """6.7 for a shiftable tier (section 12.2): qmin_t <= sum_s H_s q_ts / 8,760 <= qmax_t, on the
     capacity block (``demand_floor[t]``, ``demand_cap[t]``: the year's, with no slice)."""
     if not d.shiftable.any():
@@ -428,20 +499,20 @@ def add_shiftable_demand(m, d: Data) -> None:
     ti = {t: k for k, t in enumerate(d.tiers)}
     tok = d.scale.tokens
 
-    def floor(m, t):
+    def floor(g, t):
         k = ti[t]
         if not d.shiftable[k] or d.qmin[k, 0] <= 0:
             return pyo.Constraint.Skip
-        return limit(m, "demand_floor", t, m.q[t], d.qmin[k, 0] / tok, tok, ">=")
+        return limit(g, "demand_floor", t, g.q[t], d.qmin[k, 0] / tok, tok, ">=")
 
-    def cap(m, t):
+    def cap(g, t):
         k = ti[t]
         if not d.shiftable[k] or not math.isfinite(d.qmax[k, 0]):
             return pyo.Constraint.Skip
-        return limit(m, "demand_cap", t, m.q[t], d.qmax[k, 0] / tok, tok, "<=")
+        return limit(g, "demand_cap", t, g.q[t], d.qmax[k, 0] / tok, tok, "<=")
 
-    m.demand_floor = pyo.Constraint(m.T, rule=floor)
-    m.demand_cap = pyo.Constraint(m.T, rule=cap)
+    g.demand_floor = pyo.Constraint(m.T, rule=floor)
+    g.demand_cap = pyo.Constraint(m.T, rule=cap)
 
 
 def add_cooling(b, d: Data, j: int) -> None:
@@ -578,7 +649,17 @@ SENSE = {"revenue": "max", "profit": "max", "tokens": "max", "tokens_per_watt": 
 
 
 def objective_expr(m, name: str, lam: float = 0.0):
-    """The linear objective of section 7 in internal units; tokens_per_watt is the Dinkelbach form."""
+    """The linear objective of section 7 in internal units; tokens_per_watt is the Dinkelbach form.
+    On a model with ``risk`` (``add_risk``, section 13.2): (1 - w) E[Z] + w CVaR_alpha(Z)."""
+    risk = getattr(m, "risk", None)
+    if risk is not None and name != "tokens_per_watt":
+        _, _, weight = risk
+        return (1.0 - weight) * objective_expr_plain(m, name) + weight * cvar_expr(m)
+    return objective_expr_plain(m, name, lam)
+
+
+def objective_expr_plain(m, name: str, lam: float = 0.0):
+    """Section 7's objective (its expectation on a stochastic model), without risk."""
     if name == "revenue":
         return m.revenue
     if name == "profit":

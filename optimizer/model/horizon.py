@@ -195,20 +195,38 @@ def horizon_hints(hd: HorizonData) -> list[str]:
 # --------------------------------------------------------------------------- the model
 
 
-def build_horizon_model(hd: HorizonData, tight: bool = True) -> pyo.ConcreteModel:
+def build_horizon_model(hd: HorizonData, tight: bool = True, scenarios: list | None = None) -> pyo.ConcreteModel:
     """One block per period (the one-period families), then the fleet, fabric and budget
-    families of section 11.2 and the discounted totals of section 11.3."""
+    families of section 11.2 and the discounted totals of section 11.3.
+
+    With ``scenarios`` ([(name, probability, HorizonData)], section 13.2) the whole fleet schedule
+    is decided once and each period's block holds one second stage per scenario
+    (``period[Y].scenario[w]``); ``scenario[w]`` on the model holds that future's totals over the
+    horizon and ``revenue``, ``cost``, ``tokens`` and ``facility_mw`` are their expectations."""
     m = pyo.ConcreteModel(name=hd.name)
     m.scale = hd.scale
     m.row_unit = {}  # the horizon's own normalised rows (period_budget); the periods' are on their blocks
     m.P = pyo.Set(initialize=hd.years, ordered=True)
     index = {y: p for p, y in enumerate(hd.years)}
-    m.period = pyo.Block(m.P, rule=lambda b, y: populate(b, hd.periods[index[y]], tight))
+
+    def period(b, y):
+        p = index[y]
+        populate(b, hd.periods[p], tight, None if scenarios is None else [(w, pi, x.periods[p]) for w, pi, x in scenarios])
+
+    m.period = pyo.Block(m.P, rule=period)
     add_fleet(m, hd)
     add_lots(m, hd)
     add_fabric_growth(m, hd)
     add_period_budget(m, hd)
     add_horizon_expressions(m, hd)
+    if scenarios is not None:
+        data = {w: x for w, _, x in scenarios}
+        m.W = pyo.Set(initialize=list(data), ordered=True)
+        m.probability = {w: float(pi) for w, pi, _ in scenarios}
+        m.scenario = pyo.Block(m.W, rule=lambda g, w: add_horizon_outcome(g, m, data[w], {y: m.period[y].scenario[w] for y in hd.years}))
+        pi = m.probability
+        for name in ("revenue", "cost", "tokens", "facility_mw"):
+            m.add_component(name, pyo.Expression(expr=sum(float(pi[w]) * getattr(m.scenario[w], name) for w in m.W)))
     return m
 
 
@@ -366,12 +384,6 @@ def add_horizon_expressions(m, hd: HorizonData) -> None:
     means (million tokens/s, MW), ``racks[h]`` racks alive summed over periods."""
     Y = hd.years
     money = hd.scale.money
-    span = float(hd.total_years)
-    blocks = {y: m.period[y] for y in Y}
-    m.opex = pyo.Expression(
-        m.P, rule=lambda m, y: sum(hd.periods[Y.index(y)].opex_usd[i] / money * blocks[y].racks[h] for i, h in enumerate(hd.hardware))
-    )
-    m.energy = pyo.Expression(m.P, rule=lambda m, y: blocks[y].energy)  # sum_s e_s H_s F_s (section 12.3)
     vint = {(v.hardware, v.period): v for v in hd.vintages}
     m.capital = pyo.Expression(
         expr=sum(vint[(hd.hardware.index(h), v)].annuity_weight * vint[(hd.hardware.index(h), v)].capex_usd / money * m.b[h, z, v]
@@ -379,14 +391,31 @@ def add_horizon_expressions(m, hd: HorizonData) -> None:
         + sum(float(hd.port_weight[j, p]) * x.capex_usd * hd.scale.ports / money * m.a[x.name, y]
               for j, x in enumerate(hd.periods[0].designs) for p, y in enumerate(Y))
     )
+    m.resale = pyo.Expression(expr=sum(cash / money * (m.u[h, z, v, before] - m.u[h, z, v, y])
+                                       for (h, z, v, y, before), cash in resale_cells(m, hd).items()))
+    m.capex = pyo.Expression(expr=sum(m.purchases[y] for y in Y))
+    m.racks = pyo.Expression(m.H, rule=lambda m, h: sum(m.period[y].racks[h] for y in Y))
+    if not hasattr(m.period[Y[0]], "scenario"):
+        add_horizon_outcome(m, m, hd, {y: m.period[y] for y in Y})
+
+
+def add_horizon_outcome(g, m, hd: HorizonData, blocks: dict) -> None:
+    """One future's totals over the horizon on ``g`` (the model itself, or ``m.scenario[w]``),
+    from its second stage in each period (``blocks``, year -> block) and ``hd``'s values: opex
+    and energy per period, discounted ``revenue`` and ``cost`` (the capital and resale of the
+    fleet on ``m`` are the same in every future), year-weighted ``tokens`` and ``facility_mw``."""
+    Y = hd.years
+    money = hd.scale.money
+    span = float(hd.total_years)
+    g.opex = pyo.Expression(
+        m.P, rule=lambda g, y: sum(float(hd.periods[Y.index(y)].opex_usd[i]) / money * m.period[y].racks[h]
+                                   for i, h in enumerate(hd.hardware))
+    )
+    g.energy = pyo.Expression(m.P, rule=lambda g, y: blocks[y].energy)  # sum_s e_s H_s F_s (section 12.3)
     # plain floats times Pyomo expressions: a numpy scalar on the left hands the product to numpy,
     # which older Pyomo (6.9) cannot take for a named expression
     df = [float(x) for x in hd.discount]
-    m.revenue = pyo.Expression(expr=sum(df[p] * blocks[y].revenue for p, y in enumerate(Y)))
-    m.resale = pyo.Expression(expr=sum(cash / money * (m.u[h, z, v, before] - m.u[h, z, v, y])
-                                       for (h, z, v, y, before), cash in resale_cells(m, hd).items()))
-    m.cost = pyo.Expression(expr=sum(df[p] * (m.opex[y] + m.energy[y]) for p, y in enumerate(Y)) + m.capital - m.resale)
-    m.tokens = pyo.Expression(expr=sum(n * blocks[y].tokens for n, y in zip(hd.lengths, Y)) / span)
-    m.facility_mw = pyo.Expression(expr=sum(n * blocks[y].facility_mw for n, y in zip(hd.lengths, Y)) / span)
-    m.capex = pyo.Expression(expr=sum(m.purchases[y] for y in Y))
-    m.racks = pyo.Expression(m.H, rule=lambda m, h: sum(blocks[y].racks[h] for y in Y))
+    g.revenue = pyo.Expression(expr=sum(df[p] * blocks[y].revenue for p, y in enumerate(Y)))
+    g.cost = pyo.Expression(expr=sum(df[p] * (g.opex[y] + g.energy[y]) for p, y in enumerate(Y)) + m.capital - m.resale)
+    g.tokens = pyo.Expression(expr=sum(n * blocks[y].tokens for n, y in zip(hd.lengths, Y)) / span)
+    g.facility_mw = pyo.Expression(expr=sum(n * blocks[y].facility_mw for n, y in zip(hd.lengths, Y)) / span)

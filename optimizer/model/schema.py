@@ -10,6 +10,7 @@ a path names a list element by index and, when it has one, by name (errors.eleme
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from enum import Enum
@@ -18,6 +19,7 @@ from typing import Annotated, Any
 
 import yaml
 from pydantic import (
+    PrivateAttr,
     AfterValidator,
     BaseModel,
     BeforeValidator,
@@ -384,6 +386,38 @@ class Slice(Strict):
     hours: Annotated[float, Field(gt=0, le=8760, description="hours per year"), NUMBER]
 
 
+class ScenarioSpec(Strict):
+    """Section 13.1: one future, the base instance with ``set`` overrides addressed by path."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True, populate_by_name=True)
+
+    name: Annotated[str, Field(min_length=1), AfterValidator(lambda v: _scenario_name(v))]
+    probability: Annotated[float, Field(gt=0, le=1, description="its weight; the scenarios' sum to 1"), NUMBER]
+    overrides: dict[str, Any] = Field(default_factory=dict, alias="set",
+                                      description="path -> value, the sweep's path syntax (tiers[premium].max_tokens_per_s)")
+
+
+class Risk(Strict):
+    """Section 13.2: maximise (1 - weight) E[Z] + weight CVaR_alpha(Z) (for min_cost the upper tail)."""
+
+    alpha: Annotated[float, Field(ge=0, lt=1, description="CVaR level: the mean of the worst (1 - alpha) of outcomes"), NUMBER] = 0.9
+    weight: Fraction = 0.0
+
+
+class Uncertainty(Strict):
+    scenarios: Annotated[list[ScenarioSpec], Field(min_length=1)]
+    risk: Risk | None = None
+
+
+def _scenario_name(name: str) -> str:
+    if not name.strip():
+        raise PydanticCustomError("scenario_name", "a scenario name may not be blank")
+    if any(c in name for c in ".[]"):
+        raise PydanticCustomError("scenario_name", "a scenario name may not hold '.', '[' or ']': reports and sweep columns "
+                                  "address a scenario by name (scenario[base].objective)")
+    return name
+
+
 class Instance(Strict):
     name: Name
     description: str | None = None
@@ -397,6 +431,9 @@ class Instance(Strict):
     hardware: Annotated[list[Hardware], Field(min_length=1)]
     network: Network | None = None
     constraints: Constraints = Field(default_factory=Constraints)
+    uncertainty: Uncertainty | None = Field(None, description="scenarios of the future and their weights (section 13): one "
+                                            "purchase plan for all of them")
+    _scenarios: list | None = PrivateAttr(default=None)  # scenario_instances, once validated
 
 
 # --------------------------------------------------------------------------- cross-field checks
@@ -533,6 +570,7 @@ def snapshot(inst: Instance, year: int, installed: bool = True) -> Instance:
     for _, holder, key in varying_fields(doc):
         holder[key] = value_at(holder[key], year)
     doc["horizon"] = None
+    doc["uncertainty"] = None  # a scenario's snapshot is taken of the scenario's own instance
     for h in doc["hardware"]:
         h.update({field: None for field in HORIZON_ONLY})
         if not installed:
@@ -629,6 +667,115 @@ def _check_slices(inst: Instance) -> list[Issue]:
     return issues
 
 
+# Section 13.1: what a scenario may change, per place of the document: what the allocation reads.
+# Everything else (names and lists, slices, horizon, halls, hardware kind, rack power, cooling
+# fraction, capex, lifetime, installed racks, supply caps, windows, replica sizes, ports, the
+# network, the budget, the discount rate, kind_power_share) defines the capacity decision.
+SCENARIO_FIELDS = {
+    "tiers": ("price_usd_per_mtok", "input_price_usd_per_mtok", "cached_input_price_usd_per_mtok", "min_tokens_per_s",
+              "max_tokens_per_s", "min_interactivity"),
+    "workloads": ("input_tokens_per_output_token", "cached_input_fraction"),
+    "hardware": ("performance", "performance_multiplier", "availability", "opex_usd_per_year", "idle_power_fraction"),
+    "facility": ("grid_power_mw", "liquid_cooling_mw", "air_cooling_mw", "liquid_cooling_overhead", "air_cooling_overhead",
+                 "electricity_usd_per_mwh", "distribution_loss_fraction"),
+    "constraints": ("min_revenue_usd_per_year", "min_tokens_per_joule", "tier_power_share"),
+}
+
+
+def scenario_field(path: str) -> str | None:
+    """The field a scenario path changes (``tiers.max_tokens_per_s``), or None when section 13.1
+    does not let a scenario change it (raises ValueError for a path that cannot be read)."""
+    from .paths import parse_path
+
+    steps = parse_path(path)
+    place = steps[0]
+    listed = place in ("tiers", "workloads", "hardware")
+    field = steps[2] if listed and len(steps) > 2 else steps[1] if not listed and len(steps) > 1 else None
+    if listed and len(steps) > 1 and not (isinstance(steps[1], int) or str(steps[1]).startswith("[")):
+        return None
+    if isinstance(field, str) and field in SCENARIO_FIELDS.get(place, ()):
+        return f"{place}.{field}"
+    return None
+
+
+def _scenario_rule() -> str:
+    allowed = "; ".join(f"{place}: {', '.join(fields)}" for place, fields in SCENARIO_FIELDS.items())
+    return ("a scenario may not change what defines the capacity decision, which is the same in every future "
+            f"(MODEL.md section 13.1); it may change only what the allocation reads ({allowed})")
+
+
+def scenario_instances(inst: Instance) -> list[tuple[str, float, Instance]]:
+    """(name, probability, instance) of each scenario of section 13.1: the base with its ``set``
+    overrides, validated (the instance itself, probability 1, without ``uncertainty``). Raises
+    :class:`InputError` whose issues name the scenario and the path."""
+    if inst._scenarios is not None:
+        return inst._scenarios
+    if inst.uncertainty is None:
+        return [("base", 1.0, inst)]
+    issues = _check_uncertainty(inst)
+    if issues:
+        raise InputError("<instance>", issues)
+    return inst._scenarios
+
+
+def _check_uncertainty(inst: Instance) -> list[Issue]:
+    """Section 13.1: unique names, probabilities summing to 1 within 1e-9, every path one a scenario
+    may change, every overridden instance valid (with the scenario and the path named); no CVaR
+    with tokens_per_watt. Keeps the scenarios' instances on ``inst`` for ``scenario_instances``."""
+    from .paths import set_path
+
+    unc = inst.uncertainty
+    issues: list[Issue] = []
+    _unique(unc.scenarios, "uncertainty.scenarios", issues)
+    total = sum(s.probability for s in unc.scenarios)
+    if abs(total - 1.0) > 1e-9:
+        issues.append(Issue("uncertainty.scenarios", f"the scenarios' probabilities must sum to 1 within 1e-9: they sum to {total:.12g}"))
+    if unc.risk is not None and unc.risk.weight > 0 and inst.objective == Objective.tokens_per_watt:
+        issues.append(Issue("uncertainty.risk", "CVaR is not defined for tokens_per_watt, a ratio of expectations (MODEL.md "
+                            "section 13.2): set weight 0, drop risk, or choose another objective"))
+    base = inst.model_dump(exclude={"uncertainty"})
+    kept = []
+    for i, spec in enumerate(unc.scenarios):
+        where = element_path("uncertainty.scenarios", i, spec.name)
+        doc = copy.deepcopy(base)
+        broken = False
+        for path, value in spec.overrides.items():
+            at = f"{where}.set[{path}]"
+            try:
+                allowed = scenario_field(path)
+            except ValueError as exc:
+                issues.append(Issue(at, str(exc)))
+                broken = True
+                continue
+            if allowed is None:
+                issues.append(Issue(at, _scenario_rule()))
+                broken = True
+                continue
+            try:
+                set_path(doc, path, value)
+            except KeyError as exc:
+                issues.append(Issue(at, str(exc.args[0]) if exc.args else str(exc)))
+                broken = True
+        if broken:
+            continue
+        try:
+            one = parse_instance(doc, f"scenario {spec.name}")
+        except InputError as exc:
+            paths = ", ".join(spec.overrides) or "(no overrides)"
+            issues += [Issue(f"{where}.set[{paths}]", f"the scenario's instance breaks a rule: {x}") for x in exc.issues]
+            continue
+        for j, (h, h2) in enumerate(zip(inst.hardware, one.hardware)):
+            if set(h.performance) != set(h2.performance):
+                issues.append(Issue(f"{where}.set", f"hardware '{h.name}' has performance entries for {sorted(h2.performance)} "
+                                    f"in this scenario against {sorted(h.performance)} in the base: a scenario may change a curve "
+                                    "the base gives, not add or remove one (which hardware hosts which model is part of the "
+                                    "capacity decision, MODEL.md section 13.1)"))
+        kept.append((spec.name, spec.probability, one))
+    if not issues:
+        inst._scenarios = kept
+    return issues
+
+
 def check_instance(inst: Instance) -> list[Issue]:
     """Every rule that spans fields; returns the broken ones (empty list: valid).
 
@@ -637,6 +784,15 @@ def check_instance(inst: Instance) -> list[Issue]:
     issues = _check_slices(inst) + _check_horizon(inst)
     if issues:
         return issues
+    if inst.uncertainty is not None:
+        issues = _one_future(inst)
+        return issues or _check_uncertainty(inst)
+    return _one_future(inst)
+
+
+def _one_future(inst: Instance) -> list[Issue]:
+    """The one-period rules, per period with a horizon (``check_instance``)."""
+    issues: list[Issue] = []
     if inst.horizon is None:
         return _check_one_period(inst)
     years = inst.horizon.years

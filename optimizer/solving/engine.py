@@ -19,7 +19,7 @@ import pyomo.environ as pyo
 
 from .diagnose import diagnose
 from ..model.horizon import HorizonData, build_horizon_model, horizon_hints, horizon_warnings, preprocess_horizon
-from ..model.families import SENSE, build_model, coefficient_scale, objective_expr, set_objective
+from ..model.families import SENSE, add_risk, build_model, coefficient_scale, objective_expr, set_objective
 from ..model.preprocess import Data, infeasibility_hints, planner_warnings, preprocess
 from .results import (
     HORIZON_UNITS,
@@ -31,12 +31,17 @@ from .results import (
     empty_solution,
     extract_horizon_plan,
     extract_plan,
+    extract_stochastic,
+    first_stage_values,
+    stochastic_value,
     fill_slice_limits,
     model_size,
     objective_value,
     price_rows,
 )
 from ..model.schema import Instance, Objective, load_instance
+from ..model.stochastic import StochasticData, build_stochastic_model, preprocess_stochastic, stochastic_hints, stochastic_warnings
+from ..errors import InputError, Issue
 from .highs import HighsAdapter, SolveResult, SolverOptions, fixed_integer_lps
 
 SECOND_STAGE_TOL = 1e-6
@@ -169,8 +174,10 @@ def adjusted_limit_warnings(m) -> list[str]:
 
 
 def idle_power(d) -> bool:
-    """Some rack draws less idle than busy (section 12.2): then power, and cost, depend on the
-    allocation, not on the racks alone."""
+    """Some rack draws less idle than busy (section 12.2), in some scenario (section 13): then
+    power, and cost, depend on the allocation, not on the racks alone."""
+    if isinstance(d, StochasticData):
+        return any(idle_power(x) for _, _, x in d.scenarios)
     periods = d.periods if isinstance(d, HorizonData) else [d]
     return any((p.beta < 1).any() for p in periods)
 
@@ -251,6 +258,7 @@ def solve(
     threads: int | None = None,
     tie_break_time: float | None = None,
     marginal_values: bool = False,
+    regret: bool = True,
 ) -> Solution:
     """Solve one instance and return the plan with every figure of MODEL.md section 8.
 
@@ -271,7 +279,14 @@ def solve(
     options = SolverOptions(time_limit=time_limit, mip_gap=1e-4 if mip_gap is None else mip_gap, threads=threads,
                             tie_break_time=tie_break_time)
     t = time.perf_counter()
-    d = preprocess(inst) if inst.horizon is None else preprocess_horizon(inst)
+    if inst.uncertainty is not None:
+        risk = inst.uncertainty.risk
+        if name == "tokens_per_watt" and risk is not None and risk.weight > 0:
+            raise InputError("<instance>", [Issue("uncertainty.risk", "CVaR is not defined for tokens_per_watt, a ratio of "
+                                                  "expectations (MODEL.md section 13.2): set weight 0 or choose another objective")])
+        d = preprocess_stochastic(inst)
+    else:
+        d = preprocess(inst) if inst.horizon is None else preprocess_horizon(inst)
     timings["preprocess"] = time.perf_counter() - t
     sol = solve_data(d, name, options, clock, timings, instance=inst)
     if sol.status == "numerical_trouble" and not (clock.limit is not None and clock.left() <= 0):
@@ -279,6 +294,17 @@ def solve(
         strict = SolverOptions(time_limit=clock.left(), mip_gap=options.mip_gap, threads=options.threads,
                                tie_break_time=options.tie_break_time, strict=True)
         sol = solve_data(d, name, strict, clock, dict(timings), instance=inst)
+    if isinstance(d, StochasticData):
+        if marginal_values:
+            sol.warnings.append("marginal values are not computed for a stochastic instance (section 13): each would re-solve "
+                                "the extensive form twice per limit")
+        if regret and sol.has_plan and sol.uncertainty is not None:
+            from .regret import fill_regret
+
+            t = time.perf_counter()
+            fill_regret(sol, d, name, options, clock)
+            sol.timings["regret"] = time.perf_counter() - t
+        return sol
     if marginal_values and sol.status == "optimal":
         # what each site limit is worth with the racks free to change (section 14): re-solves
         from .marginal import marginal_values as by_resolving
@@ -289,25 +315,42 @@ def solve(
     return sol
 
 
-def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, clock: _Clock | None = None,
-               timings: dict | None = None, instance: Instance | None = None) -> Solution:
+def solve_data(d: Data | HorizonData | StochasticData, objective: str, options: SolverOptions, clock: _Clock | None = None,
+               timings: dict | None = None, instance: Instance | None = None, fix: dict[str, float] | None = None,
+               diagnose_infeasible: bool = True) -> Solution:
     """Solve preprocessed data: one period (:class:`Data`) or a horizon (:class:`HorizonData`).
 
     With the ``instance`` it came from, the plan is checked in user units against every
     constraint (``optimizer.solving.verify``) and its objective, recomputed from the plan, against the
     solver's optimum within the gap; a plan that fails either gets status ``numerical_trouble``
-    with the reasons in ``problems`` (:func:`solve` re-solves once with tighter tolerances)."""
+    with the reasons in ``problems`` (:func:`solve` re-solves once with tighter tolerances).
+
+    :class:`StochasticData` is solved as the extensive form of section 13.2 (``uncertainty`` of
+    the solution). ``fix`` holds the capacity decision at given values (variable name -> value,
+    ``results.first_stage_values``): the regret table's evaluation of a plan in a scenario.
+    ``diagnose_infeasible=False`` skips the diagnosis of an infeasible instance."""
     clock = clock or _Clock(options.time_limit)
     timings = {} if timings is None else timings
-    multi = isinstance(d, HorizonData)
+    stoch = isinstance(d, StochasticData)
+    multi = d.multi if stoch else isinstance(d, HorizonData)
     units = HORIZON_UNITS if multi else OBJECTIVE_UNITS
     t = time.perf_counter()
     with _no_gc():  # Pyomo's build makes millions of small objects, none of them cyclic garbage
-        m = build_horizon_model(d) if multi else build_model(d)
+        if stoch:
+            m = build_stochastic_model(d)
+            if d.weight > 0 and objective != "tokens_per_watt":
+                add_risk(m, objective, d.alpha, d.weight)
+        else:
+            m = build_horizon_model(d) if multi else build_model(d)
+    if fix:
+        _fix_capacity(m, fix)
     timings["build"] = time.perf_counter() - t
     size = model_size(m)
-    hints = horizon_hints(d) if multi else infeasibility_hints(d)
-    warn = (horizon_warnings(d) if multi else planner_warnings(d)) + adjusted_limit_warnings(m)
+    if stoch:
+        hints, warn = stochastic_hints(d), stochastic_warnings(d) + adjusted_limit_warnings(m)
+    else:
+        hints = horizon_hints(d) if multi else infeasibility_hints(d)
+        warn = (horizon_warnings(d) if multi else planner_warnings(d)) + adjusted_limit_warnings(m)
     adapter = HighsAdapter(options)
     t = time.perf_counter()
     with _no_gc():
@@ -338,7 +381,9 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         }
         status = status if status in messages else "error"
         message, diagnosis = messages[status], None
-        if status == "infeasible":
+        if status == "infeasible" and stoch and diagnose_infeasible:
+            message = "infeasible: " + _stochastic_infeasibility(d, objective, options, clock)
+        elif status == "infeasible" and diagnose_infeasible:
             diagnosis = diagnose(d, SolverOptions(time_limit=clock.left(), mip_gap=options.mip_gap, threads=options.threads))
             if hints and not (diagnosis.needs or diagnosis.gives_up):  # the certain reasons say more
                 diagnosis.sentence = "; ".join(hints)
@@ -370,8 +415,14 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         lp_seconds = lp.seconds
     duals = duals or {}
     t = time.perf_counter()
-    plan = extract_horizon_plan(m, d) if multi else extract_plan(m, d)
-    plan.pop("drawn_mw", None)  # a period's figure (results.extract_horizon_plan reads it), not a field of the solution
+    binding = binding_rows(m)
+    prices = price_rows(duals, objective, d.scale, HORIZON_UNITS if multi else None)
+    outlook = None
+    if stoch:
+        plan, outlook = extract_stochastic(m, d, objective, binding, prices, status, gap, units)
+    else:
+        plan = extract_horizon_plan(m, d) if multi else extract_plan(m, d)
+        plan.pop("drawn_mw", None)  # a period's figure (results.extract_horizon_plan reads it), not a field of the solution
     overflow = [k for k, v in plan["metrics"].model_dump().items() if isinstance(v, float) and not math.isfinite(v)]
     if overflow:  # inputs near the float limits (1e308): no figure of this plan can be trusted
         return empty_solution(
@@ -379,8 +430,6 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
             units=units, hints=hints, model_size=size, solve_seconds=clock.elapsed(), solver_seconds=adapter.seconds,
             **provenance(options, adapter, warn),
         )
-    binding = binding_rows(m)
-    prices = price_rows(duals, objective, d.scale, HORIZON_UNITS if multi else None)
     timings["extract"] = time.perf_counter() - t
     timings["highs"] = adapter.seconds + lp_seconds
     unit = units[objective][0]
@@ -392,7 +441,8 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         instance=d.name,
         status=status,
         message=message,
-        objective=ObjectiveValue(name=objective, sense=SENSE[objective], value=objective_value(objective, plan["metrics"]), unit=unit),
+        objective=ObjectiveValue(name=objective, sense=SENSE[objective], unit=unit,
+                                 value=objective_value(objective, plan["metrics"]) if outlook is None else stochastic_value(outlook)),
         mip_gap=gap,
         binding=[row for _, row in binding],
         shadow_prices=[price for _, price in prices],
@@ -404,17 +454,85 @@ def solve_data(d: Data | HorizonData, objective: str, options: SolverOptions, cl
         solver_seconds=adapter.seconds + lp_seconds,
         dinkelbach_iterations=iters,
         **provenance(options, adapter, warn),
+        uncertainty=outlook,
         **plan,
     )
-    fill_slice_limits(sol, m, binding, prices)
+    sol._capacity = first_stage_values(m)
+    if not stoch:
+        fill_slice_limits(sol, m, binding, prices)
     if instance is not None:
         t = time.perf_counter()
-        problems = check_plan(instance, sol, d.scale, res, lam, max(options.mip_gap, gap or 0.0))
+        check = check_stochastic if stoch else check_plan
+        problems = check(instance, sol, d.scale, res, lam, max(options.mip_gap, gap or 0.0))
         sol.timings["check"] = time.perf_counter() - t
         if problems:
             sol.status, sol.problems = "numerical_trouble", problems
             sol.message = "numerical trouble: the solver's plan fails the check in planner units: " + "; ".join(problems)
     return sol
+
+
+def _fix_capacity(m, fix: dict[str, float]) -> None:
+    """Hold every variable of the capacity decision at its value in ``fix`` (by name; one the
+    plan lacks is held at 0): the plan of another scenario, evaluated in this one (section 13.3)."""
+    for v in first_stage_values(m):
+        var = m.find_component(v)
+        val = fix.get(v, 0.0)
+        var.fix(round(val) if var.is_integer() or var.is_binary() else val)
+
+
+def _stochastic_infeasibility(sd: StochasticData, objective: str, options: SolverOptions, clock: _Clock) -> str:
+    """Why no plan meets every scenario: the scenarios infeasible on their own, with the diagnosis
+    of the first; or, when each is feasible alone, that no one capacity serves them all."""
+    alone = []
+    for w, _, x in sd.scenarios:
+        one = solve_data(x, objective, SolverOptions(time_limit=clock.left(), mip_gap=options.mip_gap, threads=options.threads),
+                         diagnose_infeasible=not alone)
+        if one.status == "infeasible":
+            alone.append((w, one))
+    if alone:
+        w, one = alone[0]
+        others = f" (so are {', '.join(n for n, _ in alone[1:])})" if len(alone) > 1 else ""
+        return f"scenario {w} is infeasible on its own{others}: {one.message.removeprefix('infeasible: ')}"
+    return ("every scenario is feasible on its own, but no one capacity decision (racks, replicas, fabric"
+            + (", the fleet schedule" if sd.multi else "") + ") meets every scenario's limits and floors (MODEL.md section 13.2)")
+
+
+def check_stochastic(instance: Instance, sol: Solution, scale, res: SolveResult, lam: float, gap: float) -> list[str]:
+    """Every scenario's second stage of the plan against that scenario's instance (the verifier),
+    its objective recomputed there, and the stochastic objective from those against the solver's."""
+    from .verify import Violation, magnitudes, verify, verify_horizon
+    from ..model.schema import scenario_instances
+
+    out = []
+    figures = {}
+    for (w, _, inst_w), o in zip(scenario_instances(instance), sol.uncertainty.scenarios):
+        try:
+            figures[w] = (verify_horizon if o.solution.periods else verify)(inst_w, o.solution.model_dump(mode="json"))
+        except Violation as exc:
+            out.append(f"scenario {w}: violated: {exc}")
+        except (AssertionError, KeyError, ValueError, ZeroDivisionError, OverflowError) as exc:
+            out.append(f"scenario {w}: the plan cannot be checked: {type(exc).__name__}: {exc}")
+    if out:
+        return out
+    name = sol.objective.name
+    tokens, usd, _ = magnitudes(instance)
+    unc = sol.uncertainty
+    for o in unc.scenarios:
+        plan = figures[o.name]["objective"]
+        if abs(plan - o.value) > 1e-6 * max(abs(plan), abs(o.value)) + 1e-6 * (usd if name not in ("tokens", "tokens_per_watt") else tokens):
+            out.append(f"scenario {o.name}: the plan's {name} is {plan:.9g}, its extraction says {o.value:.9g}")
+    if name == "tokens_per_watt":
+        found, slack = lam * scale.tokens / 1e6, 1e-9 * abs(lam * scale.tokens / 1e6)
+    else:
+        kind = OBJECTIVE_UNITS[name][1]
+        found = None if res.objective is None else res.objective * scale.factor(kind)
+        slack = 1e-6 * (usd if kind == "money" else tokens)
+    value = sol.objective.value
+    if found is not None and value is not None:
+        worse = found - value if SENSE[name] == "max" else value - found
+        if worse > (gap + 1e-6) * max(abs(found), abs(value)) + slack:
+            out.append(f"objective: the plan's stochastic {name} is {value:.9g}, the solver found {found:.9g}")
+    return out
 
 
 def provenance(options: SolverOptions, adapter: HighsAdapter | None, warnings: list[str]) -> dict:

@@ -9,7 +9,7 @@ import math
 from typing import Literal
 
 import pyomo.environ as pyo
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from ..model.families import SENSE
 from ..model.horizon import HorizonData, resale_value
@@ -311,6 +311,55 @@ class ModelSize(BaseModel):
     constraints: int
 
 
+class ScenarioOutcome(BaseModel):
+    """One future of section 13.3: the plan's capacity with this scenario's second stage, every
+    figure of section 8 in ``solution`` (its binding limits and shadow prices this scenario's)."""
+
+    name: str
+    probability: float
+    value: float | None = Field(description="the objective's value Z in this scenario, in the objective's unit")
+    solution: "Solution"
+
+
+class RegretCell(BaseModel):
+    scenario: str
+    status: str = Field(description="optimal, or infeasible where the plan cannot meet the scenario's floors")
+    value: float | None = Field(description="the objective with the plan's capacity fixed and this scenario's second stage re-optimised")
+
+
+class RegretRow(BaseModel):
+    """One plan of the regret table (section 13.3): the stochastic plan, or a scenario's own."""
+
+    plan: str = Field(description="'stochastic', or the scenario whose own optimum this plan is")
+    racks: dict[str, int] = Field(description="racks per hardware (bought over the horizon, with one)")
+    cells: list[RegretCell]
+    expected: float | None = Field(description="E[Z] over the scenarios (tokens_per_watt: E[TOK] / E[F]); null if infeasible in any")
+    cvar: float | None = Field(None, description="CVaR at alpha of the row (null if infeasible in any)")
+    worst: float | None = Field(None, description="the worst cell (null if infeasible in any)")
+
+
+class StochasticResult(BaseModel):
+    """Section 13.3: per scenario its outcome; the expectation, the CVaR at alpha and the worst
+    scenario; the regret table, EVPI and VSS (each found by solving; empty with --no-regret)."""
+
+    objective: str
+    unit: str
+    alpha: float
+    weight: float
+    scenarios: list[ScenarioOutcome]
+    expected: float = Field(description="E[Z] (tokens_per_watt: E[TOK] / E[F])")
+    cvar: float | None = Field(description="CVaR_alpha(Z): the mean of the worst (1 - alpha) of outcomes (null for tokens_per_watt)")
+    worst_scenario: str
+    worst: float
+    regret: list[RegretRow] = Field(default_factory=list)
+    wait_and_see: float | None = Field(None, description="E[each scenario's own optimum]")
+    evpi: float | None = Field(None, description="expected value of perfect information: wait_and_see - the stochastic plan's E[Z] "
+                               "(for min_cost the other way round)")
+    vss: float | None = Field(None, description="value of the stochastic solution: the stochastic plan's E[Z] - that of the first "
+                              "scenario's own plan (null when that plan is infeasible in some scenario)")
+    notes: list[str] = Field(default_factory=list)
+
+
 class Solution(BaseModel):
     """A plan and every figure MODEL.md section 8 asks for; ``metrics`` is null when no plan exists."""
 
@@ -344,6 +393,9 @@ class Solution(BaseModel):
     periods: list[PeriodPlan] = Field(default_factory=list, description="multi-year plans (section 11): one entry per period")
     vintages: list[VintageRow] = Field(default_factory=list)
     refresh: list[RefreshEvent] = Field(default_factory=list, description="early retirements")
+    uncertainty: StochasticResult | None = Field(None, description="section 13: the plan in every scenario, the expectation, "
+                                                 "CVaR and worst case, the regret table, EVPI and VSS; then metrics and tiers "
+                                                 "are expectations and the objective is E[Z] (with risk, (1 - w) E[Z] + w CVaR)")
     marginal_values: list[MarginalValue] = Field(default_factory=list, description="what each site limit is worth, by re-solving "
                                                  "with it moved (section 14); the shadow prices hold the racks fixed, these do not")
     warnings: list[str] = Field(default_factory=list, description="what a planner should hear: inputs that look wrong, "
@@ -351,6 +403,8 @@ class Solution(BaseModel):
     problems: list[str] = Field(default_factory=list, description="why a plan is numerical_trouble: the limits it breaks in planner units")
     versions: dict[str, str] = Field(default_factory=dict, description="optimizer, highspy and pyomo versions it was solved with")
     solver_options: dict = Field(default_factory=dict, description="the HiGHS options it was solved with")
+
+    _capacity: dict | None = PrivateAttr(default=None)  # first-stage variable values, for the regret table
 
     @property
     def has_plan(self) -> bool:
@@ -839,3 +893,157 @@ def _by_hardware(rows: list[PeriodRackRow], field: str) -> list[PeriodRackRow]:
         for f in ("alive", "bought", "retired", "retired_early"):
             setattr(acc, f, getattr(acc, f) + getattr(r, f))
     return [r for r in out.values() if getattr(r, field) > 0]
+
+
+# --------------------------------------------------------------------------- the stochastic plan (section 13.3)
+
+ScenarioOutcome.model_rebuild()
+StochasticResult.model_rebuild()
+
+# what a scenario's block holds in place of the model's own (families.add_stage, horizon.add_horizon_outcome)
+_STAGE = ("slice", "revenue", "cost", "tokens", "facility_mw", "q", "energy", "capacity_cost", "opex")
+
+
+class ScenarioView:
+    """A stochastic model seen as the deterministic model of one scenario: the capacity (and with a
+    horizon the fleet) of ``cap``, the second stage of ``stage`` (section 13.2), so that the
+    extraction of sections 8, 11.4 and 12.4 reads it unchanged."""
+
+    def __init__(self, cap, stage, name: str, periods: dict | None = None):
+        self._cap, self._stage, self._name = cap, stage, name
+        self._periods = periods
+
+    def __getattr__(self, attr):
+        if attr == "period" and self._periods is not None:
+            return self._periods
+        if attr in _STAGE and hasattr(self._stage, attr):
+            return getattr(self._stage, attr)
+        return getattr(self._cap, attr)
+
+
+def scenario_view(m, name: str, multi: bool) -> ScenarioView:
+    """The view of scenario ``name`` of the extensive form ``m`` (one period, or a horizon)."""
+    if not multi:
+        return ScenarioView(m, m.scenario[name], name)
+    periods = {y: ScenarioView(m.period[y], m.period[y].scenario[name], name) for y in m.P}
+    return ScenarioView(m, m.scenario[name], name, periods)
+
+
+def scenario_of(con) -> str | None:
+    """The scenario whose second stage a constraint belongs to (None: the capacity's, held once)."""
+    blk = con.parent_block()
+    while blk is not None:
+        name = getattr(blk, "scenario_name", None)
+        if name is not None:
+            return name
+        blk = blk.parent_block()
+    return None
+
+
+def strip_scenario(label_: str, name: str) -> str:
+    """A constraint's label as the scenario's own deterministic plan names it."""
+    return label_.replace(f"scenario[{name}].", "")
+
+
+def cvar(values: list[float], probs: list[float], alpha: float, sense: str) -> float:
+    """CVaR_alpha of a discrete outcome (section 13.2): for a maximum the mean of the worst
+    (1 - alpha) of outcomes, max over eta of eta - sum p max(0, eta - z) / (1 - alpha); for a
+    minimum the upper tail. The optimum lies at an outcome, so every outcome is tried."""
+    if sense == "max":
+        return max(eta - sum(p * max(0.0, eta - z) for z, p in zip(values, probs)) / (1.0 - alpha) for eta in values)
+    return min(eta + sum(p * max(0.0, z - eta) for z, p in zip(values, probs)) / (1.0 - alpha) for eta in values)
+
+
+def expected_metrics(outcomes: list[tuple[float, Metrics | HorizonMetrics]]):
+    """The probability-weighted metrics of the scenarios (tokens per joule: E[TOK] / E[F])."""
+    first = outcomes[0][1]
+    fields = {k: sum(p * getattr(x, k) for p, x in outcomes) for k in type(first).model_fields}
+    if isinstance(first, HorizonMetrics):
+        fields["horizon_years"] = first.horizon_years
+        F, tok = fields["mean_facility_power_mw"], fields["mean_tokens_per_s"]
+    else:
+        F, tok = fields["facility_power_mw"], fields["tokens_per_s"]
+    fields["tokens_per_joule"] = tok / (1e6 * F) if F > 0 else 0.0
+    return type(first)(**fields)
+
+
+def expected_tiers(outcomes: list[tuple[float, list[TierRow]]]) -> list[TierRow]:
+    """Each tier's figures weighted by the scenarios' probabilities (its prices: revenue per
+    million tokens sold where any is sold)."""
+    rows = []
+    numeric = [k for k, f in TierRow.model_fields.items() if f.annotation is float and k != "min_interactivity"]
+    for k, first in enumerate(outcomes[0][1]):
+        fields = {f: sum(p * getattr(tiers[k], f) for p, tiers in outcomes) for f in numeric}
+        q = fields["tokens_per_s"]
+        if q > 0:
+            fields["price_usd_per_mtok"] = fields["output_revenue_usd_per_year"] / (q * SECONDS_PER_YEAR / 1e6)
+        rows.append(first.model_copy(update=fields))
+    return rows
+
+
+def first_stage_values(m) -> dict[str, float]:
+    """The capacity decision's variables by name (every variable outside a scenario's second stage
+    and a slice's allocation, and not CVaR's): what the regret table fixes to evaluate a plan."""
+    out = {}
+    for v in m.component_data_objects(pyo.Var):
+        blk = v.parent_block()
+        if getattr(blk, "slice_name", None) is not None or v.parent_component().local_name in ("eta", "tail"):
+            continue
+        if any(getattr(b, "scenario_name", None) is not None for b in _ancestors(blk)):
+            continue
+        out[v.name] = _v(v)
+    return out
+
+
+def _ancestors(blk):
+    while blk is not None:
+        yield blk
+        blk = blk.parent_block()
+
+
+def extract_stochastic(m, sd, objective: str, binding: list[tuple], prices: list[tuple], status: str, gap,
+                       units: dict) -> tuple[dict, StochasticResult]:
+    """Section 13.3 from the solved extensive form: each scenario's plan (the capacity with its
+    second stage, read as a deterministic plan is: ``scenario_view``) with its own binding limits
+    and shadow prices, and the top level's plan: the capacity, the expected metrics and tiers."""
+    unit = units[objective][0]
+    outcomes = []
+    for w, p, d in sd.scenarios:
+        view = scenario_view(m, w, sd.multi)
+        plan = extract_horizon_plan(view, d) if sd.multi else extract_plan(view, d)
+        plan.pop("drawn_mw", None)
+        mine_b = [(c, r.model_copy(update={"constraint": strip_scenario(r.constraint, w)})) for c, r in binding
+                  if scenario_of(c) in (None, w)]
+        mine_p = [(c, r.model_copy(update={"constraint": strip_scenario(r.constraint, w)})) for c, r in prices
+                  if scenario_of(c) in (None, w)]
+        value = objective_value(objective, plan["metrics"])
+        sol = Solution(instance=f"{sd.name} / {w}", status=status, message=f"scenario {w} of the stochastic plan",
+                       objective=ObjectiveValue(name=objective, sense=SENSE[objective], value=value, unit=unit), mip_gap=gap,
+                       binding=[r for _, r in mine_b], shadow_prices=[r for _, r in mine_p], **plan)
+        fill_slice_limits(sol, view, mine_b, mine_p)
+        outcomes.append(ScenarioOutcome(name=w, probability=p, value=value, solution=sol))
+    first = outcomes[0].solution
+    probs = [o.probability for o in outcomes]
+    metrics = expected_metrics([(o.probability, o.solution.metrics) for o in outcomes])
+    values = [o.value for o in outcomes]
+    sense = SENSE[objective]
+    expected = objective_value(objective, metrics) if objective == "tokens_per_watt" else sum(p * z for p, z in zip(probs, values))
+    worst_i = min(range(len(values)), key=lambda i: values[i] if sense == "max" else -values[i])
+    result = StochasticResult(
+        objective=objective, unit=unit, alpha=sd.alpha, weight=sd.weight, scenarios=outcomes, expected=expected,
+        cvar=None if objective == "tokens_per_watt" else cvar(values, probs, sd.alpha, sense),
+        worst_scenario=outcomes[worst_i].name, worst=values[worst_i],
+    )
+    plan = dict(
+        metrics=metrics, racks=first.racks, lots=first.lots, replicas=first.replicas, fabric=first.fabric, halls=first.halls,
+        vintages=first.vintages, refresh=first.refresh,
+        tiers=expected_tiers([(o.probability, o.solution.tiers) for o in outcomes]) if first.tiers else [],
+    )
+    return plan, result
+
+
+def stochastic_value(result: StochasticResult) -> float:
+    """The objective of section 13.2 from the outcomes: E[Z], or (1 - w) E[Z] + w CVaR_alpha(Z)."""
+    if result.cvar is None or result.weight == 0:
+        return result.expected
+    return (1.0 - result.weight) * result.expected + result.weight * result.cvar
