@@ -19,7 +19,7 @@ import pyomo.environ as pyo
 
 from .diagnose import diagnose
 from ..model.horizon import HorizonData, build_horizon_model, horizon_hints, horizon_warnings, preprocess_horizon
-from ..model.families import SENSE, add_risk, build_model, coefficient_scale, objective_expr, set_objective
+from ..model.families import SENSE, add_risk, build_model, coefficient_scale, objective_expr, objective_expr_plain, set_objective
 from ..model.preprocess import Data, infeasibility_hints, planner_warnings, preprocess
 from .results import (
     HORIZON_UNITS,
@@ -194,6 +194,10 @@ def _secondary(m, d, objective: str) -> list:
     that plan needs, so that busy racks and utilisation (section 12.4) count work, not slack
     (an allocation above the tokens it serves costs nothing when racks draw full power)."""
     stages = []
+    if getattr(m, "risk", None) is not None and m.risk[2] > 0:
+        # with CVaR in the objective a scenario above the tail is free to serve less (its value
+        # does not move the objective): its second stage is the most it can earn, E[Z] held
+        stages.append((objective_expr_plain(m, objective), SENSE[objective]))
     if objective == "tokens_per_watt":
         # TOK - lambda* F is 0 at the optimum, and so it is for an empty allocation when idle racks
         # draw nothing: the most tokens at that ratio is the plan section 7 reports

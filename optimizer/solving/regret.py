@@ -12,7 +12,8 @@ E[Z] over the scenarios (``tokens_per_watt``: E[TOK] / E[F], as the objective is
 - VSS = the stochastic row's E[Z] - the first scenario's own row's (for ``min_cost`` the other
   way round): what planning for every future earns over planning for the first.
 
-Cells are independent, so they are solved in parallel on the machine's cores (forked workers,
+Every solve here runs at a MIP gap of min(the user's, 1e-6) (``GAP``): EVPI and VSS are small
+differences of large figures, which the default gap of 1e-4 would drown. Cells are independent, so they are solved in parallel on the machine's cores (forked workers,
 one HiGHS thread each; serial inside a worker process, a sweep's or the service's).
 """
 
@@ -28,6 +29,7 @@ from ..model.families import SENSE
 from .highs import SolverOptions
 from .results import HorizonMetrics, RegretCell, RegretRow, Solution, cvar
 
+GAP = 1e-6  # the MIP gap of the regret table's solves, at most the user's
 _TASKS: list = []  # the forked workers' view of the cells to solve (set before the pool forks)
 
 
@@ -108,6 +110,8 @@ def _row_figures(objective: str, cells: list, probs: list[float], alpha: float) 
 def fill_regret(sol: Solution, sd, objective: str, options: SolverOptions, clock, jobs: int | None = None) -> None:
     """Fill ``sol.uncertainty``'s regret table, wait-and-see value, EVPI and VSS (section 13.3)."""
     unc = sol.uncertainty
+    options = SolverOptions(time_limit=options.time_limit, mip_gap=min(options.mip_gap, GAP), threads=options.threads,
+                            tie_break_time=options.tie_break_time)
     names = sd.names
     probs = [sd.probabilities[w] for w in names]
     deadline = None if clock.left() is None else time.time() + clock.left()
