@@ -345,3 +345,74 @@ def test_the_value_of_one_more_mw_is_the_one_the_readme_gives():
     grid = next(v for v in sol.marginal_values if v.limit == "facility_power")
     assert round(grid.value_up / 1e6) == int(said[1])
     assert f"${said[1]}M/yr" in marginal_headline(sol)
+
+
+def _regret_table(text: str) -> list[list[str]]:
+    """The rows of the first Markdown table in ``text`` whose header starts with '| plan'."""
+    lines = text[text.index("| plan |"):].splitlines()
+    return [[c.strip().strip("*") for c in line.strip("|").split("|")] for line in lines[2:] if line.startswith("|")]
+
+
+def _racks_text(racks: dict[str, int]) -> str:
+    short = {"gb300-nvl72": "GB300", "vr-nvl72": "VR NVL72", "lpx": "LPX"}
+    return " + ".join(f"{n:,} {short[h]}" for h, n in sorted(racks.items(), key=lambda kv: list(short).index(kv[0])) if n)
+
+
+def test_the_uncertainty_example_is_the_shipped_instance_and_its_figures(tmp_path):
+    """The 'Planning under uncertainty' section: its YAML is the shipped instance's uncertainty
+    block, its command runs, and every figure of its regret table, EVPI, VSS and risk trade is
+    what solving the instance gives (revenue to $0.01B, EVPI and VSS to $2M)."""
+    import optimizer
+
+    text = section("Planning under uncertainty")
+    shown = yaml.load(block("Planning under uncertainty", "yaml", "uncertainty:"), Loader=_Loader)
+    path = ROOT / "instances" / "gtc2026-1gw-uncertain.yaml"
+    assert shown["uncertainty"] == read_document(path)["uncertainty"]
+    cmd = block("Planning under uncertainty", "bash", "optimizer solve").strip()
+    with repository_untouched():
+        res = subprocess.run(cmd, shell=True, cwd=reader_dir(tmp_path), env=env(), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "lpx-half-premium-slow" in res.stdout
+
+    sol = optimizer.solve(path)
+    unc = sol.uncertainty
+    rows = {r.plan: r for r in unc.regret}
+    table = _regret_table(text)
+    assert [r[0] for r in table] == ["stochastic"] + [f"{w}'s own" for w in [o.name for o in unc.scenarios]]
+    for cells in table:
+        row = rows[cells[0].removesuffix("'s own")]
+        assert cells[1] == _racks_text(row.racks), cells
+        for shown_value, cell in zip(cells[2:-1], row.cells):
+            assert abs(float(shown_value) - cell.value / 1e9) <= 0.006, (cells[0], cell.scenario)
+        assert abs(float(cells[-1]) - row.expected / 1e9) <= 0.006, cells[0]
+    evpi = re.search(r"Perfect foresight is worth \$(\d+)M/yr", text)
+    vss = re.search(r"Planning for the base case costs \$(\d+)M/yr", text)
+    ws = re.search(r"each future's own optimum, \$([\d.]+)B", text)
+    assert abs(unc.evpi / 1e6 - int(evpi[1])) <= 2 and abs(unc.vss / 1e6 - int(vss[1])) <= 2
+    assert abs(unc.wait_and_see / 1e9 - float(ws[1])) <= 0.006
+
+    trade = re.search(r"At weight 0\.5\s+it buys ([\d,]+) VR NVL72 and (\d+) LPX racks: the worst 25% rises by \$([\d.]+)B/yr to "
+                      r"\$([\d.]+)B, and the\s+expectation falls by \$([\d.]+)B/yr to \$([\d.]+)B", text)
+    assert trade, "the section states the trade at weight 0.5"
+    doc = read_document(path)
+    doc["uncertainty"]["risk"] = {"alpha": 0.75, "weight": 0.5}
+    half = optimizer.solve(doc, regret=False)
+    racks = _racks_of(half)
+    assert (racks.get("vr-nvl72"), racks.get("lpx")) == (int(trade[1].replace(",", "")), int(trade[2]))
+    base = rows["stochastic"]
+    assert abs(half.uncertainty.cvar / 1e9 - float(trade[4])) <= 0.006
+    assert abs((half.uncertainty.cvar - base.cvar) / 1e9 - float(trade[3])) <= 0.006
+    assert abs(half.uncertainty.expected / 1e9 - float(trade[6])) <= 0.006
+    assert abs((base.expected - half.uncertainty.expected) / 1e9 - float(trade[5])) <= 0.006
+    doc["uncertainty"]["risk"] = {"alpha": 0.75, "weight": 1.0}
+    whole = optimizer.solve(doc, regret=False)
+    assert "At weight 1 it buys the slow future's own plan" in " ".join(text.split())
+    assert _racks_of(whole) == rows["lpx-half-premium-slow"].racks
+
+
+def _racks_of(sol) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in sol.racks:
+        out[r.hardware] = out.get(r.hardware, 0) + r.count
+    return out
+
