@@ -26,6 +26,12 @@ vary by slice of the year (MODEL.md section 12.1, ``schema.SLICED``) is set whol
 Points are every scenario (or the base alone) times every parameter combination; each point is
 validated through the instance schema when it is solved, and an invalid one becomes a row with
 status ``invalid``, never a silent skip.
+
+The sweep's ``scenarios`` are named what-ifs, each a point of its own. A base instance with
+``uncertainty`` (MODEL.md section 13) is one stochastic plan per point instead: a parameter on
+the base (``facility.grid_power_mw``) reaches every future of it, since its scenarios are
+overrides of the base (except one that overrides that very path), and the futures themselves are
+addressed as any field is: ``uncertainty.risk.weight``, ``uncertainty.scenarios[slow].probability``.
 """
 
 from __future__ import annotations
@@ -185,6 +191,8 @@ class SweepOptions(_Strict):
     mip_gap: Fraction | None = None
     marginal_values: StrictBool = Field(False, description="each point also re-solved with every site limit moved 1% "
                                         "(section 14; about 2 solves per limit, so off unless asked)")
+    regret: StrictBool = Field(False, description="a stochastic point (MODEL.md section 13) also gets its regret table, "
+                               "EVPI and VSS: (scenarios + 1) x scenarios more solves, so off unless asked")
     parameters: list[Parameter] = Field(default_factory=list)
     scenarios: list[Scenario] = Field(default_factory=list)
 
@@ -340,5 +348,7 @@ def check_paths(spec: SweepSpec, base: dict) -> list[Issue]:
 
 def fingerprint(spec: SweepSpec, base: dict) -> str:
     """Identifies a sweep: resuming checks that the spec and the base instance are unchanged."""
-    blob = json.dumps([spec.model_dump(mode="json"), base], sort_keys=True, default=str)
+    # an option left at its default since before it existed is left out: a journal written then still resumes
+    fields = spec.model_dump(mode="json", exclude=set() if spec.regret else {"regret"})
+    blob = json.dumps([fields, base], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -27,13 +27,16 @@ import pandas as pd
 from ..errors import InputError, Issue
 from ..model.schema import Instance, parse_instance
 from ..solving.engine import solve
-from ..solving.results import SliceResult
+from ..solving.results import ScenarioOutcome, SliceResult, Solution, StochasticResult
 from .scenarios import Point, SweepSpec, apply, fingerprint, journal_path, load_sweep, points
 
 METRICS = (
     "revenue_usd_per_year", "cost_usd_per_year", "profit_usd_per_year", "tokens_per_s", "tokens_per_joule",
     "facility_power_mw", "it_power_mw", "network_power_mw", "cooling_power_mw", "losses_mw", "capex_usd",
 )
+# a stochastic point's figures of section 13.3 (the regret ones only with the sweep's regret: true)
+OUTLOOK = ("expected", "cvar", "worst", "worst_scenario")
+REGRET = ("wait_and_see", "evpi", "vss")
 
 
 def solve_point(base: dict, spec: SweepSpec, point: Point) -> dict[str, Any]:
@@ -50,8 +53,11 @@ def solve_point(base: dict, spec: SweepSpec, point: Point) -> dict[str, Any]:
         row.update(status="invalid", message=str(exc))
         return row
     try:
-        sol = solve(inst, objective=spec.objective.value if spec.objective else None,
-                    time_limit=spec.time_limit, mip_gap=spec.mip_gap, threads=1, marginal_values=spec.marginal_values)
+        sol = solve(inst, objective=spec.objective.value if spec.objective else None, time_limit=spec.time_limit,
+                    mip_gap=spec.mip_gap, threads=1, marginal_values=spec.marginal_values, regret=spec.regret)
+    except InputError as exc:  # a rule only the solve can check (CVaR with the sweep's objective tokens_per_watt)
+        row.update(status="invalid", message="; ".join(str(i) for i in exc.issues))
+        return row
     except Exception as exc:  # a solver failure is a row, never the end of the sweep
         row.update(status="error", message=f"{type(exc).__name__}: {exc}")
         return row
@@ -68,27 +74,76 @@ def solve_point(base: dict, spec: SweepSpec, point: Point) -> dict[str, Any]:
         solver_options=json.dumps(sol.solver_options, sort_keys=True),
         **{f"{package}_version": v for package, v in sol.versions.items()},  # what the point was solved with
     )
-    if sol.periods:  # multi-year: the horizon totals, and racks alive / retired early per period
-        row.update(sol.metrics.model_dump())
-        for p in sol.periods:
-            for h in inst.hardware:
-                row[f"racks[{h.name}][{p.year}]"] = sum(r.alive for r in p.racks if r.hardware == h.name)
-        row["retired_early_racks"] = sum(e.racks for e in sol.refresh)
-        row["fabric"] = next((f"{p.fabric.option}:{p.fabric.switch_tiers}" for p in sol.periods if p.fabric), "")
-        for p in sol.periods:
-            row.update(slice_columns(p.slices, inst, f"[{p.year}]"))
-    elif sol.metrics is not None:
-        row.update({k: getattr(sol.metrics, k) for k in METRICS})
-        for h in inst.hardware:
-            row[f"racks[{h.name}]"] = sum(r.count for r in sol.racks if r.hardware == h.name)
-        for t in sol.tiers:
-            row[f"tokens_per_s[{t.tier}]"] = t.tokens_per_s
-        row["fabric"] = f"{sol.fabric.option}:{sol.fabric.switch_tiers}" if sol.fabric else ""
-        row.update(slice_columns(sol.slices, inst))
+    row.update(plan_columns(sol, inst))
+    if sol.uncertainty is not None:
+        row.update(outlook_columns(sol.uncertainty, spec.regret))
+        for outcome in sol.uncertainty.scenarios:
+            row.update(scenario_columns(outcome, inst))
     for v in sol.marginal_values:  # asked for (marginal_values: true): per unit of the limit, in objective_unit
         row[f"marginal_value_up[{v.limit}]"] = v.value_up
         row[f"marginal_value_down[{v.limit}]"] = v.value_down
     return row
+
+
+def plan_columns(sol: Solution, inst: Instance) -> dict[str, Any]:
+    """The plan's figures: its metrics (a stochastic plan's: their expectation), racks per
+    hardware (per year with a horizon), the fabric, tokens per tier and the slices' figures (a
+    stochastic plan has slices only per scenario: ``scenario_columns``)."""
+    out: dict[str, Any] = {}
+    if sol.metrics is None:
+        return out
+    # the capacity is the first stage, the same in every future: a stochastic plan's periods are its scenarios'
+    fleet = sol.periods or (sol.uncertainty.scenarios[0].solution.periods if sol.uncertainty else [])
+    if fleet:  # multi-year: the horizon totals, and racks alive / retired early per period
+        out.update(sol.metrics.model_dump())
+        for p in fleet:
+            for h in inst.hardware:
+                out[f"racks[{h.name}][{p.year}]"] = sum(r.alive for r in p.racks if r.hardware == h.name)
+        out["retired_early_racks"] = sum(e.racks for e in sol.refresh)
+        out["fabric"] = next((f"{p.fabric.option}:{p.fabric.switch_tiers}" for p in fleet if p.fabric), "")
+        for p in sol.periods:
+            out.update(slice_columns(p.slices, inst, f"[{p.year}]"))
+    else:
+        out.update({k: getattr(sol.metrics, k) for k in METRICS})
+        for h in inst.hardware:
+            out[f"racks[{h.name}]"] = sum(r.count for r in sol.racks if r.hardware == h.name)
+        for t in sol.tiers:
+            out[f"tokens_per_s[{t.tier}]"] = t.tokens_per_s
+        out["fabric"] = f"{sol.fabric.option}:{sol.fabric.switch_tiers}" if sol.fabric else ""
+        out.update(slice_columns(sol.slices, inst))
+    return out
+
+
+def outlook_columns(unc: StochasticResult, regret: bool) -> dict[str, Any]:
+    """A stochastic plan's figures of MODEL.md section 13.3, in the objective's unit: E[Z]
+    (``expected``; ``objective_value`` is the objective solved for, with risk (1 - w) E[Z] + w
+    CVaR), ``cvar`` at ``cvar_alpha`` (null for tokens_per_watt), the ``worst`` scenario's value
+    and its name; with ``regret`` (the sweep's option) also ``wait_and_see``, ``evpi`` and
+    ``vss`` (null where a plan cannot meet some scenario: ``uncertainty_notes`` says which)."""
+    out: dict[str, Any] = {k: getattr(unc, k) for k in OUTLOOK}
+    out.update(cvar_alpha=unc.alpha, risk_weight=unc.weight, uncertainty_notes="; ".join(unc.notes))
+    if regret:
+        out.update({k: getattr(unc, k) for k in REGRET})
+    return out
+
+
+def scenario_columns(outcome: ScenarioOutcome, inst: Instance) -> dict[str, Any]:
+    """One future of a stochastic plan (section 13.3), named ``scenario[NAME].FIGURE``: its
+    probability, its objective value (``objective_value``, in ``objective_unit``), its metrics
+    (the horizon's totals with one), tokens per tier and, with slices, every slice figure of
+    ``slice_columns`` (``scenario[NAME].slice[SLICE].facility_power_mw``, ``[YEAR]`` last)."""
+    sol = outcome.solution
+    figures: dict[str, Any] = {"probability": outcome.probability, "objective_value": outcome.value}
+    if sol.metrics is not None:
+        figures.update(sol.metrics.model_dump())
+    if sol.periods:
+        for p in sol.periods:
+            figures.update(slice_columns(p.slices, inst, f"[{p.year}]"))
+    else:
+        for t in sol.tiers:
+            figures[f"tokens_per_s[{t.tier}]"] = t.tokens_per_s
+        figures.update(slice_columns(sol.slices, inst))
+    return {f"scenario[{outcome.name}].{k}": v for k, v in figures.items()}
 
 
 def _cell(value: Any) -> Any:
@@ -233,7 +288,7 @@ def _write_final(rows: list[dict], output: Path, spec: SweepSpec) -> pd.DataFram
             if p.path in df.columns and len({isinstance(v, str) for v in df[p.path] if v is not None}) > 1:
                 df[p.path] = [v if v is None or isinstance(v, str) else json.dumps(v) for v in df[p.path]]
         first = ["point", "scenario", *[p.path for p in spec.parameters], "status", "message", "objective", "objective_value",
-                 "objective_unit", "mip_gap", "tie_break_gap", *METRICS]
+                 "objective_unit", "mip_gap", "tie_break_gap", *METRICS, *OUTLOOK, *REGRET]
         rest = sorted(c for c in df.columns if c not in first)
         df = df[[c for c in first if c in df.columns] + rest]
     tmp = output.with_name(output.name + ".tmp")
