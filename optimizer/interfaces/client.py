@@ -3,6 +3,7 @@
     from optimizer.interfaces.client import Client
     c = Client("http://127.0.0.1:8000")
     sol = c.solve("instances/gtc2026-1gw.yaml")          # a Solution, as optimizer.solve returns
+    sol = c.solve(stochastic, regret=False)              # its uncertainty, without the regret table
     errors = c.validate({"name": "x"})                   # [] when valid, else [{path, rule}, ...]
     df = c.sweep("sweep.yaml")                           # a DataFrame, when the job is done
 
@@ -37,7 +38,7 @@ def _document(instance: Any) -> dict:
     from ..model.schema import Instance, read_document
 
     if isinstance(instance, Instance):
-        return instance.model_dump(mode="json")
+        return instance.model_dump(mode="json", by_alias=True)  # as a file spells it (a scenario's set)
     if isinstance(instance, (str, Path)):
         return read_document(instance)
     return dict(instance)
@@ -62,8 +63,11 @@ class Client:
         return self._call("POST", "/v1/validate", json=_document(instance)).json()["errors"]
 
     def solve(self, instance: Any, objective: str | None = None, time_limit: float | None = None,
-              mip_gap: float | None = None) -> Solution:
-        body = {"instance": _document(instance), "objective": objective, "time_limit": time_limit, "mip_gap": mip_gap}
+              mip_gap: float | None = None, *, marginal_values: bool | None = None, regret: bool | None = None) -> Solution:
+        """The service's solve; an option left as None is the server's default (marginal values and,
+        for a stochastic instance, the regret table, EVPI and VSS: on; ``regret=False`` skips them)."""
+        body = {"instance": _document(instance), "objective": objective, "time_limit": time_limit, "mip_gap": mip_gap,
+                "marginal_values": marginal_values, "regret": regret}
         return Solution.model_validate(self._call("POST", "/v1/solve", json={k: v for k, v in body.items() if v is not None}).json())
 
     def start_sweep(self, spec: Any, instance: Any = None) -> str:

@@ -108,7 +108,19 @@ class SolveRequest(BaseModel):
     time_limit: Annotated[float, Field(gt=0, description="seconds; at most the server's cap"), NUMBER] | None = None
     mip_gap: Fraction | None = None
     marginal_values: StrictBool = Field(True, description="what each site limit is worth, by re-solving with it moved 1% "
-                                        "(about 2 solves per limit, within the same time limit)")
+                                        "(about 2 solves per limit, within the same time limit; not for a stochastic "
+                                        "instance, which says so in its warnings only when asked explicitly)")
+    regret: StrictBool = Field(True, description="a stochastic instance (uncertainty, MODEL.md section 13) also gets its "
+                               "regret table, EVPI and VSS: (scenarios + 1) x scenarios more solves, within the same "
+                               "time limit; false leaves them empty")
+
+    def solve_args(self, time_limit: float) -> tuple:
+        """What a solve worker is sent (``_solve_in_worker``'s arguments). The instance as its file
+        spells it (a scenario's overrides as ``set``). Marginal values are not computed for a
+        stochastic instance: one that did not ask for them gets no warning saying so."""
+        marginal = self.marginal_values and (self.instance.uncertainty is None or "marginal_values" in self.model_fields_set)
+        return (self.instance.model_dump(mode="json", by_alias=True), self.objective.value if self.objective else None,
+                time_limit, self.mip_gap, marginal, self.regret)
 
 
 class SweepRequest(SweepOptions):
@@ -222,10 +234,16 @@ class BodyLimit:
 
 
 def _check_size(inst: Instance, limits: Limits) -> None:
+    """hardware x tiers x halls, times the scenarios of a stochastic instance (each a copy of the
+    allocation, MODEL.md section 13.2), at most ``max_instance_size``."""
     size = len(inst.hardware) * len(inst.tiers) * len(inst.facility.halls)
+    what, many = "hardware x tiers x halls", "hardware systems, tiers or halls"
+    if inst.uncertainty is not None:
+        size *= len(inst.uncertainty.scenarios)
+        what, many = what + " x scenarios", "hardware systems, tiers, halls or scenarios"
     if size > limits.max_instance_size:
-        raise ServiceError(413, f"instance too large: hardware x tiers x halls = {size:,} > {limits.max_instance_size:,}",
-                           [Issue("instance", "too many hardware systems, tiers or halls for this server")])
+        raise ServiceError(413, f"instance too large: {what} = {size:,} > {limits.max_instance_size:,}",
+                           [Issue("instance", f"too many {many} for this server")])
 
 
 def _checked(inst: Instance, limits: Limits, prefix: str = "instance") -> Instance:
@@ -248,10 +266,11 @@ def _solve_worker_init(parent: int) -> None:
 
 
 def _solve_in_worker(instance: dict, objective: str | None, time_limit: float, mip_gap: float | None,
-                     marginal_values: bool = False) -> str:
+                     marginal_values: bool = False, regret: bool = True) -> str:
     from ..solving.engine import solve
 
-    sol = solve(instance, objective=objective, time_limit=time_limit, mip_gap=mip_gap, threads=1, marginal_values=marginal_values)
+    sol = solve(instance, objective=objective, time_limit=time_limit, mip_gap=mip_gap, threads=1, marginal_values=marginal_values,
+                regret=regret)
     return sol.model_dump_json()
 
 
@@ -331,8 +350,7 @@ class SolvePool:
             self.in_flight += 1
         try:
             limit = min(req.time_limit or self.limits.max_time_limit, self.limits.max_time_limit)
-            args = (req.instance.model_dump(mode="json"), req.objective.value if req.objective else None, limit, req.mip_gap,
-                    req.marginal_values)
+            args = req.solve_args(limit)
             try:
                 if not await self._slot(gone):
                     log.warning("a waiting solve was dropped: its client went away before it started")
@@ -813,7 +831,9 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
 
     @app.post("/v1/solve", response_model=Solution, responses=errors)
     async def solve(req: SolveRequest, request: Request):
-        """Solve an instance: the same solution JSON as ``optimizer solve --json``."""
+        """Solve an instance: the same solution JSON as ``optimizer solve --json``; a stochastic one
+        (``uncertainty``, MODEL.md section 13) with its futures, and unless ``regret`` is false
+        its regret table, EVPI and VSS."""
         _checked(req.instance, limits)
         if req.time_limit is not None and req.time_limit > limits.max_time_limit:
             raise ServiceError(422, f"time_limit {req.time_limit:g} s exceeds this server's cap of {limits.max_time_limit:g} s",
@@ -831,7 +851,7 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
             spec = req.spec(limits.max_time_limit)
         except ValidationError as err:
             raise ServiceError(422, "invalid sweep", [Issue(format_loc(e["loc"]), e["msg"]) for e in err.errors()]) from None
-        base = req.instance.model_dump(mode="json")
+        base = req.instance.model_dump(mode="json", by_alias=True)  # as a file spells it: a scenario's overrides are its set
         issues = check_paths(spec, base)
         if issues:
             raise ServiceError(422, "invalid sweep", issues)
