@@ -1,6 +1,7 @@
 """A report a planner can forward: one self-contained HTML page (charts as inline SVG, no
 network needed to view it) or Markdown, built from a Solution, its Explanation and the
-instance's own assumption comments."""
+instance's own assumption comments; a stochastic plan (MODEL.md section 13.3) with its
+scenarios, expectation, CVaR and regret table."""
 
 from __future__ import annotations
 
@@ -16,9 +17,23 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ..analysis.explain import Explanation  # noqa: E402
 from ..model.preprocess import fabric_designs  # noqa: E402
-from .plots import slice_figure  # noqa: E402
+from .plots import regret_figure, slice_figure  # noqa: E402
 from .report import (  # noqa: E402
+    REGRET_SKIPPED,
     binding_table,
+    fabric_table,
+    fleet,
+    foresight_table,
+    gap_caveat,
+    hall_table,
+    objective_scale,
+    outlook_table,
+    regret_table,
+    scenario_binding_table,
+    scenario_period_table,
+    scenario_slice_table,
+    scenario_table,
+    stochastic_headline,
     lots_table,
     marginal_headline,
     marginal_table,
@@ -53,6 +68,9 @@ SLICE_SECTIONS = ["headline", "warnings", "mix", "tiers", "slices", "slice-tiers
                   "shadow-prices", "marginal-values", "not-chosen", "assumptions", "solved-with"]
 HORIZON_SECTIONS = ["headline", "timeline", "refresh", "power", "slices", "tiers", "cash", "limits", "shadow-prices", "marginal-values",
                     "assumptions"]
+# a stochastic plan (section 13.3): the first stage, then each scenario, the expectation and the regret table
+STOCHASTIC_SECTIONS = ["headline", "warnings", "plan", "scenarios", "scenario-slices", "outlook", "regret", "scenario-notes", "tiers",
+                       "limits", "shadow-prices", "assumptions", "solved-with"]
 
 
 def assumptions(path: str | Path | None) -> list[tuple[str, str]]:
@@ -183,6 +201,8 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
     """(section id, title, [("p", text) | ("table", head, rows) | ("svg", markup)])."""
     out: list[tuple[str, str, list]] = []
     o = sol.objective
+    if sol.uncertainty is not None and sol.has_plan:
+        return stochastic_blocks(sol, notes)
     if sol.periods:
         out = horizon_blocks(sol) + _warnings(sol)
         out.append(("limits", "Binding limits", [*_once(sol), ("table", *binding_table(sol))]))
@@ -246,6 +266,61 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
                  f"none: fits no hall ({e.no_hall})" if e.no_hall else "more than 100x" if e.speedup_needed is None
                  else f"{e.speedup_needed:.3g}x"] for e in exp.not_chosen]
         out.append(("not-chosen", "Systems not chosen: what would bring them in", [("table", ["hardware", "racks forced", "objective lost", "capex cut per rack", "throughput needed"], rows)]))
+    out.append(("assumptions", "The instance's assumptions", [("table", ["field", "assumption"], [list(n) for n in notes])] if notes else [("p", "None stated in the file.")]))
+    return out + [_solved_with(sol)]
+
+
+def stochastic_blocks(sol: Solution, notes: list[tuple[str, str]]) -> list[tuple[str, str, list]]:
+    """Section 13.3: the plan (racks per hall, or with a horizon the fleet schedule), each
+    scenario's outcome with its power by slice and its binding limits, the expectation, CVaR and
+    worst case, then the regret table (a heatmap and the table), wait-and-see, EVPI and VSS, and
+    the notes; every figure in the objective's unit."""
+    u = sol.uncertainty
+    headline = stochastic_headline(sol)
+    out = [("headline", "Headline: one purchase plan for every scenario", [("p", line) for line in headline])]
+    out += _warnings(sol)
+    schedule = fleet(sol)
+    if schedule is not None:
+        plan = [("p", "Racks alive per period (+bought, -retired at its start), the same in every scenario:"), ("table", *timeline_table(schedule))]
+        if sol.refresh:
+            plan += [("p", "Vintages retired before their life ends:"), ("table", *refresh_table(sol))]
+    else:
+        plan = [("p", "Racks per hall, the same in every scenario:"), ("table", *mix_table(sol))]
+    if sol.lots:
+        plan += [("p", "Bought in whole lots:"), ("table", *lots_table(sol))]
+    if sol.halls:
+        plan += [("p", "Hall slots (racks):"), ("table", *hall_table(sol))]
+    if sol.fabric is not None:
+        plan += [("p", "Scale-out fabric:"), ("table", *fabric_table(sol))]
+    out.append(("plan", "The plan (first stage)", plan))
+    first = u.scenarios[0].solution
+    out.append(("scenarios", f"Scenarios: the plan in each future (objective: {u.objective}, {objective_scale(sol)[1]})",
+                [("table", *scenario_table(sol))]))
+    if is_sliced(first):
+        groups = [(f"{o.name} {p.year}" if first.periods else o.name, p.slices) for o in u.scenarios for p in (o.solution.periods or [o.solution])]
+        out.append(("scenario-slices", "Power by slice in each scenario: facility power against the slice's grid, tokens by tier", [
+            ("svg", _svg(slice_figure(groups))),
+            ("p", "Revenue and energy are what the slice's hours earn and cost per year."), ("table", *scenario_slice_table(sol))]))
+    elif first.periods:
+        out.append(("scenario-slices", "Tokens and power per scenario and period", [("table", *scenario_period_table(sol))]))
+    out.append(("outlook", f"Expectation, CVaR and worst case ({u.unit})", [("table", *outlook_table(sol))]))
+    if u.regret:
+        out.append(("regret", f"Regret table, EVPI and VSS ({u.unit})", [
+            ("p", "Each row is a plan (the stochastic plan, and each scenario's own optimal plan), each column a scenario: the plan's "
+                  "capacity fixed and the scenario re-optimised, or infeasible where the plan cannot meet it. In the picture the shade is "
+                  "the regret: how far the plan falls short of the best plan in that column."),
+            ("svg", _svg(regret_figure(u))), ("table", *regret_table(sol)), ("table", *foresight_table(sol)),
+            *[("p", line) for line in [gap_caveat(sol)] if line]]))
+    else:
+        out.append(("regret", "Regret table, EVPI and VSS", [("p", REGRET_SKIPPED)]))
+    if u.notes:
+        out.append(("scenario-notes", "Notes on the scenarios", [("p", n) for n in u.notes]))
+    if sol.tiers:
+        out.append(("tiers", "Tiers: the expectation over the scenarios", [("table", *tier_table(sol))]))
+    out.append(("limits", "Binding limits per scenario", [("table", *scenario_binding_table(sol))]))
+    out.append(("shadow-prices", "Shadow prices (LP with the integers fixed)", [
+        ("p", "The change of E[Z] per unit of a limit; scenario[NAME]. names the scenario it holds in."), ("table", *shadow_table(sol)),
+        ("p", f"{sum(1 for s in sol.shadow_prices if s.value == 0)} other limits have a shadow price of 0 with the racks fixed.")]))
     out.append(("assumptions", "The instance's assumptions", [("table", ["field", "assumption"], [list(n) for n in notes])] if notes else [("p", "None stated in the file.")]))
     return out + [_solved_with(sol)]
 

@@ -1,6 +1,7 @@
 """Pictures a planner reads faster than a table: a metric against a swept parameter with the
-hardware mix stacked beneath it, a Pareto frontier with each point's plan marked, and each slice
-of the year's facility power against its grid with its tokens by tier (MODEL.md section 12.4)."""
+hardware mix stacked beneath it, a Pareto frontier with each point's plan marked, each slice
+of the year's facility power against its grid with its tokens by tier (MODEL.md section 12.4),
+and the regret table of a stochastic plan as a heatmap (section 13.3)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
 
-from ..solving.results import SliceResult  # noqa: E402
+from ..solving.results import SliceResult, StochasticResult  # noqa: E402
 
 SCALES = [(1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")]
 
@@ -135,5 +138,68 @@ def slice_figure(groups: list[tuple[str, list[SliceResult]]]) -> Figure:
     tokens.grid(axis="y", alpha=0.3)
     tokens.set_xticks(xs, ticks, fontsize=7)
     fig.suptitle("Each slice: facility power against its grid, and tokens by tier", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _amount(x: float) -> str:
+    """A figure in a few characters for a heatmap cell: 557.96B, 3.414M, 0.663."""
+    a = abs(x)
+    for factor, prefix in SCALES:
+        if a >= factor:
+            return f"{x / factor:,.5g}{prefix}"
+    return f"{x:,.4g}"
+
+
+def regret_figure(result: StochasticResult) -> Figure:
+    """The regret table as a heatmap: a row per plan (the stochastic plan, each scenario's own
+    optimum; its racks beneath its name), a column per scenario and one for the plan's
+    expectation. Each cell holds the plan's Z in that scenario (the objective's unit) and is shaded
+    by its regret, the shortfall from the best plan of that column (for min_cost the excess over
+    the cheapest): white is the best any plan does there. A plan that cannot meet a scenario's
+    floors is hatched grey, 'infeasible', and so is its expectation."""
+    names = [o.name for o in result.scenarios]
+    plans = result.regret
+    value = np.full((len(plans), len(names) + 1), np.nan)
+    status = [["optimal"] * (len(names) + 1) for _ in plans]
+    for i, r in enumerate(plans):
+        cells = {c.scenario: c for c in r.cells}
+        for j, w in enumerate(names):
+            c = cells.get(w)
+            if c is not None and c.value is not None:
+                value[i, j] = c.value
+            status[i][j] = c.status if c is not None else "-"
+        if r.expected is not None:
+            value[i, -1] = r.expected
+        else:
+            status[i][-1] = next((c.status for c in r.cells if c.value is None), "-")
+    lowest = result.objective == "min_cost"
+    with np.errstate(all="ignore"):
+        best = np.nanmin(value, axis=0) if lowest else np.nanmax(value, axis=0)
+    regret = np.where(np.isnan(value), np.nan, (value - best) if lowest else (best - value))
+    top = float(np.nanmax(regret)) if np.isfinite(regret).any() else 0.0
+    factor, unit = _prefix(top, result.unit)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.5 * (len(names) + 1) + 3.5), 0.75 * len(plans) + 1.8))
+    image = ax.imshow(np.ma.masked_invalid(regret / factor), cmap="Reds", vmin=0, vmax=max(top / factor, 1e-12), aspect="auto")
+    for i in range(len(plans)):
+        for j in range(len(names) + 1):
+            if np.isnan(value[i, j]):
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="#dddddd", hatch="//", edgecolor="#999999", lw=0))
+                ax.text(j, i, status[i][j], ha="center", va="center", fontsize=8)
+                continue
+            shade = regret[i, j] / top if top > 0 else 0.0
+            below = "best" if regret[i, j] <= 1e-9 * max(abs(best[j]), 1.0) else f"-{_amount(regret[i, j])}"
+            ax.text(j, i, f"{_amount(value[i, j])}\n{below}", ha="center", va="center", fontsize=8,
+                    color="white" if shade > 0.6 else "black")
+    ax.axvline(len(names) - 0.5, color="black", lw=1.5)  # the scenarios | the expectation
+    ax.set_xticks(range(len(names) + 1), [f"{o.name}\np = {o.probability:g}" for o in result.scenarios] + ["expected"], fontsize=8)
+    labels = ["stochastic plan" if r.plan == "stochastic" else f"optimal for {r.plan}" for r in plans]
+    racks = [", ".join(f"{n:,} {h}" for h, n in r.racks.items() if n) or "no racks" for r in plans]
+    ax.set_yticks(range(len(plans)), [f"{a}\n{b}" for a, b in zip(labels, racks)], fontsize=8)
+    ax.set_xlabel("scenario (each cell: the plan's capacity fixed, the scenario re-optimised)", fontsize=8)
+    worse = "above the cheapest" if lowest else "below the best"
+    fig.colorbar(image, ax=ax, shrink=0.9).set_label(f"regret ({unit})", fontsize=8)
+    ax.set_title(f"Regret table: {result.objective} in {result.unit} per plan and scenario\n"
+                 f"(each cell's second line: how far {worse} plan of its column)", fontsize=9)
     fig.tight_layout()
     return fig
