@@ -34,6 +34,10 @@ app = typer.Typer(
 )
 
 
+REGRET_HELP = ("a stochastic instance's regret table, EVPI and VSS (MODEL.md section 13.3): each plan solved in each scenario, "
+               "about (scenarios + 1) x scenarios solves; --no-regret skips them")
+
+
 class ObjectiveChoice(str, Enum):
     revenue = "revenue"
     profit = "profit"
@@ -112,6 +116,7 @@ def solve(
     as_json: Annotated[bool, typer.Option("--json", help="print the solution as JSON on stdout, nothing else")] = False,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="also write the solution as JSON to this file")] = None,
     marginal_values: Annotated[bool, typer.Option(help="what each site limit is worth, by re-solving with it moved 1% (about 2 solves per limit)")] = True,
+    regret: Annotated[bool, typer.Option(help=REGRET_HELP)] = True,
 ) -> None:
     """Solve an instance and print the plan (exit 0: plan found, 1: no plan, 2: bad input)."""
     from ..outputs.report import render
@@ -124,9 +129,11 @@ def solve(
     try:
         with sigint_flag() as stop:
             sol = run(inst, objective=objective.value if objective else None, time_limit=time_limit, mip_gap=mip_gap,
-                      threads=threads, tie_break_time=tie_break_time, marginal_values=marginal_values)
+                      threads=threads, tie_break_time=tie_break_time, marginal_values=marginal_values, regret=regret)
     except KeyboardInterrupt:
         _interrupted()
+    except InputError as exc:  # a rule only the objective breaks (CVaR of tokens_per_watt, section 13.2)
+        _bad_input(exc)
     if stop[0] or interrupted(sol.status, sol.message):  # HiGHS caught Ctrl-C: whatever it returned is not the plan
         _interrupted()
     text = sol.model_dump_json(indent=2)
@@ -283,6 +290,7 @@ def report(
     time_limit: Annotated[Optional[float], typer.Option(min=0.0, help="seconds for the main solve")] = None,
     entry: Annotated[bool, typer.Option(help="find what would bring each unchosen system in (re-solves)")] = True,
     marginal_values: Annotated[bool, typer.Option(help="what each site limit is worth, by re-solving with it moved 1%")] = True,
+    regret: Annotated[bool, typer.Option(help=REGRET_HELP)] = True,
 ) -> None:
     """Write a self-contained report a planner can forward (exit 0: plan, 1: no plan, 2: bad input)."""
     from ..outputs.document import assumptions, to_html, to_markdown
@@ -291,9 +299,13 @@ def report(
 
     _require_suffix(output, (".html", ".md"), "the report")
     inst = _load(path)
-    sol = run(inst, objective=objective.value if objective else None, time_limit=time_limit, marginal_values=marginal_values)
+    try:
+        sol = run(inst, objective=objective.value if objective else None, time_limit=time_limit, marginal_values=marginal_values,
+                  regret=regret)
+    except InputError as exc:
+        _bad_input(exc)
     exp = None
-    if sol.has_plan and not sol.periods:  # the what-would-bring-it-in analysis is one-period
+    if sol.has_plan and not sol.periods and sol.uncertainty is None:  # the what-would-bring-it-in analysis is one-period, one future
         exp = explain(inst, sol) if entry else Explanation(limits=limits(inst, sol), not_chosen=[])
     notes = assumptions(path)
     text = to_html(inst, sol, exp, notes) if output.suffix.lower() == ".html" else to_markdown(inst, sol, exp, notes)
