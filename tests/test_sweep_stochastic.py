@@ -196,3 +196,29 @@ def test_regret_columns_when_the_sweep_asks(tmp_path):
     spec, doc, _ = load_sweep(sweep_file)
     assert fingerprint(spec, doc) != fingerprint(spec.model_copy(update={"regret": False}), doc)
 
+
+
+def test_one_override_of_a_future_is_swept_by_its_path(tmp_path):
+    """`uncertainty.scenarios[slow].set.tiers[premium].max_tokens_per_s`: how deep the bust is,
+    swept with the scenario's other overrides kept; a milder bust cannot lower the expectation."""
+    base = stochastic_base()
+    path = "uncertainty.scenarios[slow].set.tiers[premium].max_tokens_per_s"
+    spec = SweepSpec(base="x", mip_gap=1e-9, parameters=[{"path": path, "values": [1.0e7, 5.0e7]}])
+    df = optimizer.sweep(spec, base=base, jobs=2).sort_values("point")
+    assert set(df["status"]) == {"optimal"}
+    for cap, (_, row) in zip([1.0e7, 5.0e7], df.iterrows(), strict=True):
+        assert row["scenario[slow].tokens_per_s[premium]"] <= cap * (1 + 1e-9)
+        assert row["scenario[slow].tokens_per_s[ultra]"] <= 5.0e6 * (1 + 1e-9)  # the bust's other override stays
+        assert row["scenario[base].tokens_per_s[premium]"] > cap  # the base future is not touched
+    deep, mild = df["expected"]
+    assert mild >= deep * (1 - 1e-6) and df["scenario[slow].objective_value"].iloc[1] > df["scenario[slow].objective_value"].iloc[0]
+    # an override a future may not make is an invalid row naming it; a future that is not there, a refused path
+    bad = SweepSpec(base="x", parameters=[{"path": "uncertainty.scenarios[slow].set.hardware[lpx].rack_power_kw", "values": [100]}])
+    (row,) = [solve_point(base, bad, p) for p in points(bad)]
+    assert row["status"] == "invalid" and "uncertainty.scenarios[1] (slow).set[hardware[lpx].rack_power_kw]" in row["message"]
+    spec_file = tmp_path / "sweep.yaml"
+    (tmp_path / "stochastic.yaml").write_text(yaml.safe_dump(base, sort_keys=False))
+    spec_file.write_text(yaml.safe_dump({"base": "stochastic.yaml", "parameters": [
+        {"path": "uncertainty.scenarios[boom].set.facility.grid_power_mw", "values": [1]}]}))
+    res = runner.invoke(app, ["sweep", str(spec_file), "-o", str(tmp_path / "o.csv")])
+    assert res.exit_code == 2 and "parameters[0].path" in res.output and "no element named 'boom'" in res.output

@@ -31,7 +31,9 @@ The sweep's ``scenarios`` are named what-ifs, each a point of its own. A base in
 ``uncertainty`` (MODEL.md section 13) is one stochastic plan per point instead: a parameter on
 the base (``facility.grid_power_mw``) reaches every future of it, since its scenarios are
 overrides of the base (except one that overrides that very path), and the futures themselves are
-addressed as any field is: ``uncertainty.risk.weight``, ``uncertainty.scenarios[slow].probability``.
+addressed as any field is: ``uncertainty.risk.weight``, ``uncertainty.scenarios[slow].probability``,
+a future's whole ``uncertainty.scenarios[slow].set``, or one of its overrides, whose key is a path
+itself: ``uncertainty.scenarios[slow].set.tiers[premium].max_tokens_per_s`` (:func:`set_point_path`).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, 
 from pydantic_core import PydanticCustomError
 
 from ..errors import InputError, Issue, element_path, format_loc
-from ..model.paths import apply, parse_path, set_path  # noqa: F401 - the sweep's path syntax, shared with scenarios (13.1)
+from ..model.paths import parse_path, set_path  # the sweep's path syntax, shared with scenarios (13.1)
 from ..model.schema import NUMBER, SLICED, Fraction, Objective, read_document
 from ..model.schema import is_year as is_year_key
 
@@ -328,19 +330,59 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict, Path]:
     return spec, base, base_path
 
 
+_FUTURE_SET = re.compile(r"uncertainty\.scenarios\[([^\]]+)\]\.set\.(.+)")
+
+
+def set_point_path(doc: dict, path: str, value: Any) -> None:
+    """:func:`~optimizer.model.paths.set_path`, and one override of a future of MODEL.md section 13:
+    ``uncertainty.scenarios[NAME].set.PATH`` sets the key ``PATH`` of that scenario's ``set``
+    (whose keys are paths themselves, so no step can go into them); its other overrides stay.
+    Errors are KeyErrors (ValueErrors for a path that cannot be read) naming the path and the rule."""
+    m = _FUTURE_SET.fullmatch(path)
+    if m is None:
+        set_path(doc, path, value)
+        return
+    sel, key = m.group(1).strip(), m.group(2)
+    parse_path(key)
+    unc = doc.get("uncertainty")
+    futures = unc.get("scenarios") if isinstance(unc, dict) else None
+    if not isinstance(futures, list):
+        raise KeyError(f"{path}: the instance has no uncertainty.scenarios (MODEL.md section 13)")
+    if sel.isdigit():
+        found = [futures[int(sel)]] if int(sel) < len(futures) else []
+    else:
+        found = [f for f in futures if isinstance(f, dict) and f.get("name") == sel]
+    if not found or not isinstance(found[0], dict):
+        raise KeyError(f"{path}: no element {'named ' + repr(sel) if not sel.isdigit() else sel} in uncertainty.scenarios")
+    future = found[0]
+    field = "overrides" if "overrides" in future and "set" not in future else "set"  # the schema's name, or its alias
+    overrides = future.get(field) or {}
+    if not isinstance(overrides, dict):
+        raise KeyError(f"{path}: uncertainty.scenarios[{sel}].{field} is not a mapping of path -> value")
+    future[field] = {**overrides, key: value}
+
+
+def apply(base: dict, overrides: list[tuple[str, Any]]) -> dict:
+    """A copy of ``base`` with every (path, value) set, in order (:func:`set_point_path`)."""
+    doc = copy.deepcopy(base)
+    for path, value in overrides:
+        set_point_path(doc, path, value)
+    return doc
+
+
 def check_paths(spec: SweepSpec, base: dict) -> list[Issue]:
     """Every parameter path and scenario key must address a field of the base instance."""
     issues = []
     for i, p in enumerate(spec.parameters):
         try:
             parse_path(p.path)
-            set_path(copy.deepcopy(base), p.path, None)
+            set_point_path(copy.deepcopy(base), p.path, None)
         except (ValueError, KeyError) as exc:
             issues.append(Issue(f"parameters[{i}].path", str(exc).strip("'\"")))
     for i, s in enumerate(spec.scenarios):
         for key in s.set:
             try:
-                set_path(copy.deepcopy(base), key, None)
+                set_point_path(copy.deepcopy(base), key, None)
             except (ValueError, KeyError) as exc:
                 issues.append(Issue(f"{element_path('scenarios', i, s.name)}.set.{key}", str(exc).strip("'\"")))
     return issues
