@@ -20,10 +20,11 @@ from optimizer.analysis.sweeps import run_sweep, solve_point
 from optimizer.interfaces.cli import app
 from optimizer.model.paths import set_path
 from optimizer.model.schema import read_document
-from test_sweep import GTC
+from test_sweep import GTC, ROOT
 from test_sweep_slices import TINY
 
 runner = CliRunner()
+ROADMAP = ROOT / "instances" / "roadmap-2026-2030.yaml"
 
 ALPHA = 0.5
 # the 1 GW instance and a bust: premium and ultra demand collapse and the LPX runs at half speed.
@@ -222,3 +223,29 @@ def test_one_override_of_a_future_is_swept_by_its_path(tmp_path):
         {"path": "uncertainty.scenarios[boom].set.facility.grid_power_mw", "values": [1]}]}))
     res = runner.invoke(app, ["sweep", str(spec_file), "-o", str(tmp_path / "o.csv")])
     assert res.exit_code == 2 and "parameters[0].path" in res.output and "no element named 'boom'" in res.output
+
+
+def test_a_stochastic_horizon_point_carries_its_fleet_and_futures():
+    """With a horizon (section 11) the row's NPV is the expectation of the futures' NPVs and its
+    racks per year are the one fleet every future shares (the first stage)."""
+    base = read_document(ROADMAP)
+    base["uncertainty"] = {"scenarios": [{"name": "base", "probability": 0.6},
+                                         {"name": "cheap-power", "probability": 0.4, "set": {"facility.electricity_usd_per_mwh": 20}}]}
+    spec = SweepSpec(base="x")
+    (row,) = [solve_point(base, spec, p) for p in points(spec)]
+    assert row["status"] in ("optimal", "time_limit") and row["objective"] == "profit"
+    probs = {"base": 0.6, "cheap-power": 0.4}
+    for w in probs:
+        assert row[f"scenario[{w}].probability"] == probs[w]
+        assert row[f"scenario[{w}].objective_value"] == pytest.approx(row[f"scenario[{w}].npv_usd"], rel=1e-12)
+    for m in ("npv_usd", "discounted_energy_usd", "mean_tokens_per_s"):
+        assert row[m] == pytest.approx(sum(p * row[f"scenario[{w}].{m}"] for w, p in probs.items()), rel=1e-9)
+    assert row["expected"] == pytest.approx(row["npv_usd"], rel=1e-9)
+    assert row["scenario[cheap-power].discounted_energy_usd"] < row["scenario[base].discounted_energy_usd"]
+    starts = [base["horizon"]["start_year"]]
+    for length in base["horizon"]["period_years"][:-1]:
+        starts.append(starts[-1] + length)
+    racks = {c: v for c, v in row.items() if c.startswith("racks[")}
+    assert {c.rsplit("[", 1)[1].rstrip("]") for c in racks} == {str(y) for y in starts}
+    assert len(racks) == len(starts) * len(base["hardware"])
+    assert all(isinstance(v, int) and v >= 0 for v in racks.values()) and sum(racks.values()) > 0
