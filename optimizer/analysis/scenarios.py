@@ -54,8 +54,7 @@ from pydantic_core import PydanticCustomError
 
 from ..errors import InputError, Issue, element_path, format_loc
 from ..model.paths import parse_path, set_path  # the sweep's path syntax, shared with scenarios (13.1)
-from ..model.schema import NUMBER, SLICED, Fraction, Objective, read_document
-from ..model.schema import is_year as is_year_key
+from ..model.schema import NUMBER, Fraction, Objective, read_document
 
 MAX_POINTS = 1_000_000  # a sweep (or one range) asking more is refused before a point is built
 
