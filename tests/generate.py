@@ -248,3 +248,62 @@ def random_lots_instance(seed: int) -> dict:
 
 def random_lots_horizon_instance(seed: int) -> dict:
     return add_random_lots_and_resale(random_horizon_instance(seed), random.Random(600_000 + seed))
+
+
+def _scaled(value, factor: float, digits: int = 3):
+    """``value`` (a number, or a map by year or slice of them) times ``factor``; None stays None."""
+    if isinstance(value, dict):
+        return {k: _scaled(v, factor, digits) for k, v in value.items()}
+    return None if value is None else round(value * factor, digits)
+
+
+def random_scenarios(inst: dict, rng: random.Random) -> dict:
+    """Section 13 on a random instance: 2-4 scenarios of random probabilities (summing to 1), each
+    changing a few things the allocation reads: tier prices, caps and floors, hardware performance
+    multipliers, availability and opex, the grid power and the electricity price; sometimes a CVaR
+    weight (never with tokens_per_watt)."""
+    k = rng.randint(2, 4)
+    weights = [rng.randint(1, 9) for _ in range(k)]
+    probs = [w / sum(weights) for w in weights]
+    probs[-1] = 1.0 - sum(probs[:-1])
+    scenarios = []
+    for i, p in enumerate(probs):
+        overrides: dict = {}
+        for _ in range(rng.randint(0 if i == 0 else 1, 3)):
+            what = rng.choice(["price", "price", "cap", "cap", "floor", "multiplier", "multiplier", "availability", "opex", "grid",
+                               "electricity"])
+            t = rng.choice(inst["tiers"])
+            h = rng.choice(inst["hardware"])
+            fac = inst["facility"]
+            if what == "price":
+                overrides[f"tiers[{t['name']}].price_usd_per_mtok"] = _scaled(t["price_usd_per_mtok"], rng.uniform(0.3, 2.0))
+            elif what == "cap" and t.get("max_tokens_per_s") is not None and not t.get("min_tokens_per_s"):
+                overrides[f"tiers[{t['name']}].max_tokens_per_s"] = _scaled(t["max_tokens_per_s"], rng.uniform(0.2, 3.0), 1)
+            elif what == "floor" and t.get("max_tokens_per_s") is None and not t.get("min_tokens_per_s") and rng.random() < 0.3:
+                overrides[f"tiers[{t['name']}].min_tokens_per_s"] = round(rng.uniform(0, 5e3), 1)
+            elif what == "multiplier":
+                overrides[f"hardware[{h['name']}].performance_multiplier"] = _scaled(h.get("performance_multiplier", 1.0),
+                                                                                     rng.uniform(0.6, 1.6))
+            elif what == "availability":
+                overrides[f"hardware[{h['name']}].availability"] = rng.choice([0.8, 0.9, 1.0])
+            elif what == "opex":
+                overrides[f"hardware[{h['name']}].opex_usd_per_year"] = _scaled(h.get("opex_usd_per_year", 0.0) or 2e4,
+                                                                                rng.uniform(0.5, 3.0), 0)
+            elif what == "grid":
+                overrides["facility.grid_power_mw"] = _scaled(fac["grid_power_mw"], rng.uniform(0.8, 1.4))
+            elif what == "electricity":
+                overrides["facility.electricity_usd_per_mwh"] = _scaled(fac.get("electricity_usd_per_mwh") or 60.0,
+                                                                        rng.uniform(0.5, 2.0), 2)
+        scenarios.append({"name": f"s{i}", "probability": p, "set": overrides})
+    inst["uncertainty"] = {"scenarios": scenarios}
+    if inst["objective"] != "tokens_per_watt" and rng.random() < 0.3:
+        inst["uncertainty"]["risk"] = {"alpha": rng.choice([0.0, 0.5, 0.8]), "weight": rng.choice([0.3, 0.7, 1.0])}
+    return inst
+
+
+def random_stochastic_instance(seed: int, horizon: bool = False, slices: bool = False) -> dict:
+    """A random instance (one period or a horizon, with or without slices of the year) with 2-4
+    random scenarios (``random_scenarios``)."""
+    make = {(False, False): random_instance, (True, False): random_horizon_instance,
+            (False, True): random_sliced_instance, (True, True): random_sliced_horizon_instance}[(horizon, slices)]
+    return random_scenarios(make(seed), random.Random(700_000 + seed))
