@@ -55,9 +55,14 @@ def set_path(doc: dict, path: str, value: Any) -> None:
                 raise KeyError(f"{path}: no element named {name!r} in {_where(steps, i)}")
             key: Any = match[0]
         elif isinstance(step, int):
-            if not isinstance(node, list) or not -len(node) <= step < len(node):
+            named = [j for j, item in enumerate(node) if isinstance(item, dict) and item.get("name") == str(step)] \
+                if isinstance(node, list) else []
+            if named:  # an element named by digits (a scenario "2030") is found by its name first
+                key = named[0]
+            elif not isinstance(node, list) or not -len(node) <= step < len(node):
                 raise KeyError(f"{path}: no element {step} in {_where(steps, i)}")
-            key = step
+            else:
+                key = step
         else:
             if not isinstance(node, dict):
                 raise KeyError(f"{path}: {_where(steps, i)} is not a mapping")

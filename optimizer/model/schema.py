@@ -389,12 +389,11 @@ class Slice(Strict):
 class ScenarioSpec(Strict):
     """Section 13.1: one future, the base instance with ``set`` overrides addressed by path."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True, populate_by_name=True)
-
     name: Annotated[str, Field(min_length=1), AfterValidator(lambda v: _scenario_name(v))]
     probability: Annotated[float, Field(gt=0, le=1, description="its weight; the scenarios' sum to 1"), NUMBER]
-    overrides: dict[str, Any] = Field(default_factory=dict, alias="set",
-                                      description="path -> value, the sweep's path syntax (tiers[premium].max_tokens_per_s)")
+    # named as the file spells it, so that every dump of an instance reads back as written
+    set: dict[str, Any] = Field(default_factory=dict, description="path -> value, the sweep's path syntax "
+                                "(tiers[premium].max_tokens_per_s)")
 
 
 class Risk(Strict):
@@ -739,7 +738,7 @@ def _check_uncertainty(inst: Instance) -> list[Issue]:
         where = element_path("uncertainty.scenarios", i, spec.name)
         doc = copy.deepcopy(base)
         broken = False
-        for path, value in spec.overrides.items():
+        for path, value in spec.set.items():
             at = f"{where}.set[{path}]"
             try:
                 allowed = scenario_field(path)
@@ -761,7 +760,7 @@ def _check_uncertainty(inst: Instance) -> list[Issue]:
         try:
             one = parse_instance(doc, f"scenario {spec.name}")
         except InputError as exc:
-            paths = ", ".join(spec.overrides) or "(no overrides)"
+            paths = ", ".join(spec.set) or "(no overrides)"
             issues += [Issue(f"{where}.set[{paths}]", f"the scenario's instance breaks a rule: {x}") for x in exc.issues]
             continue
         for j, (h, h2) in enumerate(zip(inst.hardware, one.hardware)):
