@@ -39,6 +39,7 @@ import yaml
 from typer.testing import CliRunner
 
 import optimizer
+from generate import random_stochastic_instance
 from helpers import gpu, tier, tiny
 from optimizer.interfaces.cli import app
 from optimizer.model.schema import load_instance, read_document
@@ -310,6 +311,21 @@ def test_horizon_reports_the_fleet_schedule_and_each_scenarios_periods():
             assert row[-3] == num(p.power.total_mw)
     assert next(r for r in rows if r[0] == "base")[2:3] == [num(sol.uncertainty.scenarios[0].value / 1e6)]
     assert "million USD (net present value)" in text
+
+
+@pytest.mark.parametrize("horizon,slices", [(False, False), (False, True), (True, False), (True, True)])
+def test_every_kind_of_stochastic_plan_renders(horizon, slices):
+    """A random stochastic instance of each kind (seed 0 has a plan in each): every format names
+    every scenario in its scenario table and every plan of the regret table, with the objective's unit."""
+    inst = load_instance(random_stochastic_instance(0, horizon=horizon, slices=slices))
+    sol = optimizer.solve(inst)
+    u = sol.uncertainty
+    assert sol.has_plan and u.regret
+    rows = text_rows(to_text(sol, width=220))
+    assert [r[0] for r in rows if r and r[0] in {o.name for o in u.scenarios} and len(r) == 9] == [o.name for o in u.scenarios]
+    tables = md_tables(to_markdown(inst, sol, None, []))
+    assert [r[0] for r in table_with(tables, "plan")[1:]] == ["stochastic (this plan)", *[f"optimal for {r.plan} alone" for r in u.regret[1:]]]
+    assert f"({u.unit})" in to_html(inst, sol, None, [])
 
 
 # --------------------------------------------------------------------------- the command line
