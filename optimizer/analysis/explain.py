@@ -157,8 +157,8 @@ def entry(inst: Instance, name: str, objective: str, mip_gap: float = 1e-6) -> E
                 x["max_racks"] = racks
     # forced in as installed racks, which carry no capex: the capex annuity is added back below
     # so that the loss counts what buying them costs
-    base = solve(doc, objective=objective, mip_gap=mip_gap)
-    f_sol = solve(forced, objective=objective, mip_gap=mip_gap)
+    base = solve(doc, objective=objective, mip_gap=mip_gap, regret=False)
+    f_sol = solve(forced, objective=objective, mip_gap=mip_gap, regret=False)
     sense = 1 if base.objective.sense == "max" else -1
     loss = None
     cut = None
@@ -174,10 +174,10 @@ def entry(inst: Instance, name: str, objective: str, mip_gap: float = 1e-6) -> E
     speed = None
     if h.performance:
         lo, hi = 1.0, MAX_SPEEDUP
-        if _uses(solve(_scaled(doc, name, hi), objective=objective, mip_gap=mip_gap), name):
+        if _uses(solve(_scaled(doc, name, hi), objective=objective, mip_gap=mip_gap, regret=False), name):
             while hi / lo > 1.01:
                 mid = math.sqrt(lo * hi)
-                if _uses(solve(_scaled(doc, name, mid), objective=objective, mip_gap=mip_gap), name):
+                if _uses(solve(_scaled(doc, name, mid), objective=objective, mip_gap=mip_gap, regret=False), name):
                     hi = mid
                 else:
                     lo = mid

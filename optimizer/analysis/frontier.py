@@ -67,7 +67,7 @@ def pareto(
     else:
         doc = read_document(instance)
     load_instance(doc)  # validate once, with the file's errors
-    kw = dict(mip_gap=mip_gap, time_limit=time_limit)
+    kw = dict(mip_gap=mip_gap, time_limit=time_limit, regret=False)  # a stochastic point's regret table is not a frontier's
     y_best = solve(doc, objective=AXES[y][0], **kw)
     x_best = solve(doc, objective=AXES[x][0], **kw)
     if not (y_best.has_plan and x_best.has_plan):

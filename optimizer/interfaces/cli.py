@@ -105,6 +105,12 @@ def validate(path: Annotated[Path, typer.Argument(help="instance file (YAML or J
     )
 
 
+def _marginal(asked: bool | None, inst) -> bool:
+    """Marginal values unless the instance is stochastic (section 13: each limit would re-solve the
+    extensive form twice; asking for them there warns that they are not computed)."""
+    return asked if asked is not None else inst.uncertainty is None
+
+
 @app.command()
 def solve(
     path: Annotated[Path, typer.Argument(help="instance file (YAML or JSON)")],
@@ -115,7 +121,7 @@ def solve(
     tie_break_time: Annotated[Optional[float], typer.Option(min=0.0, help="seconds for the cost tie-break [default: the primary's HiGHS time, at least 1 s]")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the solution as JSON on stdout, nothing else")] = False,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="also write the solution as JSON to this file")] = None,
-    marginal_values: Annotated[bool, typer.Option(help="what each site limit is worth, by re-solving with it moved 1% (about 2 solves per limit)")] = True,
+    marginal_values: Annotated[Optional[bool], typer.Option(help="what each site limit is worth, by re-solving with it moved 1% (about 2 solves per limit) [default: on, off for a stochastic instance]", show_default=False)] = None,
     regret: Annotated[bool, typer.Option(help=REGRET_HELP)] = True,
 ) -> None:
     """Solve an instance and print the plan (exit 0: plan found, 1: no plan, 2: bad input)."""
@@ -129,7 +135,7 @@ def solve(
     try:
         with sigint_flag() as stop:
             sol = run(inst, objective=objective.value if objective else None, time_limit=time_limit, mip_gap=mip_gap,
-                      threads=threads, tie_break_time=tie_break_time, marginal_values=marginal_values, regret=regret)
+                      threads=threads, tie_break_time=tie_break_time, marginal_values=_marginal(marginal_values, inst), regret=regret)
     except KeyboardInterrupt:
         _interrupted()
     except InputError as exc:  # a rule only the objective breaks (CVaR of tokens_per_watt, section 13.2)
@@ -289,7 +295,7 @@ def report(
     objective: Annotated[Optional[ObjectiveChoice], typer.Option(help="override the instance's objective")] = None,
     time_limit: Annotated[Optional[float], typer.Option(min=0.0, help="seconds for the main solve")] = None,
     entry: Annotated[bool, typer.Option(help="find what would bring each unchosen system in (re-solves)")] = True,
-    marginal_values: Annotated[bool, typer.Option(help="what each site limit is worth, by re-solving with it moved 1%")] = True,
+    marginal_values: Annotated[Optional[bool], typer.Option(help="what each site limit is worth, by re-solving with it moved 1% [default: on, off for a stochastic instance]", show_default=False)] = None,
     regret: Annotated[bool, typer.Option(help=REGRET_HELP)] = True,
 ) -> None:
     """Write a self-contained report a planner can forward (exit 0: plan, 1: no plan, 2: bad input)."""
@@ -300,8 +306,8 @@ def report(
     _require_suffix(output, (".html", ".md"), "the report")
     inst = _load(path)
     try:
-        sol = run(inst, objective=objective.value if objective else None, time_limit=time_limit, marginal_values=marginal_values,
-                  regret=regret)
+        sol = run(inst, objective=objective.value if objective else None, time_limit=time_limit,
+                  marginal_values=_marginal(marginal_values, inst), regret=regret)
     except InputError as exc:
         _bad_input(exc)
     exp = None

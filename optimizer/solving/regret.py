@@ -55,19 +55,20 @@ def _tok_mw(sol: Solution) -> tuple[float, float]:
 
 def _solve(i: int):
     """One task of ``_TASKS``: (data, objective, options, instance, fix, deadline) -> (status,
-    value, capacity, racks, (tokens, MW))."""
+    value, capacity, racks, (tokens, MW), whether its cost tie-break stopped at its time budget)."""
     from .engine import _Clock, solve_data
 
     d, objective, options, instance, fix, deadline = _TASKS[i]
     left = None if deadline is None else deadline - time.time()
     if left is not None and left <= 0.01:
-        return "time_limit", None, None, {}, None
+        return "time_limit", None, None, {}, None, False
     opts = SolverOptions(time_limit=left, mip_gap=options.mip_gap, threads=1 if _in_pool() else options.threads,
                          tie_break_time=options.tie_break_time)
     sol = solve_data(d, objective, opts, _Clock(left), instance=instance, fix=fix, diagnose_infeasible=False)
     if not sol.has_plan:
-        return sol.status, None, None, {}, None
-    return sol.status, sol.objective.value, sol._capacity if fix is None else None, plan_racks(sol), _tok_mw(sol)
+        return sol.status, None, None, {}, None, False
+    stopped = any(w.startswith("the cost tie-break stopped") for w in sol.warnings)
+    return sol.status, sol.objective.value, sol._capacity if fix is None else None, plan_racks(sol), _tok_mw(sol), stopped
 
 
 def _in_pool() -> bool:
@@ -139,6 +140,10 @@ def fill_regret(sol: Solution, sd, objective: str, options: SolverOptions, clock
             plan=plan, racks=racks, expected=expected, cvar=tail, worst=worst,
             cells=[RegretCell(scenario=w, status=cell[0], value=cell[1]) for w, cell in zip(names, cells)],
         ))
+    early = [w for w, res in zip(names, own) if res[5]]
+    if early:
+        unc.notes.append(f"the cost tie-break of the own plan of {', '.join(early)} stopped at its time budget: another plan with "
+                         "the same objective (within 1e-6) may cost less, and its racks may differ from run to run")
     if any(res[0] == "time_limit" for res in own) or any(res[0] == "time_limit" for res in done.values()):
         unc.notes.append("the time limit cut some of the regret table's solves short: their cells are the best plans found")
     stochastic = unc.regret[0].expected

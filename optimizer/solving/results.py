@@ -1014,8 +1014,13 @@ def extract_stochastic(m, sd, objective: str, binding: list[tuple], prices: list
         plan.pop("drawn_mw", None)
         mine_b = [(c, r.model_copy(update={"constraint": strip_scenario(r.constraint, w)})) for c, r in binding
                   if scenario_of(c) in (None, w)]
-        mine_p = [(c, r.model_copy(update={"constraint": strip_scenario(r.constraint, w)})) for c, r in prices
-                  if scenario_of(c) in (None, w)]
+        # the extensive form's duals price E[Z] = sum_w p_w Z_w; with the capacity fixed the second
+        # stages decouple, so a row of this scenario's prices its own Z at dual / p_w. The capacity's
+        # rows price every future at once and stay on the top level; with CVaR in the objective no
+        # row prices one future's Z alone, so a scenario then lists none (the top level has them all)
+        mine_p = [] if sd.weight > 0 else [
+            (c, r.model_copy(update={"constraint": strip_scenario(r.constraint, w), "value": r.value / p}))
+            for c, r in prices if scenario_of(c) == w]
         value = objective_value(objective, plan["metrics"])
         sol = Solution(instance=f"{sd.name} / {w}", status=status, message=f"scenario {w} of the stochastic plan",
                        objective=ObjectiveValue(name=objective, sense=SENSE[objective], value=value, unit=unit), mip_gap=gap,
