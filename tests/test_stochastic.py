@@ -223,6 +223,49 @@ def test_cvar_weight_buys_safety_at_a_stated_cost():
     assert mild.objective.value == pytest.approx(1_639_872)
 
 
+def power_price_futures(weight: float) -> dict:
+    """min_cost: 50,000 tokens/s must be sold (a floor), by 5 racks of a (100 kW, capex 1e6) or b
+    (50 kW, capex 1.5e6), each 10,000 tokens/s. cheap (0.8): electricity free; dear (0.2): 250
+    USD/MWh. CVaR at alpha 0.8 of the cost: the upper 20%, which is dear."""
+    inst = tiny()
+    inst["hardware"] = [gpu("a", kw=100, capex=1e6, curve=((10, 10_000),)), gpu("b", kw=50, capex=1.5e6, curve=((10, 10_000),))]
+    inst["tiers"] = [tier("x", 10, 1.0, min_tokens_per_s=50_000)]
+    inst["uncertainty"] = {"scenarios": [
+        {"name": "cheap", "probability": 0.8},
+        {"name": "dear", "probability": 0.2, "set": {"facility.electricity_usd_per_mwh": 250.0}},
+    ], "risk": {"alpha": 0.8, "weight": weight}}
+    return inst
+
+
+def test_min_cost_cvar_guards_the_upper_tail():
+    """Per rack and year (r = 0, 5 years): a 200,000 of annuity, b 300,000; energy in dear
+    0.1 MW x 8,760 h x 250 = 219,000 for a, 109,500 for b. So a costs 200,000 / 419,000 (cheap /
+    dear), b 300,000 / 409,500; E per rack a 243,800, b 321,900.
+
+    Weight 0: 5 a, E[COST] = 1,219,000, dear (the worst) 2,095,000. dear is the costlier future for
+    every plan and holds exactly the upper 20%, so CVaR_0.8 is dear's cost: weight 1 minimises it,
+    5 b: dear 2,047,500, E = 1,609,500. The worst case falls by 47,500; the expectation rises by
+    390,500. (The move pays only for w (9,500) > (1 - w) 78,100: w > 0.8916; at 0.5, still 5 a.)"""
+    plain, safe, half = (solve(power_price_futures(w), "min_cost") for w in (0.0, 1.0, 0.5))
+    assert racks(plain) == {"a": 5} and racks(half) == {"a": 5}
+    assert plain.objective.value == pytest.approx(1_219_000)
+    assert values(plain) == pytest.approx({"cheap": 1_000_000, "dear": 2_095_000})
+    assert plain.uncertainty.worst_scenario == "dear" and plain.uncertainty.worst == pytest.approx(2_095_000)
+    assert plain.uncertainty.cvar == pytest.approx(2_095_000)
+    assert racks(safe) == {"b": 5}
+    assert values(safe) == pytest.approx({"cheap": 1_500_000, "dear": 2_047_500})
+    assert safe.objective.value == pytest.approx(2_047_500) == pytest.approx(safe.uncertainty.cvar)
+    assert safe.uncertainty.expected == pytest.approx(1_609_500)
+    assert plain.uncertainty.worst - safe.uncertainty.worst == pytest.approx(47_500)
+    assert safe.uncertainty.expected - plain.uncertainty.expected == pytest.approx(390_500)
+    assert half.objective.value == pytest.approx(0.5 * 1_219_000 + 0.5 * 2_095_000)
+    # min_cost: EVPI = E[Z] - wait-and-see (cheap's own plan is 5 a, dear's 5 b)
+    assert row(safe, "dear").racks == {"b": 5} and row(safe, "cheap").racks == {"a": 5}
+    assert safe.uncertainty.wait_and_see == pytest.approx(0.8 * 1_000_000 + 0.2 * 2_047_500)
+    assert safe.uncertainty.evpi == pytest.approx(1_609_500 - 1_209_500)
+    assert safe.uncertainty.vss == pytest.approx(1_219_000 - 1_609_500)  # cheap's plan is cheaper on average
+
+
 # --------------------------------------------------------------------------- infeasible regret cells
 
 
@@ -575,6 +618,25 @@ def test_the_command_line_solves_a_stochastic_instance(tmp_path):
     assert sol["objective"]["value"] == pytest.approx(1_892_160, rel=1e-4)
     assert sol["uncertainty"]["vss"] == pytest.approx(315_360, rel=1e-3)
     assert [r["plan"] for r in sol["uncertainty"]["regret"]] == ["stochastic", "hi-x", "hi-y"]
+
+
+def test_the_command_line_refuses_cvar_for_tokens_per_watt(tmp_path):
+    """A revenue instance with a CVaR weight is valid; --objective tokens_per_watt makes it not."""
+    path = tmp_path / "inst.yaml"
+    path.write_text(yaml.safe_dump(risky(0.5)))
+    proc = subprocess.run([sys.executable, "-m", "optimizer", "solve", str(path), "--objective", "tokens_per_watt"],
+                          capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in out
+    assert "uncertainty.risk" in out and "tokens_per_watt" in out
+
+
+def test_no_regret_skips_the_table():
+    """regret=False: the plan and its scenarios, but no table, wait-and-see, EVPI or VSS."""
+    sol = optimizer.solve(demand_futures(two_workloads(flexible=6_000)), regret=False)
+    unc = sol.uncertainty
+    assert racks(sol) == {"f": 10} and sol.objective.value == pytest.approx(1_892_160)
+    assert unc.regret == [] and unc.wait_and_see is None and unc.evpi is None and unc.vss is None
 
 
 def test_overrides_leave_the_base_untouched():
