@@ -45,7 +45,8 @@ from optimizer.interfaces.cli import app
 from optimizer.model.schema import load_instance, read_document
 from optimizer.outputs.document import to_html, to_markdown
 from optimizer.outputs.plots import regret_figure
-from optimizer.outputs.report import REGRET_SKIPPED, num, to_text
+from optimizer.outputs.report import num, to_text
+from optimizer.outputs.stochastic import REGRET_SKIPPED
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

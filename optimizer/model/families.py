@@ -49,7 +49,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.repn import generate_standard_repn
 
-from .preprocess import HOURS_PER_YEAR, ROLES, SECONDS_PER_YEAR, Data, centre
+from .preprocess import ROLES, SECONDS_PER_YEAR, Data, centre
 
 
 def build_model(d: Data, tight: bool = True, scenarios: list | None = None) -> pyo.ConcreteModel:

@@ -19,27 +19,15 @@ from ..analysis.explain import Explanation  # noqa: E402
 from ..model.preprocess import fabric_designs  # noqa: E402
 from .plots import regret_figure, slice_figure  # noqa: E402
 from .report import (  # noqa: E402
-    REGRET_SKIPPED,
     binding_table,
+    cash_table,
     fabric_table,
-    fleet,
-    foresight_table,
-    gap_caveat,
     hall_table,
-    objective_scale,
-    outlook_table,
-    regret_table,
-    scenario_binding_table,
-    scenario_period_table,
-    scenario_slice_table,
-    scenario_table,
-    stochastic_headline,
+    heat_table,
+    is_sliced,
     lots_table,
     marginal_headline,
     marginal_table,
-    cash_table,
-    heat_table,
-    is_sliced,
     mix_table,
     money,
     num,
@@ -57,6 +45,20 @@ from .report import (  # noqa: E402
     slice_tier_table,
     tier_table,
     timeline_table,
+)
+from .stochastic import (  # noqa: E402
+    REGRET_SKIPPED,
+    fleet,
+    foresight_table,
+    gap_caveat,
+    objective_scale,
+    outlook_table,
+    regret_table,
+    scenario_binding_table,
+    scenario_period_table,
+    scenario_slice_table,
+    scenario_table,
+    stochastic_headline,
 )
 from ..solving.results import Solution  # noqa: E402
 from ..model.schema import Instance  # noqa: E402
