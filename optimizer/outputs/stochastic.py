@@ -198,14 +198,24 @@ def foresight_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
 
 
 def gap_caveat(sol: Solution) -> str | None:
-    """What the MIP gap leaves uncertain in the regret table: every cell is solved to a relative
-    gap g, so differences below about g·|E[Z]| are within the solver's tolerance."""
+    """What the MIP gaps leave uncertain in the regret table: its cells are solved to a relative gap
+    of min(the user's, 1e-6) (``solving.regret.GAP``), the stochastic plan itself to the user's, so
+    it may lie up to its proven gap times |E[Z]| below the best plan."""
+    from ..solving.regret import GAP
+
     gap = sol.solver_options.get("mip_rel_gap")
     u = sol.uncertainty
     if not gap or not u.regret:
         return None
-    return (f"Every cell is solved to a relative MIP gap of {gap:g}: differences below about {num(gap * abs(u.expected))} {u.unit} "
-            "are within the solver's tolerance.")
+    cells = min(gap, GAP)
+    proven = sol.mip_gap if sol.mip_gap is not None else gap
+    text = f"Every cell is solved to a relative MIP gap of {cells:g}"
+    if proven > cells:
+        text += (f"; the stochastic plan itself was proven within {proven:.2g} of the best (about {num(proven * abs(u.expected))} "
+                 f"{u.unit}), so an EVPI or VSS below that is within the solver's tolerance: solve with --mip-gap {cells:g} to settle it.")
+    else:
+        text += f": differences below about {num(cells * abs(u.expected))} {u.unit} are within the solver's tolerance."
+    return text
 
 
 def stochastic_headline(sol: Solution) -> list[str]:
