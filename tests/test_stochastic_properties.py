@@ -132,6 +132,32 @@ def test_identical_futures_give_the_deterministic_answer(seed, weights, sliced, 
             assert o.value == pytest.approx(det.objective.value, rel=2e-6, abs=1e-6)
 
 
+@PROPERTY
+@given(seed=st.integers(0, 10_000), share=st.floats(0.1, 0.9))
+def test_order_and_splitting_of_futures_change_nothing(seed, share):
+    """The scenarios in reverse order, and the first one split into two identical futures of
+    share and 1 - share of its probability: the same objective (the extensive form is a sum over
+    futures; CVaR sees only the distribution of the outcomes)."""
+    doc = random_futures(seed)
+    futures = doc["uncertainty"]["scenarios"]
+    reverse = copy.deepcopy(doc)
+    reverse["uncertainty"]["scenarios"] = futures[::-1]
+    split = copy.deepcopy(doc)
+    first = futures[0]
+    split["uncertainty"]["scenarios"] = [{**copy.deepcopy(first), "name": "part-a", "probability": first["probability"] * share},
+                                         {**copy.deepcopy(first), "name": "part-b", "probability": first["probability"] * (1 - share)},
+                                         *futures[1:]]
+    a = stochastic(doc, regret=False)
+    for other in (reverse, split):
+        b = stochastic(other, regret=False)
+        assert b.status == a.status, (a.message, b.message)
+        if a.has_plan:
+            t = tol(a.objective.value)
+            assert b.objective.value == pytest.approx(a.objective.value, rel=2e-6, abs=t)
+            if a.uncertainty.weight == 0:  # with a weight, equally good plans may trade E[Z] for CVaR
+                assert b.uncertainty.expected == pytest.approx(a.uncertainty.expected, rel=2e-6, abs=t)
+
+
 # --------------------------------------------------------------------------- perfect foresight
 
 
