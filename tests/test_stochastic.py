@@ -374,7 +374,12 @@ def test_a_scenario_may_change_one_slice():
 
     8 racks: base sells 0.25 x 80,000 + 0.75 x 40,000 = 50,000 C = 1,576,800; brownout
     0.25 x 50,000 + 0.75 x 40,000 = 42,500 C = 1,340,280. A 9th rack earns nothing in either:
-    8 racks, E = 1,458,540. brownout alone needs only 5 racks (42,500 C in both futures)."""
+    8 racks, E = 1,458,540. brownout alone needs only 5 racks (42,500 C in both futures).
+
+    Shadow prices, racks fixed: one more token/s of off-peak demand sells on a spare rack, 0.75 C
+    = 23.652 USD/yr in either future's own terms (its plan's), 0.5 x 23.652 = 11.826 of E[Z] on the
+    top level. One more MW of brownout's peak grid runs 10 more busy racks' worth (3 idle of the 8
+    are there), 100,000 tokens/s x 0.25 C = 788,400 USD/yr per MW there, 394,200 of E[Z]."""
     inst = tiny()
     inst["slices"] = [{"name": "peak", "hours": 2190}, {"name": "off", "hours": 6570}]
     inst["hardware"] = [gpu("a", curve=((10, 10_000),), idle_power_fraction=0.0)]
@@ -392,6 +397,14 @@ def test_a_scenario_may_change_one_slice():
     assert row(sol, "brownout").racks == {"a": 5}
     assert cells(sol, "brownout") == pytest.approx({"base": 1_340_280, "brownout": 1_340_280})
     assert sol.uncertainty.evpi == pytest.approx(0, abs=1e-6)
+    top = {p.constraint: p.value for p in sol.shadow_prices}
+    own = {o.name: {p.constraint: p.value for p in o.solution.shadow_prices} for o in sol.uncertainty.scenarios}
+    assert own["base"]["demand_cap[x,off]"] == pytest.approx(0.75 * C)
+    assert own["brownout"]["demand_cap[x,off]"] == pytest.approx(0.75 * C)
+    assert top["scenario[base].demand_cap[x,off]"] == pytest.approx(0.5 * 0.75 * C)
+    assert own["brownout"]["facility_power[peak]"] == pytest.approx(788_400)
+    assert own["base"]["facility_power[peak]"] == pytest.approx(0, abs=1e-6)
+    assert top["scenario[brownout].facility_power[peak]"] == pytest.approx(394_200)
 
 
 # --------------------------------------------------------------------------- a horizon
