@@ -133,14 +133,11 @@ def test_without_the_flexible_rack_the_hedge_is_worth_nothing():
     assert sol.uncertainty.evpi == pytest.approx(1_576_800)
 
 
-@pytest.mark.xfail(strict=True, reason="regret.fill_regret tells the stochastic row from a scenario's own row by name "
-                   "('stochastic' == scenario name): the stochastic row's cell in scenario 'stochastic' is that scenario's own "
-                   "optimum, so its E[Z], EVPI and VSS are wrong")
 def test_a_scenario_named_stochastic_is_not_the_stochastic_plan():
     """The hedge of test_the_hedge_buys_what_neither_future_would with hi-x named 'stochastic':
     the same plan (10 f) and figures. The stochastic plan earns 1,892,160 in every future, so its
-    row's E[Z] is 1,892,160, EVPI 1,261,440 and VSS 315,360 (the solver says 2,522,880, 630,720
-    and 946,080: the row took 'stochastic''s own 3,153,600 for its cell there)."""
+    row's E[Z] is 1,892,160, EVPI 1,261,440 and VSS 315,360 (rows told apart by name once gave
+    2,522,880, 630,720 and 946,080: the row took 'stochastic''s own 3,153,600 for its cell there)."""
     inst = demand_futures(two_workloads(flexible=6_000))
     inst["uncertainty"]["scenarios"][0]["name"] = "stochastic"
     sol = solve(inst)
@@ -151,14 +148,10 @@ def test_a_scenario_named_stochastic_is_not_the_stochastic_plan():
     assert {c.scenario: c.value for c in first.cells} == pytest.approx({"stochastic": 1_892_160, "hi-y": 1_892_160})
     assert sol.uncertainty.evpi == pytest.approx(1_261_440)
     assert sol.uncertainty.vss == pytest.approx(315_360)
+    assert [r.scenario for r in sol.uncertainty.regret] == [None, "stochastic", "hi-y"]
 
 
-QUOTED = pytest.mark.xfail(strict=True, reason="results.strip_scenario removes 'scenario[NAME].' but Pyomo writes "
-                           "scenario['2027'], scenario['a,b'] (quoted): those scenarios' limits keep the prefix")
-
-
-@pytest.mark.parametrize("name", ["hi-x", "slow premium", pytest.param("2027", marks=QUOTED),
-                                  pytest.param("a,b", marks=QUOTED), pytest.param("it's", marks=QUOTED)])
+@pytest.mark.parametrize("name", ["hi-x", "slow premium", "2027", "a,b", "it's"])  # Pyomo quotes the last three
 def test_a_scenarios_limits_carry_their_deterministic_names(name):
     """The hedge with hi-x renamed. In hi-x the y tier's cap of 0 and the 1 MW grid bind; its
     plan names them as its own deterministic plan would (demand_cap[y], facility_power), with no

@@ -125,19 +125,25 @@ def fill_regret(sol: Solution, sd, objective: str, options: SolverOptions, clock
         else:
             plans.append((w, res[2], res[3]))
     tasks, where = [], []
+
+    def mine(r: int, w: str) -> bool:
+        """Row r is scenario w's own optimum (row 0, the stochastic plan, is no scenario's, whatever
+        the scenarios are called)."""
+        return r > 0 and plans[r][0] == w
+
     for r, (plan, capacity, _) in enumerate(plans):
         for c, w in enumerate(names):
-            if plan == w:
+            if mine(r, w):
                 continue  # its own optimum, solved above
             tasks.append((sd.data(w), objective, options, sd.instances[w], capacity, deadline))
             where.append((r, c))
     done = dict(zip(where, _run(tasks, jobs)))
     sense = SENSE[objective]
     for r, (plan, _, racks) in enumerate(plans):
-        cells = [own[c] if plan == w else done[(r, c)] for c, w in enumerate(names)]
+        cells = [own[c] if mine(r, w) else done[(r, c)] for c, w in enumerate(names)]
         expected, tail, worst = _row_figures(objective, cells, probs, sd.alpha)
         unc.regret.append(RegretRow(
-            plan=plan, racks=racks, expected=expected, cvar=tail, worst=worst,
+            plan=plan, scenario=None if r == 0 else plan, racks=racks, expected=expected, cvar=tail, worst=worst,
             cells=[RegretCell(scenario=w, status=cell[0], value=cell[1]) for w, cell in zip(names, cells)],
         ))
     early = [w for w, res in zip(names, own) if res[5]]
@@ -145,7 +151,8 @@ def fill_regret(sol: Solution, sd, objective: str, options: SolverOptions, clock
         unc.notes.append(f"the cost tie-break of the own plan of {', '.join(early)} stopped at its time budget: another plan with "
                          "the same objective (within 1e-6) may cost less, and its racks may differ from run to run")
     if any(res[0] == "time_limit" for res in own) or any(res[0] == "time_limit" for res in done.values()):
-        unc.notes.append("the time limit cut some of the regret table's solves short: their cells are the best plans found")
+        unc.notes.append("the time limit cut some of the regret table's solves short: a cell whose solve found a plan holds the "
+                         "best one found, a cell whose solve found none has status time_limit and no value")
     stochastic = unc.regret[0].expected
     if all(res[1] is not None for res in own):
         own_rows = [_row_figures(objective, [res], [1.0], sd.alpha)[0] for res in own]
@@ -157,7 +164,7 @@ def fill_regret(sol: Solution, sd, objective: str, options: SolverOptions, clock
             unc.wait_and_see = sum(p * v for p, v in zip(probs, own_rows))
         if stochastic is not None:
             unc.evpi = unc.wait_and_see - stochastic if sense == "max" else stochastic - unc.wait_and_see
-    first = next((row for row in unc.regret[1:] if row.plan == names[0]), None)
+    first = next((row for row in unc.regret[1:] if row.scenario == names[0]), None)
     if first is not None and stochastic is not None:
         if first.expected is None:
             bad = [c.scenario for c in first.cells if c.value is None]

@@ -323,7 +323,8 @@ class ScenarioOutcome(BaseModel):
 
 class RegretCell(BaseModel):
     scenario: str
-    status: str = Field(description="optimal, or infeasible where the plan cannot meet the scenario's floors")
+    status: str = Field(description="optimal; infeasible where the plan cannot meet the scenario's floors; time_limit (a plan "
+                        "found: its value; none: no value) or another solve status")
     value: float | None = Field(description="the objective with the plan's capacity fixed and this scenario's second stage re-optimised")
 
 
@@ -331,6 +332,7 @@ class RegretRow(BaseModel):
     """One plan of the regret table (section 13.3): the stochastic plan, or a scenario's own."""
 
     plan: str = Field(description="'stochastic', or the scenario whose own optimum this plan is")
+    scenario: str | None = Field(None, description="the scenario whose own optimum this plan is (null: the stochastic plan)")
     racks: dict[str, int] = Field(description="racks per hardware (bought over the horizon, with one)")
     cells: list[RegretCell]
     expected: float | None = Field(description="E[Z] over the scenarios (tokens_per_watt: E[TOK] / E[F]); null if infeasible in any")
@@ -940,9 +942,10 @@ def scenario_of(con) -> str | None:
     return None
 
 
-def strip_scenario(label_: str, name: str) -> str:
-    """A constraint's label as the scenario's own deterministic plan names it."""
-    return label_.replace(f"scenario[{name}].", "")
+def strip_scenario(label_: str, block) -> str:
+    """A constraint's label as the scenario's own deterministic plan names it: without the
+    scenario's block, as Pyomo spells it (``scenario[slow].``, ``scenario['2027'].``)."""
+    return label_.replace(f"{block.local_name}.", "")
 
 
 def cvar(values: list[float], probs: list[float], alpha: float, sense: str) -> float:
@@ -1012,14 +1015,15 @@ def extract_stochastic(m, sd, objective: str, binding: list[tuple], prices: list
         view = scenario_view(m, w, sd.multi)
         plan = extract_horizon_plan(view, d) if sd.multi else extract_plan(view, d)
         plan.pop("drawn_mw", None)
-        mine_b = [(c, r.model_copy(update={"constraint": strip_scenario(r.constraint, w)})) for c, r in binding
+        stage = m.scenario[w]
+        mine_b = [(c, r.model_copy(update={"constraint": strip_scenario(r.constraint, stage)})) for c, r in binding
                   if scenario_of(c) in (None, w)]
         # the extensive form's duals price E[Z] = sum_w p_w Z_w; with the capacity fixed the second
         # stages decouple, so a row of this scenario's prices its own Z at dual / p_w. The capacity's
         # rows price every future at once and stay on the top level; with CVaR in the objective no
         # row prices one future's Z alone, so a scenario then lists none (the top level has them all)
         mine_p = [] if sd.weight > 0 else [
-            (c, r.model_copy(update={"constraint": strip_scenario(r.constraint, w), "value": r.value / p}))
+            (c, r.model_copy(update={"constraint": strip_scenario(r.constraint, stage), "value": r.value / p}))
             for c, r in prices if scenario_of(c) == w]
         value = objective_value(objective, plan["metrics"])
         sol = Solution(instance=f"{sd.name} / {w}", status=status, message=f"scenario {w} of the stochastic plan",
