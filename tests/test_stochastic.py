@@ -308,6 +308,20 @@ def test_a_floor_no_plan_meets_in_every_future_is_infeasible():
     assert "no one capacity decision" in sol.message, sol.message
 
 
+def test_a_future_infeasible_on_its_own_is_named_with_its_diagnosis():
+    """x-contract asks 200,000 tokens/s of x: 20 a racks, 2 MW, on a 1 MW grid, infeasible even
+    alone; the diagnosis names that scenario and the 1 MW of grid it lacks (20 x 100 kW - 1 MW)."""
+    inst = two_workloads()
+    inst["uncertainty"] = {"scenarios": [
+        {"name": "x-contract", "probability": 0.5, "set": {"tiers[x].min_tokens_per_s": 200_000}},
+        {"name": "plain", "probability": 0.5},
+    ]}
+    sol = optimizer.solve(inst, objective="revenue")
+    assert sol.status == "infeasible"
+    assert sol.message.startswith("infeasible: scenario x-contract is infeasible on its own: "), sol.message
+    assert "1 MW more grid power" in sol.message, sol.message
+
+
 def test_the_smallest_grid_sets_the_fleet():
     """One hardware a (100 kW, 10,000 tokens/s), one tier at 1 USD/Mtok, no cap. full: the 1 MW
     grid, 10 racks, 100,000 C = 3,153,600 alone. half: 0.5 MW, 5 racks, 1,576,800 alone. Racks
