@@ -89,7 +89,8 @@ def assert_same(a, b, rel: float = 2 * SECOND_STAGE_TOL) -> None:
         assert cost[1] == pytest.approx(cost[0], rel=1e-5, abs=1e-3)
 
 
-SHIPPED = sorted((ROOT / "instances").glob("*.yaml"))
+# one future each: a stochastic instance's single-scenario equivalence is test_stochastic_equivalence's
+SHIPPED = sorted(p for p in (ROOT / "instances").glob("*.yaml") if optimizer.load_instance(p).uncertainty is None)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
