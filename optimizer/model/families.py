@@ -307,8 +307,13 @@ def add_slice_expressions(b, m, d: Data, j: int) -> None:
     b.it_mw = pyo.Expression(expr=sum(b.drawn[h] for h in m.H))
     b.heat_liq = pyo.Expression(expr=sum(d.liquid_frac[hi[h]] * b.drawn[h] for h in m.H) + m.net_liq_mw)
     b.heat_air = pyo.Expression(expr=sum((1 - d.liquid_frac[hi[h]]) * b.drawn[h] for h in m.H) + m.net_air_mw)
+    # F_s = (1 + delta)(IT + NET) + phi_liq L_liq + phi_air L_air, gathered per hardware so that
+    # each rack's draw (and its allocation, with idle power) is walked once, not once per term:
+    # Pyomo re-reads a named expression wherever it appears, and F_s is in every cost
+    loss, phi_l, phi_a = 1.0 + float(d.loss), float(d.phi_liq[j]), float(d.phi_air[j])
     b.facility_mw = pyo.Expression(
-        expr=(1 + d.loss) * (b.it_mw + m.net_mw) + float(d.phi_liq[j]) * b.heat_liq + float(d.phi_air[j]) * b.heat_air
+        expr=sum((loss + phi_l * float(d.liquid_frac[hi[h]]) + phi_a * (1.0 - float(d.liquid_frac[hi[h]]))) * b.drawn[h] for h in m.H)
+        + loss * m.net_mw + phi_l * m.net_liq_mw + phi_a * m.net_air_mw
     )
     b.tokens = pyo.Expression(expr=sum(b.q[t] for t in m.T))
     b.revenue = pyo.Expression(expr=sum(float(value[ti[t]]) * rev * b.q[t] for t in m.T))

@@ -513,7 +513,8 @@ def extract_plan(m, d: Data) -> dict:
             )
             break
     count = {h: sum(r.count for r in racks if r.hardware == h) for h in d.hardware}
-    slices = [_extract_slice(m, d, j, count) for j in range(len(d.slices))]
+    drawn_by_slice: dict[str, dict[str, float]] = {}
+    slices = [_extract_slice(m, d, j, count, drawn_by_slice) for j in range(len(d.slices))]
     w = [float(x) for x in d.weights]
     net = _v(m.net_mw)
 
@@ -523,10 +524,12 @@ def extract_plan(m, d: Data) -> dict:
     it = mean([s.power.it_mw for s in slices])
     losses = mean([s.power.losses_mw for s in slices])
     cooling = mean([s.power.cooling_mw for s in slices])
-    total = _v(m.facility_mw)
+    total = mean([s.power.total_mw for s in slices])  # F of section 12.3, from the slices' own figures
     tiers = slices[0].tiers if not d.sliced else [_year_tier(d, k, [s.tiers[k] for s in slices]) for k in range(len(d.tiers))]
     revenue = sum(r.revenue_usd_per_year for r in tiers)
-    cost = _v(m.cost) * sc.money
+    # COST = the capacity's cost + ENERGY (section 12.3), ENERGY from the slices' power: evaluating
+    # the model's nested expressions again would re-read every allocation once per term
+    cost = _v(m.capacity_cost) * sc.money + sum(s.energy_usd_per_year for s in slices)
     tokens = sum(r.tokens_per_s for r in tiers)
     metrics = Metrics(
         revenue_usd_per_year=revenue,
@@ -551,9 +554,8 @@ def extract_plan(m, d: Data) -> dict:
             lots.append(LotRow(hardware=h, lot_racks=int(d.lot[i]), lots=int(round(_v(m.l[h]))),
                                racks=count[h] - int(d.installed[i])))
     busiest = max(slices, key=lambda s: s.power.total_mw)
-    drawn = m.slice[busiest.name].drawn  # MW per hardware in that slice: p_h (beta n + (1 - beta) B) / 1000
     return dict(
-        drawn_mw={h: _v(drawn[h]) for h in d.hardware},
+        drawn_mw=drawn_by_slice[busiest.name],  # MW per hardware in that slice: p_h (beta n + (1 - beta) B) / 1000
         lots=lots,
         metrics=metrics,
         racks=racks,
@@ -568,8 +570,10 @@ def extract_plan(m, d: Data) -> dict:
     )
 
 
-def _extract_slice(m, d: Data, j: int, count: dict) -> SliceResult:
-    """One slice's figures in user units (section 12.4)."""
+def _extract_slice(m, d: Data, j: int, count: dict, drawn_out: dict) -> SliceResult:
+    """One slice's figures in user units (section 12.4); ``drawn_out[slice]`` gets the MW each
+    hardware draws there. The power chain is computed from each hardware's draw, read once, by
+    the formulas of 6.8-6.9 (``families.add_slice_expressions``)."""
     sc = d.scale
     b = m.slice[d.slices[j]]
     hours = float(d.hours[j])
@@ -598,11 +602,15 @@ def _extract_slice(m, d: Data, j: int, count: dict) -> SliceResult:
         used = sum(_v(b.x[c]) for c in m.cells_by_hardware[h])
         if count[h] > 0 or used > 1e-9:
             busy.append(BusyRow(hardware=h, racks=count[h], busy_racks=used, utilisation=used / count[h] if count[h] else 0.0))
-    it, net = _v(b.it_mw), _v(m.net_mw)
-    liq, air = _v(b.heat_liq), _v(b.heat_air)
+    drawn = {h: _v(b.drawn[h]) for h in d.hardware}
+    drawn_out[d.slices[j]] = drawn
+    frac = {h: float(d.liquid_frac[i]) for i, h in enumerate(d.hardware)}
+    it, net = sum(drawn.values()), _v(m.net_mw)
+    liq = sum(frac[h] * x for h, x in drawn.items()) + _v(m.net_liq_mw)
+    air = sum((1.0 - frac[h]) * x for h, x in drawn.items()) + _v(m.net_air_mw)
     losses = d.loss * (it + net)
     cooling = float(d.phi_liq[j]) * liq + float(d.phi_air[j]) * air
-    total = _v(b.facility_mw)
+    total = it + net + losses + cooling
     elec = float(d.elec_usd_mwh[j])
     return SliceResult(
         name=d.slices[j], hours=hours, tokens_per_s=sum(r.tokens_per_s for r in tiers),
