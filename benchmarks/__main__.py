@@ -1,8 +1,8 @@
-"""python -m benchmarks: solve scaling per size, sweep throughput, then slice scaling, in one run."""
+"""python -m benchmarks: solve scaling per size, sweep throughput, slice scaling, then scenario scaling, in one run."""
 
 import sys
 
-from benchmarks import slice_scaling, solve_scaling, sweep_throughput
+from benchmarks import scenario_scaling, slice_scaling, solve_scaling, sweep_throughput
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
@@ -12,3 +12,5 @@ if __name__ == "__main__":
     sweep_throughput.main()
     sys.argv = [sys.argv[0]]
     slice_scaling.main()
+    sys.argv = [sys.argv[0], "--scenarios", "1", "2", "5", "10", "--slices", "1"]  # the series HiGHS solves (about 15 minutes)
+    scenario_scaling.main()

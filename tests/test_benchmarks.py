@@ -49,3 +49,34 @@ def test_slices_of_the_day_are_valid_and_not_copies():
     for values in (inst["facility"]["electricity_usd_per_mwh"], inst["facility"]["grid_power_mw"],
                    next(t["max_tokens_per_s"] for t in inst["tiers"] if isinstance(t.get("max_tokens_per_s"), dict))):
         assert len(set(values.values())) > 1
+
+
+def test_scenario_scaling_smoke():
+    from benchmarks.scenario_scaling import measure
+
+    (row,) = measure([3], slices=2, size="small", time_limit=60)
+    assert row["status"] == "optimal" and row["scenarios"] == 3 and row["scenarios_reported"] == 3
+    assert row["captured_objective"] == row["objective"]  # the floor was handed the models of this very solve
+    runs = row["floor"]["runs"]
+    assert [r["stage"] for r in runs[:2]] == ["primary", "tie-break"] and runs[0]["status"] == "Optimal"
+    assert all(r["threads"] == 1 and r["mip_rel_gap"] == 1e-4 for r in runs)  # the same options on both sides
+    assert row["regret_s"] == 0 and row["adapter_runs"] == 2  # regret=False: the primary and the tie-break MIPs only
+    for key in ("validate_s", "build_total_s", "highs_s", "extract_s", "check_s"):
+        assert 0 <= row[key] <= row["total_s"]
+    assert row["ratio_primary"] > 0 and row["ratio_stages"] > 0 and row["peak_mb"] > 0 and row["floor"]["peak_mb"] > 0
+
+
+def test_scenarios_are_seeded_and_sum_to_one():
+    from benchmarks.generate import SIZES, synthetic, with_slices
+    from benchmarks.scenario_scaling import with_scenarios
+    from optimizer import load_instance
+    from optimizer.model.schema import scenario_instances
+
+    base = with_slices(synthetic(*SIZES["small"]), 2)
+    for n in (1, 7, 50):
+        doc = with_scenarios(base, n)
+        assert doc == with_scenarios(base, n)
+        assert abs(sum(s["probability"] for s in doc["uncertainty"]["scenarios"]) - 1.0) <= 1e-9
+    inst = load_instance(with_scenarios(base, 7))
+    futures = scenario_instances(inst)
+    assert len(futures) == 7 and len({w for w, _, _ in futures}) == 7
