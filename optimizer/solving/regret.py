@@ -167,8 +167,11 @@ def fill_regret(sol: Solution, sd, objective: str, options: SolverOptions, clock
     first = next((row for row in unc.regret[1:] if row.scenario == names[0]), None)
     if first is not None and stochastic is not None:
         if first.expected is None:
-            bad = [c.scenario for c in first.cells if c.value is None]
-            unc.notes.append(f"VSS: the plan of scenario {names[0]} alone cannot meet scenario {', '.join(bad)} "
-                             "(infeasible there), so planning for every future is worth more than any finite figure")
+            bad = [c for c in first.cells if c.value is None]
+            if all(c.status == "infeasible" for c in bad):
+                unc.notes.append(f"VSS: the plan of scenario {names[0]} alone cannot meet scenario {', '.join(c.scenario for c in bad)} "
+                                 "(infeasible there), so planning for every future is worth more than any finite figure")
+            else:
+                unc.notes.append(f"VSS: the plan of scenario {names[0]} has no value in " + ", ".join(f"{c.scenario} ({c.status})" for c in bad))
         else:
             unc.vss = stochastic - first.expected if sense == "max" else first.expected - stochastic
