@@ -366,12 +366,22 @@ class Horizon(Strict):
         return self.start_year + sum(self.period_years)
 
 
-def _not_a_year(name: str) -> str:
+def _addressable(name: str, what: str, by: str) -> str:
+    """A slice's or a scenario's name, which paths and columns address (``by`` says how): not
+    blank, and none of the '.', '[' and ']' that paths are made of."""
     if not name.strip():
-        raise PydanticCustomError("slice_name", "a slice name may not be blank")
+        raise PydanticCustomError(f"{what}_name", f"a {what} name may not be blank")
     if any(c in name for c in ".[]"):
-        raise PydanticCustomError("slice_name", "a slice name may not hold '.', '[' or ']': sweep and scenario paths "
-                                  "address a slice by name (facility.grid_power_mw.peak)")
+        raise PydanticCustomError(f"{what}_name", f"a {what} name may not hold '.', '[' or ']': {by}")
+    return name
+
+
+def _scenario_name(name: str) -> str:
+    return _addressable(name, "scenario", "reports and sweep columns address a scenario by name (scenario[base].objective)")
+
+
+def _not_a_year(name: str) -> str:
+    _addressable(name, "slice", "sweep and scenario paths address a slice by name (facility.grid_power_mw.peak)")
     if is_year(name):
         raise PydanticCustomError("slice_name", "a slice name may not be a year: maps by year and by slice "
                                   "are told apart by their keys")
@@ -389,7 +399,7 @@ class Slice(Strict):
 class ScenarioSpec(Strict):
     """Section 13.1: one future, the base instance with ``set`` overrides addressed by path."""
 
-    name: Annotated[str, Field(min_length=1), AfterValidator(lambda v: _scenario_name(v))]
+    name: Annotated[str, Field(min_length=1), AfterValidator(_scenario_name)]
     probability: Annotated[float, Field(gt=0, le=1, description="its weight; the scenarios' sum to 1"), NUMBER]
     # named as the file spells it, so that every dump of an instance reads back as written
     set: dict[str, Any] = Field(default_factory=dict, description="path -> value, the sweep's path syntax "
@@ -406,15 +416,6 @@ class Risk(Strict):
 class Uncertainty(Strict):
     scenarios: Annotated[list[ScenarioSpec], Field(min_length=1)]
     risk: Risk | None = None
-
-
-def _scenario_name(name: str) -> str:
-    if not name.strip():
-        raise PydanticCustomError("scenario_name", "a scenario name may not be blank")
-    if any(c in name for c in ".[]"):
-        raise PydanticCustomError("scenario_name", "a scenario name may not hold '.', '[' or ']': reports and sweep columns "
-                                  "address a scenario by name (scenario[base].objective)")
-    return name
 
 
 class Instance(Strict):
@@ -717,6 +718,15 @@ def scenario_instances(inst: Instance) -> list[tuple[str, float, Instance]]:
     return inst._scenarios
 
 
+def risk_issues(inst: Instance, objective: str) -> list[Issue]:
+    """Section 13.2: no CVaR with tokens_per_watt (the instance's objective, or one a solve asks for)."""
+    risk = inst.uncertainty.risk if inst.uncertainty is not None else None
+    if risk is None or risk.weight <= 0 or objective != Objective.tokens_per_watt.value:
+        return []
+    return [Issue("uncertainty.risk", "CVaR is not defined for tokens_per_watt, a ratio of expectations (MODEL.md "
+                  "section 13.2): set weight 0, drop risk, or choose another objective")]
+
+
 def _check_uncertainty(inst: Instance) -> list[Issue]:
     """Section 13.1: unique names, probabilities summing to 1 within 1e-9, every path one a scenario
     may change, every overridden instance valid (with the scenario and the path named); no CVaR
@@ -729,9 +739,7 @@ def _check_uncertainty(inst: Instance) -> list[Issue]:
     total = sum(s.probability for s in unc.scenarios)
     if abs(total - 1.0) > 1e-9:
         issues.append(Issue("uncertainty.scenarios", f"the scenarios' probabilities must sum to 1 within 1e-9: they sum to {total:.12g}"))
-    if unc.risk is not None and unc.risk.weight > 0 and inst.objective == Objective.tokens_per_watt:
-        issues.append(Issue("uncertainty.risk", "CVaR is not defined for tokens_per_watt, a ratio of expectations (MODEL.md "
-                            "section 13.2): set weight 0, drop risk, or choose another objective"))
+    issues += risk_issues(inst, inst.objective.value)
     base = inst.model_dump(exclude={"uncertainty"})
     kept = []
     for i, spec in enumerate(unc.scenarios):

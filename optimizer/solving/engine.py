@@ -39,9 +39,9 @@ from .results import (
     objective_value,
     price_rows,
 )
-from ..model.schema import Instance, Objective, load_instance
+from ..model.schema import Instance, Objective, load_instance, risk_issues
 from ..model.stochastic import StochasticData, build_stochastic_model, preprocess_stochastic, stochastic_hints, stochastic_warnings
-from ..errors import InputError, Issue
+from ..errors import InputError
 from .highs import HighsAdapter, SolveResult, SolverOptions, fixed_integer_lps
 
 SECOND_STAGE_TOL = 1e-6
@@ -284,10 +284,9 @@ def solve(
                             tie_break_time=tie_break_time)
     t = time.perf_counter()
     if inst.uncertainty is not None:
-        risk = inst.uncertainty.risk
-        if name == "tokens_per_watt" and risk is not None and risk.weight > 0:
-            raise InputError("<instance>", [Issue("uncertainty.risk", "CVaR is not defined for tokens_per_watt, a ratio of "
-                                                  "expectations (MODEL.md section 13.2): set weight 0 or choose another objective")])
+        issues = risk_issues(inst, name)  # the instance's own objective was checked when it was loaded
+        if issues:
+            raise InputError("<instance>", issues)
         d = preprocess_stochastic(inst)
     else:
         d = preprocess(inst) if inst.horizon is None else preprocess_horizon(inst)
@@ -501,6 +500,21 @@ def _stochastic_infeasibility(sd: StochasticData, objective: str, options: Solve
             + (", the fleet schedule" if sd.multi else "") + ") meets every scenario's limits and floors (MODEL.md section 13.2)")
 
 
+def _solver_objective(name: str, res: SolveResult, lam: float, scale, sizes: tuple) -> tuple:
+    """(optimum, bound, absolute slack) the solver reports for objective ``name``, in planner
+    units: lambda* for tokens_per_watt (no bound), else the MIP's objective and bound; the slack
+    is 1e-6 of the instance's money or token magnitude (``verify.magnitudes``, ``sizes``)."""
+    if name == "tokens_per_watt":
+        found = lam * scale.tokens / 1e6
+        return found, None, 1e-9 * abs(found)
+    tokens, usd, _ = sizes
+    kind = OBJECTIVE_UNITS[name][1]
+    factor = scale.factor(kind)
+    found = None if res.objective is None else res.objective * factor
+    bound = None if res.bound is None else res.bound * factor
+    return found, bound, 1e-6 * (usd if kind == "money" else tokens)
+
+
 def check_stochastic(instance: Instance, sol: Solution, scale, res: SolveResult, lam: float, gap: float) -> list[str]:
     """Every scenario's second stage of the plan against that scenario's instance (the verifier),
     its objective recomputed there, and the stochastic objective from those against the solver's."""
@@ -519,18 +533,13 @@ def check_stochastic(instance: Instance, sol: Solution, scale, res: SolveResult,
     if out:
         return out
     name = sol.objective.name
-    tokens, usd, _ = magnitudes(instance)
+    tokens, usd, _mw = magnitudes(instance)
     unc = sol.uncertainty
     for o in unc.scenarios:
         plan = figures[o.name]["objective"]
         if abs(plan - o.value) > 1e-6 * max(abs(plan), abs(o.value)) + 1e-6 * (usd if name not in ("tokens", "tokens_per_watt") else tokens):
             out.append(f"scenario {o.name}: the plan's {name} is {plan:.9g}, its extraction says {o.value:.9g}")
-    if name == "tokens_per_watt":
-        found, slack = lam * scale.tokens / 1e6, 1e-9 * abs(lam * scale.tokens / 1e6)
-    else:
-        kind = OBJECTIVE_UNITS[name][1]
-        found = None if res.objective is None else res.objective * scale.factor(kind)
-        slack = 1e-6 * (usd if kind == "money" else tokens)
+    found, _, slack = _solver_objective(name, res, lam, scale, (tokens, usd, _mw))
     value = sol.objective.value
     if found is not None and value is not None:
         worse = found - value if SENSE[name] == "max" else value - found
@@ -562,17 +571,8 @@ def check_plan(instance: Instance, sol: Solution, scale, res: SolveResult, lam: 
     except (AssertionError, KeyError, ValueError, ZeroDivisionError, OverflowError) as exc:
         return [f"the plan cannot be checked: {type(exc).__name__}: {exc}"]
     name = sol.objective.name
-    tokens, usd, _ = magnitudes(instance)
-    kind = OBJECTIVE_UNITS[name][1]
     plan = figures["objective"]
-    if name == "tokens_per_watt":
-        found, bound = lam * scale.tokens / 1e6, None
-        slack = 1e-9 * abs(found)
-    else:
-        factor = scale.factor(kind)
-        found = None if res.objective is None else res.objective * factor
-        bound = None if res.bound is None else res.bound * factor
-        slack = 1e-6 * (usd if kind == "money" else tokens)
+    found, bound, slack = _solver_objective(name, res, lam, scale, magnitudes(instance))
     if found is None:
         return []
     tol = (gap + 1e-6) * max(abs(found), abs(plan)) + slack
