@@ -27,7 +27,7 @@ import pandas as pd
 from ..errors import InputError, Issue
 from ..model.schema import Instance, parse_instance
 from ..solving.engine import solve
-from ..solving.results import ScenarioOutcome, SliceResult, Solution, StochasticResult
+from ..solving.results import ScenarioOutcome, SliceResult, Solution, StochasticResult, fleet
 from .scenarios import Point, SweepSpec, apply, fingerprint, journal_path, load_sweep, points
 
 METRICS = (
@@ -93,14 +93,15 @@ def plan_columns(sol: Solution, inst: Instance) -> dict[str, Any]:
     if sol.metrics is None:
         return out
     # the capacity is the first stage, the same in every future: a stochastic plan's periods are its scenarios'
-    fleet = sol.periods or (sol.uncertainty.scenarios[0].solution.periods if sol.uncertainty else [])
-    if fleet:  # multi-year: the horizon totals, and racks alive / retired early per period
+    schedule = fleet(sol)
+    periods = schedule.periods if schedule is not None else []
+    if periods:  # multi-year: the horizon totals, and racks alive / retired early per period
         out.update(sol.metrics.model_dump())
-        for p in fleet:
+        for p in periods:
             for h in inst.hardware:
                 out[f"racks[{h.name}][{p.year}]"] = sum(r.alive for r in p.racks if r.hardware == h.name)
         out["retired_early_racks"] = sum(e.racks for e in sol.refresh)
-        out["fabric"] = next((f"{p.fabric.option}:{p.fabric.switch_tiers}" for p in fleet if p.fabric), "")
+        out["fabric"] = next((f"{p.fabric.option}:{p.fabric.switch_tiers}" for p in periods if p.fabric), "")
         for p in sol.periods:
             out.update(slice_columns(p.slices, inst, f"[{p.year}]"))
     else:

@@ -95,11 +95,16 @@ def populate(m, d: Data, tight: bool = True, scenarios: list | None = None) -> N
     if scenarios is None:
         add_stage(m, m, d, tight)
         return
-    data = {w: x for w, _, x in scenarios}
-    m.W = pyo.Set(initialize=list(data), ordered=True)
-    m.probability = {w: float(p) for w, p, _ in scenarios}
+    data = add_scenarios(m, scenarios)
     m.scenario = pyo.Block(m.W, rule=lambda b, w: add_stage(b, m, data[w], tight, w))
     add_expectation(m)
+
+
+def add_scenarios(m, scenarios: list) -> dict:
+    """The scenario set W and the probabilities pi_w on ``m`` (section 13.1); returns name -> data."""
+    m.W = pyo.Set(initialize=[w for w, _, _ in scenarios], ordered=True)
+    m.probability = {w: float(p) for w, p, _ in scenarios}
+    return {w: x for w, _, x in scenarios}
 
 
 def add_stage(g, m, d: Data, tight: bool = True, name: str | None = None) -> None:
@@ -117,8 +122,9 @@ def add_stage(g, m, d: Data, tight: bool = True, name: str | None = None) -> Non
 
 
 def add_expectation(m) -> None:
-    """Section 13.2: E[REV], E[COST], E[TOK] and E[F] over the scenarios, under the names the
-    engine reads, so that every objective (and the tie-break) is its expectation."""
+    """Section 13.2: E[REV], E[COST], E[TOK] and E[F] over the scenarios' blocks ``m.scenario[w]``
+    (a year's, or with a horizon the horizon's totals), under the names the engine reads, so that
+    every objective (and the tie-break) is its expectation."""
     pi = m.probability
     blocks = [(float(pi[w]), m.scenario[w]) for w in m.W]
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyomo.environ as pyo
 
-from .families import limit, populate
+from .families import add_expectation, add_scenarios, limit, populate
 from .preprocess import Data, Scale, choose_scale, crf, infeasibility_hints, planner_warnings, preprocess
 from .schema import Instance, installed_year, snapshot, value_at
 
@@ -220,13 +220,9 @@ def build_horizon_model(hd: HorizonData, tight: bool = True, scenarios: list | N
     add_period_budget(m, hd)
     add_horizon_expressions(m, hd)
     if scenarios is not None:
-        data = {w: x for w, _, x in scenarios}
-        m.W = pyo.Set(initialize=list(data), ordered=True)
-        m.probability = {w: float(pi) for w, pi, _ in scenarios}
+        data = add_scenarios(m, scenarios)
         m.scenario = pyo.Block(m.W, rule=lambda g, w: add_horizon_outcome(g, m, data[w], {y: m.period[y].scenario[w] for y in hd.years}))
-        pi = m.probability
-        for name in ("revenue", "cost", "tokens", "facility_mw"):
-            m.add_component(name, pyo.Expression(expr=sum(float(pi[w]) * getattr(m.scenario[w], name) for w in m.W)))
+        add_expectation(m)
     return m
 
 

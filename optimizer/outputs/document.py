@@ -48,7 +48,6 @@ from .report import (  # noqa: E402
 )
 from .stochastic import (  # noqa: E402
     REGRET_SKIPPED,
-    fleet,
     foresight_table,
     gap_caveat,
     objective_scale,
@@ -60,7 +59,7 @@ from .stochastic import (  # noqa: E402
     scenario_table,
     stochastic_headline,
 )
-from ..solving.results import Solution  # noqa: E402
+from ..solving.results import Solution, fleet  # noqa: E402
 from ..model.schema import Instance  # noqa: E402
 
 SECTIONS = ["headline", "warnings", "diagnosis", "mix", "tiers", "power", "heat", "fabric", "limits", "shadow-prices", "marginal-values",

@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..solving.results import HorizonMetrics, Solution
+from ..solving.results import HorizonMetrics, Solution, fleet
 from .report import (
     _filled,
     _share,
@@ -34,13 +34,6 @@ from .report import (
 
 REGRET_SKIPPED = ("The regret table, the wait-and-see value, EVPI and VSS were skipped (solved with --no-regret, or "
                   "solve(regret=False)): solve again without --no-regret to get them, at one solve of every plan in every scenario.")
-
-
-def fleet(sol: Solution) -> Solution | None:
-    """With a horizon, the solution whose periods show the stochastic plan's fleet schedule: the
-    first scenario's (every scenario shares the first stage, section 13.2); None without one."""
-    scenarios = sol.uncertainty.scenarios if sol.uncertainty is not None else []
-    return scenarios[0].solution if scenarios and scenarios[0].solution.periods else None
 
 
 def _in_unit(x: float | None, unit: str) -> str:

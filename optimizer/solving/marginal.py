@@ -125,21 +125,10 @@ def _moved(doc: dict, where_index: int, sign: float) -> dict | None:
     return out
 
 
-def _racks(sol) -> dict[str, int]:
-    out: dict[str, int] = {}
-    if sol.periods:
-        for v in sol.vintages:
-            if not v.installed:
-                out[v.hardware] = out.get(v.hardware, 0) + v.bought
-    else:
-        for r in sol.racks:
-            out[r.hardware] = out.get(r.hardware, 0) + r.count
-    return out
-
-
 def _solve_one(args) -> tuple[str, float | None, dict[str, int]]:
     doc, objective, gap, deadline = args
     from .engine import solve
+    from .results import plan_racks  # results imports this module
 
     if doc is None:
         return "not possible", None, {}
@@ -147,7 +136,7 @@ def _solve_one(args) -> tuple[str, float | None, dict[str, int]]:
     if left is not None and left <= 0.01:
         return "time_limit", None, {}
     sol = solve(doc, objective=objective, mip_gap=gap, time_limit=left, marginal_values=False)
-    return sol.status, (sol.objective.value if sol.has_plan else None), _racks(sol) if sol.has_plan else {}
+    return sol.status, (sol.objective.value if sol.has_plan else None), plan_racks(sol) if sol.has_plan else {}
 
 
 def marginal_values(inst: Instance, objective: str, objective_unit: str, mip_gap: float = 1e-4,

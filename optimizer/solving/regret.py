@@ -27,23 +27,10 @@ from multiprocessing import get_context
 
 from ..model.families import SENSE
 from .highs import SolverOptions
-from .results import HorizonMetrics, RegretCell, RegretRow, Solution, cvar
+from .results import HorizonMetrics, RegretCell, RegretRow, Solution, cvar, plan_racks
 
 GAP = 1e-6  # the MIP gap of the regret table's solves, at most the user's
 _TASKS: list = []  # the forked workers' view of the cells to solve (set before the pool forks)
-
-
-def plan_racks(sol: Solution) -> dict[str, int]:
-    """Racks per hardware of a plan: its racks, or with a horizon the racks it buys."""
-    out: dict[str, int] = {}
-    if sol.vintages or sol.periods:
-        for v in sol.vintages:
-            if not v.installed:
-                out[v.hardware] = out.get(v.hardware, 0) + v.bought
-    else:
-        for r in sol.racks:
-            out[r.hardware] = out.get(r.hardware, 0) + r.count
-    return out
 
 
 def _tok_mw(sol: Solution) -> tuple[float, float]:
@@ -155,13 +142,8 @@ def fill_regret(sol: Solution, sd, objective: str, options: SolverOptions, clock
                          "best one found, a cell whose solve found none has status time_limit and no value")
     stochastic = unc.regret[0].expected
     if all(res[1] is not None for res in own):
-        own_rows = [_row_figures(objective, [res], [1.0], sd.alpha)[0] for res in own]
-        if objective == "tokens_per_watt":
-            tok = sum(p * res[4][0] for p, res in zip(probs, own))
-            mw = sum(p * res[4][1] for p, res in zip(probs, own))
-            unc.wait_and_see = tok / (1e6 * mw) if mw > 0 else 0.0
-        else:
-            unc.wait_and_see = sum(p * v for p, v in zip(probs, own_rows))
+        # each scenario's own optimum in its column: the same expectation as a row's
+        unc.wait_and_see = _row_figures(objective, own, probs, sd.alpha)[0]
         if stochastic is not None:
             unc.evpi = unc.wait_and_see - stochastic if sense == "max" else stochastic - unc.wait_and_see
     first = next((row for row in unc.regret[1:] if row.scenario == names[0]), None)

@@ -939,15 +939,32 @@ def scenario_view(m, name: str, multi: bool) -> ScenarioView:
     return ScenarioView(m, m.scenario[name], name, periods)
 
 
+def plan_racks(sol: Solution) -> dict[str, int]:
+    """Racks per hardware of a plan: its racks, or with a horizon the racks it buys."""
+    out: dict[str, int] = {}
+    if sol.vintages or sol.periods:
+        for v in sol.vintages:
+            if not v.installed:
+                out[v.hardware] = out.get(v.hardware, 0) + v.bought
+    else:
+        for r in sol.racks:
+            out[r.hardware] = out.get(r.hardware, 0) + r.count
+    return out
+
+
+def fleet(sol: Solution) -> Solution | None:
+    """The solution whose periods show a multi-year plan's fleet schedule: the plan itself, or a
+    stochastic plan's first scenario (every scenario shares the first stage, section 13.2);
+    None without a horizon."""
+    if sol.periods:
+        return sol
+    scenarios = sol.uncertainty.scenarios if sol.uncertainty is not None else []
+    return scenarios[0].solution if scenarios and scenarios[0].solution.periods else None
+
+
 def scenario_of(con) -> str | None:
     """The scenario whose second stage a constraint belongs to (None: the capacity's, held once)."""
-    blk = con.parent_block()
-    while blk is not None:
-        name = getattr(blk, "scenario_name", None)
-        if name is not None:
-            return name
-        blk = blk.parent_block()
-    return None
+    return next((b.scenario_name for b in _ancestors(con.parent_block()) if getattr(b, "scenario_name", None) is not None), None)
 
 
 def strip_scenario(label_: str, block) -> str:
