@@ -139,6 +139,23 @@ def _solve_one(args) -> tuple[str, float | None, dict[str, int]]:
     return sol.status, (sol.objective.value if sol.has_plan else None), plan_racks(sol) if sol.has_plan else {}
 
 
+def in_worker() -> bool:
+    """This process is a worker (a sweep's, the service's, or one of ``forked_map``'s)."""
+    return multiprocessing.current_process().name != "MainProcess"
+
+
+def forked_map(fn, items: list, jobs: int | None = None) -> list:
+    """``[fn(x) for x in items]`` on ``jobs`` forked workers (default: the machine's cores, at most
+    one per item; one inside a worker process, which may not start its own pool)."""
+    if jobs is None and in_worker():
+        jobs = 1
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(items)))
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+            return list(pool.map(fn, items))
+    return [fn(x) for x in items]
+
+
 def marginal_values(inst: Instance, objective: str, objective_unit: str, mip_gap: float = 1e-4,
                     time_limit: float | None = None, jobs: int | None = None) -> list[MarginalValue]:
     """Every site limit of ``inst`` moved by Δ up and down and solved again (section 14).
@@ -156,14 +173,7 @@ def marginal_values(inst: Instance, objective: str, objective_unit: str, mip_gap
     tasks = [(doc, objective, gap, deadline)]
     for i in range(len(moves)):
         tasks += [(_moved(doc, i, +1.0), objective, gap, deadline), (_moved(doc, i, -1.0), objective, gap, deadline)]
-    if jobs is None and multiprocessing.current_process().name != "MainProcess":
-        jobs = 1
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
-            results = list(pool.map(_solve_one, tasks))
-    else:
-        results = [_solve_one(t) for t in tasks]
+    results = forked_map(_solve_one, tasks, jobs)
     base_status, base, base_racks = results[0]
     out = []
     for i, (name, unit, top, delta, _) in enumerate(moves):

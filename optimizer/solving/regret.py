@@ -19,14 +19,11 @@ one HiGHS thread each; serial inside a worker process, a sweep's or the service'
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 from ..model.families import SENSE
 from .highs import SolverOptions
+from .marginal import forked_map, in_worker
 from .results import HorizonMetrics, RegretCell, RegretRow, Solution, cvar, plan_racks
 
 GAP = 1e-6  # the MIP gap of the regret table's solves, at most the user's
@@ -49,7 +46,7 @@ def _solve(i: int):
     left = None if deadline is None else deadline - time.time()
     if left is not None and left <= 0.01:
         return "time_limit", None, None, {}, None, False
-    opts = SolverOptions(time_limit=left, mip_gap=options.mip_gap, threads=1 if _in_pool() else options.threads,
+    opts = SolverOptions(time_limit=left, mip_gap=options.mip_gap, threads=1 if in_worker() else options.threads,
                          tie_break_time=options.tie_break_time)
     sol = solve_data(d, objective, opts, _Clock(left), instance=instance, fix=fix, diagnose_infeasible=False)
     if not sol.has_plan:
@@ -58,21 +55,13 @@ def _solve(i: int):
     return sol.status, sol.objective.value, sol._capacity if fix is None else None, plan_racks(sol), _tok_mw(sol), stopped
 
 
-def _in_pool() -> bool:
-    return multiprocessing.current_process().name != "MainProcess"
-
-
 def _run(tasks: list, jobs: int | None) -> list:
+    """Every task of ``tasks`` solved (``marginal.forked_map``); the workers read them from
+    ``_TASKS``, so that no data is pickled to them."""
     global _TASKS
     _TASKS = tasks
-    if jobs is None and _in_pool():
-        jobs = 1
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
     try:
-        if workers > 1:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
-                return list(pool.map(_solve, range(len(tasks))))
-        return [_solve(i) for i in range(len(tasks))]
+        return forked_map(_solve, list(range(len(tasks))), jobs)
     finally:
         _TASKS = []
 
