@@ -30,13 +30,12 @@ import random
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
 import yaml
 
-from benchmarks.slice_scaling import MIP_GAP, _stage_names
+from benchmarks.slice_scaling import MIP_GAP, STAGES, timed_solve
 from benchmarks.solve_scaling import _peak_mb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,48 +95,11 @@ def instance_file(size: str, slices: int, scenarios: int, tmp: Path) -> Path:
 
 def run_ours(path: str, time_limit: float, threads: int, regret: bool = False, profile: str | None = None) -> dict:
     """In this process: ``optimizer.solve(..., regret=regret)`` on the file, its stage timings,
-    HiGHS's time per run and this process's peak memory."""
-    import optimizer
-    from optimizer.solving import highs as adapter_module
-
-    runs: list[float] = []  # HiGHS's own run time of each adapter run, in order
-    solve_once = adapter_module.HighsAdapter.solve
-
-    def recorded(self, *args, **kwargs):  # reads a clock the adapter keeps anyway
-        res = solve_once(self, *args, **kwargs)
-        runs.append(res.seconds)
-        return res
-
-    adapter_module.HighsAdapter.solve = recorded
-    prof = None
-    if profile:
-        import cProfile
-
-        prof = cProfile.Profile()
-        prof.enable()
-    t0 = time.perf_counter()
-    sol = optimizer.solve(path, time_limit=time_limit, mip_gap=MIP_GAP, threads=threads, regret=regret)
-    total = time.perf_counter() - t0
-    if prof is not None:
-        prof.disable()
-        prof.dump_stats(profile)
-    tm = sol.timings
-    stages = {k: tm.get(k, 0.0) for k in ("validate", "preprocess", "build", "handover", "highs", "extract", "check", "regret")}
-    mip_runs = runs[:2]
+    HiGHS's time per run (``slice_scaling.timed_solve``) and this process's peak memory."""
+    sol, row = timed_solve(path, time_limit, threads, profile, (*STAGES, "regret"), regret=regret)
     unc = sol.uncertainty
-    return {
-        "status": sol.status, "objective": sol.objective.value, "mip_gap": sol.mip_gap, "tie_break_gap": sol.tie_break_gap,
-        "variables": sol.model_size.variables, "integers": sol.model_size.integer_variables, "constraints": sol.model_size.constraints,
-        "scenarios_reported": len(unc.scenarios) if unc is not None else 0,
-        **{f"{k}_s": v for k, v in stages.items()},
-        "build_total_s": stages["preprocess"] + stages["build"] + stages["handover"],
-        "primary_highs_s": mip_runs[0] if mip_runs else 0.0,
-        "tie_break_highs_s": mip_runs[1] if len(mip_runs) > 1 else 0.0,
-        "lp_highs_s": max(stages["highs"] - sum(mip_runs), 0.0),
-        "adapter_runs": len(runs),
-        "unaccounted_s": total - sum(stages.values()),  # outside every timed stage
-        "total_s": total, "peak_mb": _peak_mb(), "problems": list(sol.problems or [])[:5],
-    }
+    return {**row, "scenarios_reported": len(unc.scenarios) if unc is not None else 0, "peak_mb": _peak_mb(),
+            "problems": list(sol.problems or [])[:5]}
 
 
 def capture(path: str, time_limit: float, threads: int, out: str) -> dict:
