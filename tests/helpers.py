@@ -101,3 +101,16 @@ def rerun_with_twin(test, monkeypatch, twin, compare) -> None:
     monkeypatch.setattr(optimizer, "solve", both)
     test()
     assert compared, "the test solved nothing"
+
+
+def tail_mean(values: list[float], probs: list[float], alpha: float, maximise: bool = True) -> float:
+    """CVaR_alpha by its definition: the mean of the worst (1 - alpha) of the probability, the
+    outcomes sorted worst first (for a maximum the lowest), the last one taken in part."""
+    left, total = 1.0 - alpha, 0.0
+    for z, p in sorted(zip(values, probs), key=lambda zp: zp[0], reverse=not maximise):
+        take = min(p, left)
+        total += take * z
+        left -= take
+        if left <= 1e-15:
+            break
+    return total / (1.0 - alpha)

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 import optimizer
 from generate import OBJECTIVES, random_instance, random_sliced_instance, random_stochastic_instance
+from helpers import tail_mean
 from optimizer.model.schema import scenario_instances
 from test_stochastic_equivalence import assert_same
 from verifier import verify, verify_horizon
@@ -44,19 +45,6 @@ def tol(*figures: float) -> float:
     """Slack for comparing optima of the same instance: the tie-break's hold (1e-6) of the largest
     figure, at least 1e-6 (a zero revenue is 0 within HiGHS's feasibility tolerance)."""
     return 2e-6 * max([abs(x) for x in figures] + [1.0])
-
-
-def tail_mean(values: list[float], probs: list[float], alpha: float, maximise: bool) -> float:
-    """CVaR_alpha by its definition: the mean of the worst (1 - alpha) of the probability, the
-    outcomes sorted worst first (for a maximum the lowest), the last one taken in part."""
-    left, total = 1.0 - alpha, 0.0
-    for z, p in sorted(zip(values, probs), key=lambda zp: zp[0], reverse=not maximise):
-        take = min(p, left)
-        total += take * z
-        left -= take
-        if left <= 1e-15:
-            break
-    return total / (1.0 - alpha)
 
 
 def stochastic(doc: dict, **kw):
