@@ -320,7 +320,7 @@ def solve(
 
 def solve_data(d: Data | HorizonData | StochasticData, objective: str, options: SolverOptions, clock: _Clock | None = None,
                timings: dict | None = None, instance: Instance | None = None, fix: dict[str, float] | None = None,
-               diagnose_infeasible: bool = True) -> Solution:
+               diagnose_infeasible: bool = True, keep_capacity: bool = False) -> Solution:
     """Solve preprocessed data: one period (:class:`Data`) or a horizon (:class:`HorizonData`).
 
     With the ``instance`` it came from, the plan is checked in user units against every
@@ -331,7 +331,9 @@ def solve_data(d: Data | HorizonData | StochasticData, objective: str, options: 
     :class:`StochasticData` is solved as the extensive form of section 13.2 (``uncertainty`` of
     the solution). ``fix`` holds the capacity decision at given values (variable name -> value,
     ``results.first_stage_values``): the regret table's evaluation of a plan in a scenario.
-    ``diagnose_infeasible=False`` skips the diagnosis of an infeasible instance."""
+    ``diagnose_infeasible=False`` skips the diagnosis of an infeasible instance. The capacity
+    decision's values are kept on the solution (``_capacity``) for a stochastic instance and with
+    ``keep_capacity`` (a scenario's own optimum, which the regret table fixes elsewhere)."""
     clock = clock or _Clock(options.time_limit)
     timings = {} if timings is None else timings
     stoch = isinstance(d, StochasticData)
@@ -460,7 +462,8 @@ def solve_data(d: Data | HorizonData | StochasticData, objective: str, options: 
         uncertainty=outlook,
         **plan,
     )
-    sol._capacity = first_stage_values(m)
+    if stoch or keep_capacity:  # a walk over every variable, by name: not for every solve
+        sol._capacity = first_stage_values(m)
     if not stoch:
         fill_slice_limits(sol, m, binding, prices)
     if instance is not None:

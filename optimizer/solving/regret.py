@@ -48,7 +48,8 @@ def _solve(i: int):
         return "time_limit", None, None, {}, None, False
     opts = SolverOptions(time_limit=left, mip_gap=options.mip_gap, threads=1 if in_worker() else options.threads,
                          tie_break_time=options.tie_break_time)
-    sol = solve_data(d, objective, opts, _Clock(left), instance=instance, fix=fix, diagnose_infeasible=False)
+    sol = solve_data(d, objective, opts, _Clock(left), instance=instance, fix=fix, diagnose_infeasible=False,
+                     keep_capacity=fix is None)
     if not sol.has_plan:
         return sol.status, None, None, {}, None, False
     stopped = any(w.startswith("the cost tie-break stopped") for w in sol.warnings)
