@@ -22,10 +22,10 @@ tiers = '''tiers:
   # Its four tiers are free / mid / high / premium (DATA.md 1); assumption: mid = $6, high = $45,
   # premium = $150; the $3 tier is not in the example and gets no power.
   - {name: free, workload: chat, min_interactivity: 20, price_usd_per_mtok: 0.0}
-  - {name: standard, workload: long-context, min_interactivity: 50, price_usd_per_mtok: 3.0}
-  - {name: pro, workload: long-context, min_interactivity: 100, price_usd_per_mtok: 6.0}
-  - {name: premium, workload: long-context, min_interactivity: 150, price_usd_per_mtok: 45.0}
-  - {name: ultra, workload: long-context, min_interactivity: 190, price_usd_per_mtok: 150.0}
+  - {name: standard, workload: long-context, min_interactivity: 100, price_usd_per_mtok: 3.0}
+  - {name: pro, workload: long-context, min_interactivity: 240, price_usd_per_mtok: 6.0}
+  - {name: premium, workload: long-context, min_interactivity: 260, price_usd_per_mtok: 45.0}
+  - {name: ultra, workload: long-context, min_interactivity: 280, price_usd_per_mtok: 150.0}
 
 '''
 constraints = '''
