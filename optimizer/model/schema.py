@@ -418,6 +418,32 @@ class Uncertainty(Strict):
     risk: Risk | None = None
 
 
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise PydanticCustomError("blank", "may not be blank")
+    return text
+
+
+def _some_path(overrides: dict) -> dict:
+    if not overrides:
+        raise PydanticCustomError("no_paths", "an end needs at least one path -> value (the sweep's path syntax, "
+                                  "facility.grid_power_mw)")
+    return overrides
+
+
+class SensitivityRange(Strict):
+    """One uncertain input of ``optimizer sensitivity`` (docs/sensitivity.md): the base instance
+    with the ``low`` overrides, and with the ``high`` ones, each solved on its own. Paths are the
+    sweep's (``hardware[vr-nvl72].performance_multiplier``); several per end move inputs together."""
+
+    name: Annotated[str, Field(min_length=1), AfterValidator(_not_blank)]
+    source: Annotated[str, Field(min_length=1, description="where the range comes from"), AfterValidator(_not_blank)]
+    low: Annotated[dict[str, Any], Field(description="path -> value at the low end", json_schema_extra={"minProperties": 1}),
+                   AfterValidator(_some_path)]
+    high: Annotated[dict[str, Any], Field(description="path -> value at the high end", json_schema_extra={"minProperties": 1}),
+                    AfterValidator(_some_path)]
+
+
 class Instance(Strict):
     name: Name
     description: str | None = None
@@ -433,6 +459,8 @@ class Instance(Strict):
     constraints: Constraints = Field(default_factory=Constraints)
     uncertainty: Uncertainty | None = Field(None, description="scenarios of the future and their weights (section 13): one "
                                             "purchase plan for all of them")
+    sensitivity: list[SensitivityRange] | None = Field(None, description="ranges of uncertain inputs for `optimizer "
+                                                       "sensitivity` (docs/sensitivity.md); every solve ignores them")
     _scenarios: list | None = PrivateAttr(default=None)  # scenario_instances, once validated
 
 
@@ -731,8 +759,6 @@ def _check_uncertainty(inst: Instance) -> list[Issue]:
     """Section 13.1: unique names, probabilities summing to 1 within 1e-9, every path one a scenario
     may change, every overridden instance valid (with the scenario and the path named); no CVaR
     with tokens_per_watt. Keeps the scenarios' instances on ``inst`` for ``scenario_instances``."""
-    from .paths import set_path
-
     unc = inst.uncertainty
     issues: list[Issue] = []
     _unique(unc.scenarios, "uncertainty.scenarios", issues)
@@ -740,36 +766,13 @@ def _check_uncertainty(inst: Instance) -> list[Issue]:
     if abs(total - 1.0) > 1e-9:
         issues.append(Issue("uncertainty.scenarios", f"the scenarios' probabilities must sum to 1 within 1e-9: they sum to {total:.12g}"))
     issues += risk_issues(inst, inst.objective.value)
-    base = inst.model_dump(exclude={"uncertainty"})
+    base = inst.model_dump(exclude={"uncertainty", "sensitivity"})
     kept = []
     for i, spec in enumerate(unc.scenarios):
         where = element_path("uncertainty.scenarios", i, spec.name)
-        doc = copy.deepcopy(base)
-        broken = False
-        for path, value in spec.set.items():
-            at = f"{where}.set[{path}]"
-            try:
-                allowed = scenario_field(path)
-            except ValueError as exc:
-                issues.append(Issue(at, str(exc)))
-                broken = True
-                continue
-            if allowed is None:
-                issues.append(Issue(at, _scenario_rule()))
-                broken = True
-                continue
-            try:
-                set_path(doc, path, value)
-            except KeyError as exc:
-                issues.append(Issue(at, str(exc.args[0]) if exc.args else str(exc)))
-                broken = True
-        if broken:
-            continue
-        try:
-            one = parse_instance(doc, f"scenario {spec.name}")
-        except InputError as exc:
-            paths = ", ".join(spec.set) or "(no overrides)"
-            issues += [Issue(f"{where}.set[{paths}]", f"the scenario's instance breaks a rule: {x}") for x in exc.issues]
+        one = overridden(base, spec.set, f"{where}.set", "scenario", f"scenario {spec.name}", issues,
+                         rule=lambda path: None if scenario_field(path) else _scenario_rule())
+        if one is None:
             continue
         for j, (h, h2) in enumerate(zip(inst.hardware, one.hardware)):
             if set(h.performance) != set(h2.performance):
@@ -783,6 +786,84 @@ def _check_uncertainty(inst: Instance) -> list[Issue]:
     return issues
 
 
+def overridden(base: dict, overrides: dict[str, Any], at: str, what: str, source: str, issues: list[Issue],
+               rule=None) -> Instance | None:
+    """``base`` (an instance document) with every ``path -> value`` of ``overrides`` set
+    (``paths.set_path``), validated: the instance, or None with the broken rules appended to
+    ``issues``, each at ``AT[PATH]`` (``uncertainty.scenarios[0] (slow).set[PATH]``). ``rule(path)``,
+    when given, is the text of a rule a path breaks (None: allowed). ``what`` names the instance
+    in the messages (a scenario's, a sensitivity end's)."""
+    from .paths import set_path
+
+    doc = copy.deepcopy(base)
+    broken = False
+    for path, value in overrides.items():
+        try:
+            problem = rule(path) if rule is not None else None
+            if problem is None:
+                set_path(doc, path, value)
+        except (KeyError, ValueError) as exc:
+            problem = str(exc.args[0]) if exc.args else str(exc)
+        if problem is not None:
+            issues.append(Issue(f"{at}[{path}]", problem))
+            broken = True
+    if broken:
+        return None
+    try:
+        return parse_instance(doc, source)
+    except InputError as exc:
+        paths = ", ".join(overrides) or "(no overrides)"
+        issues += [Issue(f"{at}[{paths}]", f"the {what}'s instance breaks a rule: {x}") for x in exc.issues]
+        return None
+
+
+def sensitivity_base(inst: Instance) -> dict:
+    """The base case of ``optimizer sensitivity``: the instance as written without its
+    ``uncertainty`` (the deterministic, as-assumed future) and without ``sensitivity``."""
+    return inst.model_dump(exclude={"uncertainty", "sensitivity"})
+
+
+class _Ranges(Strict):
+    sensitivity: list[SensitivityRange]
+
+
+def sensitivity_ranges(data: Any, source: str = "<ranges>") -> list[SensitivityRange]:
+    """A list of ranges (the ``sensitivity`` block's shape) validated field by field; errors
+    are an :class:`InputError` at ``sensitivity[i] (name).FIELD``."""
+    wrapped = {"sensitivity": data}
+    try:
+        return _Ranges.model_validate(wrapped).sensitivity
+    except ValidationError as err:
+        raise InputError(source, _pydantic_issues(err, wrapped)) from None
+
+
+def _end_rule(path: str) -> str | None:
+    """What a sensitivity path may not address: the blocks the base case leaves out."""
+    from .paths import parse_path
+
+    head = parse_path(path)[0]
+    if head in ("uncertainty", "sensitivity"):
+        return (f"a sensitivity range may not change '{head}': the base case and every end are solved without the "
+                "uncertainty and sensitivity blocks (docs/sensitivity.md)")
+    return None
+
+
+def sensitivity_issues(inst: Instance, ranges: list[SensitivityRange] | None = None) -> list[Issue]:
+    """The ranges (``ranges``, else the instance's ``sensitivity``): names unique; every path of
+    each end applies to the base case (:func:`sensitivity_base`) and the instance it gives is
+    valid; each broken rule at ``sensitivity[i] (name).low[PATH]``."""
+    ranges = inst.sensitivity if ranges is None else ranges
+    issues: list[Issue] = []
+    _unique(ranges, "sensitivity", issues)
+    base = sensitivity_base(inst)
+    for i, r in enumerate(ranges):
+        where = element_path("sensitivity", i, r.name)
+        for end in ("low", "high"):
+            overridden(base, getattr(r, end), f"{where}.{end}", f"{end} end", f"sensitivity {r.name} ({end})", issues,
+                       rule=_end_rule)
+    return issues
+
+
 def check_instance(inst: Instance) -> list[Issue]:
     """Every rule that spans fields; returns the broken ones (empty list: valid).
 
@@ -791,10 +872,12 @@ def check_instance(inst: Instance) -> list[Issue]:
     issues = _check_slices(inst) + _check_horizon(inst)
     if issues:
         return issues
-    if inst.uncertainty is not None:
-        issues = _one_future(inst)
-        return issues or _check_uncertainty(inst)
-    return _one_future(inst)
+    issues = _one_future(inst)
+    if not issues and inst.uncertainty is not None:
+        issues = _check_uncertainty(inst)
+    if not issues and inst.sensitivity is not None:
+        issues = sensitivity_issues(inst)
+    return issues
 
 
 def _one_future(inst: Instance) -> list[Issue]:
