@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from ..model.families import SENSE
 from ..model.horizon import HorizonData, resale_value
-from ..model.preprocess import SECONDS_PER_YEAR, Data, Scale, crf
+from ..model.preprocess import HOURS_PER_YEAR, SECONDS_PER_YEAR, Data, Scale, crf
 from .marginal import MarginalValue
 
 
@@ -70,7 +70,19 @@ class ObjectiveValue(BaseModel):
     unit: str
 
 
+# The market check's figures (held against rental prices per rack-hour and API prices per million
+# tokens): the same four on a plan's metrics and on each period of a multi-year plan
+RACK_HOUR = "USD per rack-hour; a year is 8,760 h"
+MTOK = "USD per million output tokens; a year is 31,536,000 s"
+MARKET_FIELDS = ("revenue_usd_per_rack_hour", "cost_usd_per_rack_hour", "revenue_usd_per_mtok", "cost_usd_per_mtok")
+
+
 class Metrics(BaseModel):
+    """The figures of section 7 for one year. A stochastic plan's (section 13.3) are the
+    expectation over the scenarios; its market figures are ratios of expectations: E[revenue] /
+    (racks x 8,760), E[cost] / (racks x 8,760), E[revenue] / E[output tokens per year / 1e6] and
+    E[cost] / E[output tokens per year / 1e6] (the racks are the same in every scenario)."""
+
     revenue_usd_per_year: float
     cost_usd_per_year: float
     profit_usd_per_year: float
@@ -82,6 +94,45 @@ class Metrics(BaseModel):
     cooling_power_mw: float
     losses_mw: float
     capex_usd: float
+    racks: int = Field(0, description="racks: every rack of the plan, all hardware and halls, installed ones included")
+    revenue_usd_per_rack_hour: float | None = Field(
+        None, description=f"{RACK_HOUR}: revenue_usd_per_year / (racks x 8,760 h); null without racks")
+    cost_usd_per_rack_hour: float | None = Field(
+        None, description=f"{RACK_HOUR}: cost_usd_per_year / (racks x 8,760 h), everything section 7's COST counts (capex "
+                          "annuities of racks and fabric, opex, energy); null without racks")
+    revenue_usd_per_mtok: float | None = Field(
+        None, description=f"{MTOK}: revenue_usd_per_year / (tokens_per_s x 31,536,000 / 1e6), the blended price earned per "
+                          "million output tokens (input-token revenue included, free tiers' tokens counted); null without tokens")
+    cost_usd_per_mtok: float | None = Field(
+        None, description=f"{MTOK}: cost_usd_per_year / (tokens_per_s x 31,536,000 / 1e6), the all-in cost per million output "
+                          "tokens served, free tiers included; null without tokens")
+
+
+class MarketRow(BaseModel):
+    """One hardware's cost of a rack-hour, to hold against a rental price (a year is 8,760 h).
+    Ownership is what section 7's COST charges the racks themselves: the capex annuity CRF(r, l) x
+    capex x (racks - installed racks) and opex x racks; the scale-out fabric's annuity and power
+    are not in it (they are the plan's, in cost_usd_per_year). Energy is one rack at full power
+    through the facility's power chain (6.9), at the electricity price. With a horizon: the racks
+    alive in the period, and the annuities paid in the period's years (racks retired early
+    included: their capital is sunk) per year."""
+
+    hardware: str
+    racks: int = Field(description="racks of this hardware (all halls, installed included; with a horizon: alive in the period)")
+    installed_racks: int = Field(description="of those, racks already owned (they carry no capex annuity)")
+    capital_usd_per_year: float = Field(description="USD/yr: CRF(r, l) x capex_usd x (racks - installed_racks); with a horizon "
+                                        "the annuities of this hardware's purchases paid in the period, per year")
+    opex_usd_per_year: float = Field(description="USD/yr: opex_usd_per_year x racks")
+    ownership_usd_per_rack_hour: float | None = Field(
+        description="USD per rack-hour: (capital_usd_per_year + opex_usd_per_year) / (racks x 8,760 h); null without racks")
+    facility_kw_per_rack: float = Field(
+        description="kW one rack at full power draws from the grid: rack_power_kw x (1 + distribution loss + f x liquid "
+                    "overhead + (1 - f) x air overhead), f its liquid-cooled fraction (section 6.9; with slices the "
+                    "hours-weighted mean)")
+    energy_usd_per_rack_hour: float = Field(
+        description="USD per rack-hour: facility_kw_per_rack x electricity USD/MWh / 1000 (with slices: the sum over "
+                    "slices of H_s / 8,760 x the slice's price x the slice's kW / 1000)")
+    total_usd_per_rack_hour: float | None = Field(description="USD per rack-hour: ownership + energy; null without racks")
 
 
 class RackRow(BaseModel):
@@ -259,6 +310,20 @@ class PeriodPlan(BaseModel):
     tokens_per_joule: float
     cash: CashFlows
     slices: list[SliceResult] = Field(default_factory=list, description="section 12: the period's slices of the year")
+    # the market check of the period (Metrics' figures, on this period's racks, money and tokens)
+    racks_alive: int = Field(0, description="racks: every rack alive in the period, all hardware and halls, installed ones included")
+    cost_usd_per_year: float = Field(0.0, description="USD/yr: cash.opex_usd_per_year + cash.energy_usd_per_year + "
+                                     "cash.capital_usd / years (the annuities paid in the period, per year; resale cash not counted)")
+    revenue_usd_per_rack_hour: float | None = Field(
+        None, description=f"{RACK_HOUR}: cash.revenue_usd_per_year / (racks_alive x 8,760 h); null without racks")
+    cost_usd_per_rack_hour: float | None = Field(
+        None, description=f"{RACK_HOUR}: cost_usd_per_year / (racks_alive x 8,760 h); null without racks")
+    revenue_usd_per_mtok: float | None = Field(
+        None, description=f"{MTOK}: cash.revenue_usd_per_year / (tokens_per_s x 31,536,000 / 1e6); null without tokens")
+    cost_usd_per_mtok: float | None = Field(
+        None, description=f"{MTOK}: cost_usd_per_year / (tokens_per_s x 31,536,000 / 1e6); null without tokens")
+    market: list[MarketRow] = Field(default_factory=list, description="per hardware with racks alive or annuities paid in the "
+                                    "period: its ownership and energy cost per rack-hour")
 
 
 class VintageRow(BaseModel):
@@ -377,6 +442,9 @@ class Solution(BaseModel):
     allocation: list[AllocationRow] = Field(default_factory=list)
     tiers: list[TierRow] = Field(default_factory=list)
     fabric: FabricChoice | None = None
+    market: list[MarketRow] = Field(default_factory=list, description="the market check per hardware of the plan: ownership "
+                                    "(capex annuity + opex) and energy cost per rack-hour; a stochastic plan's: the expectation "
+                                    "over the scenarios; with a horizon: per period, in periods[].market")
     power: PowerRow | None = None
     heat: list[HeatRow] = Field(default_factory=list)
     halls: list[HallRow] = Field(default_factory=list)
@@ -531,6 +599,8 @@ def extract_plan(m, d: Data) -> dict:
     # the model's nested expressions again would re-read every allocation once per term
     cost = _v(m.capacity_cost) * sc.money + sum(s.energy_usd_per_year for s in slices)
     tokens = sum(r.tokens_per_s for r in tiers)
+    market = [market_row(d, i, count[h], int(d.installed[i]), float(d.crf_h[i] * d.capex_usd[i]) * (count[h] - int(d.installed[i])))
+              for i, h in enumerate(d.hardware) if count[h] > 0]
     metrics = Metrics(
         revenue_usd_per_year=revenue,
         cost_usd_per_year=cost,
@@ -543,6 +613,8 @@ def extract_plan(m, d: Data) -> dict:
         cooling_power_mw=cooling,
         losses_mw=losses,
         capex_usd=_v(m.capex) * sc.money,
+        racks=sum(count.values()),
+        **market_figures(revenue, cost, tokens, sum(count.values())),
     )
     halls = [
         HallRow(hall=z, racks=sum(r.count for r in racks if r.hall == z), slots=int(d.slots[j])) for j, z in enumerate(d.halls)
@@ -558,6 +630,7 @@ def extract_plan(m, d: Data) -> dict:
         drawn_mw=drawn_by_slice[busiest.name],  # MW per hardware in that slice: p_h (beta n + (1 - beta) B) / 1000
         lots=lots,
         metrics=metrics,
+        market=market,
         racks=racks,
         replicas=replicas,
         allocation=slices[0].allocation if not d.sliced else [],
@@ -568,6 +641,38 @@ def extract_plan(m, d: Data) -> dict:
         halls=halls,
         slices=slices if d.sliced else [],
     )
+
+
+def market_figures(revenue: float, cost: float, tokens: float, racks: int) -> dict:
+    """The market check's four figures (``MARKET_FIELDS``) of a year's revenue and cost (USD/yr),
+    output tokens/s and racks: per rack-hour (racks x 8,760 h) and per million output tokens
+    (tokens/s x 31,536,000 s / 1e6); None where the denominator is 0."""
+    hours = racks * HOURS_PER_YEAR
+    mtok = tokens * SECONDS_PER_YEAR / 1e6
+    return dict(
+        revenue_usd_per_rack_hour=revenue / hours if hours > 0 else None,
+        cost_usd_per_rack_hour=cost / hours if hours > 0 else None,
+        revenue_usd_per_mtok=revenue / mtok if mtok > 0 else None,
+        cost_usd_per_mtok=cost / mtok if mtok > 0 else None,
+    )
+
+
+def market_row(d: Data, i: int, racks: int, installed: int, capital: float) -> MarketRow:
+    """Hardware ``i``'s market row (``MarketRow``): ``capital`` its annuities (USD/yr), opex from
+    ``d``, and one rack's facility power and energy at full power from ``d``'s facility, slice by
+    slice: p_h (1 + delta + f phi_liq,s + (1 - f) phi_air,s), as ``families.add_slice_expressions``
+    charges a rack's draw."""
+    f, kw = float(d.liquid_frac[i]), float(d.rack_kw[i])
+    w = [float(x) for x in d.weights]
+    per_slice = [kw * (1.0 + float(d.loss) + float(d.phi_liq[j]) * f + float(d.phi_air[j]) * (1.0 - f)) for j in range(len(w))]
+    facility_kw = sum(wj * k for wj, k in zip(w, per_slice))
+    energy = sum(wj * float(d.elec_usd_mwh[j]) * k / 1000.0 for j, (wj, k) in enumerate(zip(w, per_slice)))
+    opex = float(d.opex_usd[i]) * racks
+    hours = racks * HOURS_PER_YEAR
+    own = (capital + opex) / hours if hours > 0 else None
+    return MarketRow(hardware=d.hardware[i], racks=racks, installed_racks=installed, capital_usd_per_year=capital, opex_usd_per_year=opex,
+                     ownership_usd_per_rack_hour=own, facility_kw_per_rack=facility_kw, energy_usd_per_rack_hour=energy,
+                     total_usd_per_rack_hour=None if own is None else own + energy)
 
 
 def _extract_slice(m, d: Data, j: int, count: dict, drawn_out: dict) -> SliceResult:
@@ -817,14 +922,18 @@ def extract_horizon_plan(m, hd: HorizonData) -> dict:
         # capital: annuities of every purchase so far that are paid in this period's years
         years_here = range(y, y + hd.lengths[p])
         capital = capital_disc = 0.0
+        capital_by_hw = [0.0] * len(H)  # the racks' part of ``capital``, per hardware (the market check)
+        installed_alive = [0] * len(H)
         for (vi, _), row in counts.items():
             v = hd.vintages[vi]
             if v.period == 0:
+                installed_alive[v.hardware] += row[p]
                 continue
             racks = row[v.period - 1]
             paid = [yy for yy in v.paid_years if yy in years_here]
             each = crf(hd.rate, lifetime[v.hardware]) * v.capex_usd * racks
             capital += each * len(paid)
+            capital_by_hw[v.hardware] += each * len(paid)
             capital_disc += each * sum(hd.weight(yy) for yy in paid)
         added = 0.0
         for j, x in enumerate(d.designs):
@@ -851,7 +960,13 @@ def extract_horizon_plan(m, hd: HorizonData) -> dict:
                          capital_discounted_usd=capital_disc, purchases_usd=purchases, resale_usd=resale,
                          resale_discounted_usd=hd.weight(y) * resale,
                          discount_weight=float(hd.discount[p]))
+        alive = [sum(r.alive for r in rows if r.hardware == h) for h in H]
+        market = [market_row(d, i, alive[i], installed_alive[i], capital_by_hw[i] / hd.lengths[p])
+                  for i in range(len(H)) if alive[i] > 0 or capital_by_hw[i] > 0]
+        cost_year = opex + energy + capital / hd.lengths[p]
         periods.append(PeriodPlan(
+            racks_alive=sum(alive), cost_usd_per_year=cost_year, market=market,
+            **market_figures(revenue, cost_year, tokens, sum(alive)),
             slices=plan["slices"],
             year=y, years=hd.lengths[p], racks=rows, replicas=plan["replicas"], allocation=plan["allocation"], tiers=plan["tiers"],
             fabric=plan["fabric"], added_ports=added, power=plan["power"], heat=plan["heat"], halls=plan["halls"],
@@ -983,16 +1098,35 @@ def cvar(values: list[float], probs: list[float], alpha: float, sense: str) -> f
 
 
 def expected_metrics(outcomes: list[tuple[float, Metrics | HorizonMetrics]]):
-    """The probability-weighted metrics of the scenarios (tokens per joule: E[TOK] / E[F])."""
+    """The probability-weighted metrics of the scenarios (tokens per joule: E[TOK] / E[F]; the
+    market figures: E[revenue] / (racks x 8,760), E[cost] / E[tokens], ...; the racks are the
+    first stage's, the same in every scenario)."""
     first = outcomes[0][1]
-    fields = {k: sum(p * getattr(x, k) for p, x in outcomes) for k in type(first).model_fields}
+    fields = {k: sum(p * getattr(x, k) for p, x in outcomes) for k in type(first).model_fields
+              if k not in MARKET_FIELDS and k != "racks"}
     if isinstance(first, HorizonMetrics):
         fields["horizon_years"] = first.horizon_years
         F, tok = fields["mean_facility_power_mw"], fields["mean_tokens_per_s"]
     else:
         F, tok = fields["facility_power_mw"], fields["tokens_per_s"]
+        fields["racks"] = first.racks
+        fields.update(market_figures(fields["revenue_usd_per_year"], fields["cost_usd_per_year"], tok, first.racks))
     fields["tokens_per_joule"] = tok / (1e6 * F) if F > 0 else 0.0
     return type(first)(**fields)
+
+
+def expected_market(outcomes: list[tuple[float, list[MarketRow]]]) -> list[MarketRow]:
+    """Each hardware's market row weighted by the scenarios' probabilities (a scenario may change
+    opex, electricity, losses and cooling overheads; the racks are the same in every scenario)."""
+    rows = []
+    for k, first in enumerate(outcomes[0][1]):
+        f = {x: sum(p * getattr(r[k], x) for p, r in outcomes)
+             for x in ("capital_usd_per_year", "opex_usd_per_year", "facility_kw_per_rack", "energy_usd_per_rack_hour")}
+        hours = first.racks * HOURS_PER_YEAR
+        own = (f["capital_usd_per_year"] + f["opex_usd_per_year"]) / hours if hours > 0 else None
+        rows.append(first.model_copy(update=dict(f, ownership_usd_per_rack_hour=own,
+                                                 total_usd_per_rack_hour=None if own is None else own + f["energy_usd_per_rack_hour"])))
+    return rows
 
 
 def expected_tiers(outcomes: list[tuple[float, list[TierRow]]]) -> list[TierRow]:
@@ -1069,7 +1203,8 @@ def extract_stochastic(m, sd, objective: str, binding: list[tuple], prices: list
         worst_scenario=outcomes[worst_i].name, worst=values[worst_i],
     )
     plan = dict(
-        metrics=metrics, racks=first.racks, lots=first.lots, replicas=first.replicas, fabric=first.fabric, halls=first.halls,
+        metrics=metrics, market=expected_market([(o.probability, o.solution.market) for o in outcomes]) if first.market else [],
+        racks=first.racks, lots=first.lots, replicas=first.replicas, fabric=first.fabric, halls=first.halls,
         vintages=first.vintages, refresh=first.refresh,
         tiers=expected_tiers([(o.probability, o.solution.tiers) for o in outcomes]) if first.tiers else [],
     )

@@ -148,10 +148,91 @@ def verify(inst, sol: dict, rel: float = 1e-6) -> dict:
     c.eq("metrics.it_power", m["it_power_mw"], f["it"], 1e-9)
     c.eq("metrics.network_power", m["network_power_mw"], f["net_mw"], 1e-9)
     c.eq("metrics.capex", m["capex_usd"], capex, c.usd)
+    # the market check: per rack-hour and per million output tokens, and each hardware's rack-hour
+    capital = {h.name: annuity(fac.discount_rate, h.lifetime_years) * h.capex_usd * (n[h.name] - h.installed_racks) for h in H.values()}
+    fabric_capital = annuity(fac.discount_rate, f["fabric_life"]) * f["fabric_capex"]
+    market = check_market(c, inst, m, "racks", sol.get("market") or [], n, {h: H[h].installed_racks for h in n}, capital,
+                          revenue, cost, tokens, fabric_capital + f["energy"])
     objective = c.objective(sol, revenue, cost, tokens, tpj)
     c.done()
     return dict(revenue=revenue, cost=cost, profit=revenue - cost, tokens=tokens, tpj=tpj, facility_mw=F, it_mw=f["it"],
-                capex=capex, n=n, objective=objective)
+                capex=capex, n=n, objective=objective, market=market)
+
+
+def _in_slice(value, s):
+    """A value by slice of the year (a map naming every slice), or a scalar."""
+    return value[s] if isinstance(value, dict) else value
+
+
+def rack_energy(inst, h) -> tuple[float, float]:
+    """(kW, USD per rack-hour): what one rack of ``h`` at full power draws from the grid, p_h (1 +
+    delta + f phi_liq + (1 - f) phi_air) (section 6.9: losses on IT power, cooling on its heat),
+    and what that costs an hour at the electricity price; with slices, each slice's at its share
+    of the year. ``inst``'s values are plain numbers or maps by slice (``period_view``)."""
+    fac = inst.facility
+    slices = [(sl.name, sl.hours / YEAR_H) for sl in inst.slices] if inst.slices else [(None, 1.0)]
+    kw = usd = 0.0
+    f = h.liquid_cooled_fraction
+    for s, share in slices:
+        k = h.rack_power_kw * (1 + fac.distribution_loss_fraction + _in_slice(fac.liquid_cooling_overhead, s) * f
+                               + _in_slice(fac.air_cooling_overhead, s) * (1 - f))
+        kw += share * k
+        usd += share * _in_slice(fac.electricity_usd_per_mwh, s) * k / 1000
+    return kw, usd
+
+
+def check_market(c: Checker, inst, reported: dict, racks_key: str, rows: list, n: dict, installed: dict, capital: dict,
+                 revenue: float, cost: float, tokens: float, other_cost: float) -> dict:
+    """The market check of one year (a plan's metrics, or a period's figures in ``reported``):
+    revenue and cost per rack-hour (racks x 8,760 h) and per million output tokens (tokens/s x
+    31,536,000 s / 1e6), null where the denominator is 0, from this verifier's own ``revenue``,
+    ``cost``, ``tokens`` and racks ``n``; and one row per hardware with racks (or annuities paid)
+    whose capital (``capital``, USD/yr), opex, ownership and energy per rack-hour are recomputed,
+    and whose capital and opex with ``other_cost`` (the fabric's annuities and the energy) make
+    ``cost``. Returns the four figures as recomputed."""
+    H = {h.name: h for h in inst.hardware}
+    racks = sum(n.values())
+    c.eq(f"market {racks_key}", reported.get(racks_key, 0), racks, 0)
+    hours, mtok = racks * YEAR_H, tokens * YEAR_S / 1e6
+    out = {}
+    for key, value, per in (("revenue_usd_per_rack_hour", revenue, hours), ("cost_usd_per_rack_hour", cost, hours),
+                            ("revenue_usd_per_mtok", revenue, mtok), ("cost_usd_per_mtok", cost, mtok)):
+        got = reported.get(key)
+        out[key] = value / per if per > 0 else None
+        if out[key] is None or got is None:
+            if got is not None or out[key] is not None:
+                c.failures.append(f"{c.where}metrics.{key}: {got!r}, recomputed {out[key]!r}")
+            continue
+        c.eq(f"metrics.{key}", got, out[key], 2 * c.usd / per)
+    by_hw = {r["hardware"]: r for r in rows}
+    want = [h for h in H if n.get(h, 0) > 0 or capital.get(h, 0.0) > 0]
+    if sorted(by_hw) != sorted(want):
+        c.failures.append(f"{c.where}market rows for {sorted(by_hw)}, the plan's hardware is {sorted(want)}")
+    racks_part = 0.0
+    for name in want:
+        r, h, k = by_hw.get(name), H[name], n.get(name, 0)
+        if r is None:
+            continue
+        kw, usd = rack_energy(inst, h)
+        opex = h.opex_usd_per_year * k
+        own = (capital.get(name, 0.0) + opex) / (k * YEAR_H) if k > 0 else None
+        where = f"market[{name}]"
+        c.eq(f"{where}.racks", r["racks"], k, 0)
+        c.eq(f"{where}.installed_racks", r["installed_racks"], installed.get(name, 0), 0)
+        c.eq(f"{where}.capital_usd_per_year", r["capital_usd_per_year"], capital.get(name, 0.0), c.usd)
+        c.eq(f"{where}.opex_usd_per_year", r["opex_usd_per_year"], opex, c.usd)
+        c.eq(f"{where}.facility_kw_per_rack", r["facility_kw_per_rack"], kw, 1e-9)
+        c.eq(f"{where}.energy_usd_per_rack_hour", r["energy_usd_per_rack_hour"], usd, 1e-9)
+        if own is None:
+            if r["ownership_usd_per_rack_hour"] is not None or r["total_usd_per_rack_hour"] is not None:
+                c.failures.append(f"{c.where}{where}: a rack-hour figure without racks")
+        else:
+            c.eq(f"{where}.ownership_usd_per_rack_hour", r["ownership_usd_per_rack_hour"], own, c.usd / (k * YEAR_H))
+            c.eq(f"{where}.total_usd_per_rack_hour", r["total_usd_per_rack_hour"], own + usd, c.usd / (k * YEAR_H))
+        racks_part += r["capital_usd_per_year"] + r["opex_usd_per_year"]
+    # the rows' ownership is the racks' whole part of the cost: nothing counted twice or left out
+    c.eq("market: rows' capital + opex + fabric annuities + energy = cost", racks_part + other_cost, cost, 2 * c.usd)
+    return out
 
 
 def check_period(c: Checker, inst, sol: dict) -> dict:
@@ -461,6 +542,7 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
     retired = {}  # (h, z, p)
     installed_first = {}
     resale = {}  # p -> cash returned at the start of period p by racks retired early (undiscounted)
+    installed_alive = {}  # (h, p) -> installed racks alive (the market check)
     for v in sol["vintages"]:
         h = H[v["hardware"]]
         life = h.lifetime_years
@@ -470,6 +552,8 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
         if v["installed"]:
             c.eq(f"{name} installed year", by, installed_in(h), 0)
             installed_first[h.name] = installed_first.get(h.name, 0) + counts[0]
+            for p, cnt in enumerate(counts):
+                installed_alive[(h.name, p)] = installed_alive.get((h.name, p), 0) + cnt
             first = 0
         else:
             if by not in years:
@@ -528,6 +612,8 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
         c.eq(f"lots[{h.name},{row['year']}] reported", row["lots"] * h.lot_racks, bought.get((h.name, p), 0), 0)
     # fabric growth, purchases, budgets, money
     capital_by_year = {yy: 0.0 for yy in range(start, end)}
+    capital_by_hw = {}  # (h, year) -> the annuities of h's purchases paid in that year (the market check)
+    ports_by_year = {yy: 0.0 for yy in range(start, end)}
     E_before = 0.0
     rev = opex = energy = tok_years = mw_years = capex_total = 0.0
     for p, (y0, plan) in enumerate(zip(years, periods)):
@@ -545,9 +631,11 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
             n_b = bought.get((h.name, p), 0)
             for yy in range(y0, min(end, int(y0 + h.lifetime_years))):
                 capital_by_year[yy] += annuity(r, h.lifetime_years) * at(h.capex_usd, y0) * n_b
+                capital_by_hw[(h.name, yy)] = capital_by_hw.get((h.name, yy), 0.0) + annuity(r, h.lifetime_years) * at(h.capex_usd, y0) * n_b
         for yy in range(y0, end):
             if yy < y0 + port_life:
                 capital_by_year[yy] += annuity(r, port_life) * usd_per_port * added
+                ports_by_year[yy] += annuity(r, port_life) * usd_per_port * added
         cash = plan["cash"]
         DF = sum(weight[yy] for yy in range(y0, y0 + lengths[p]))
         c.eq(f"{y0}: discount weight", cash["discount_weight"], DF, 1e-12)
@@ -565,6 +653,21 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
         span = range(y0, y0 + lengths[p])
         c.eq(f"{y0}: capital", plan["cash"]["capital_usd"], sum(capital_by_year[yy] for yy in span), c.usd)
         c.eq(f"{y0}: capital discounted", plan["cash"]["capital_discounted_usd"], sum(weight[yy] * capital_by_year[yy] for yy in span), c.usd)
+    # each period's market check: its racks alive, revenue, tokens and yearly cost (opex, energy, the
+    # annuities paid in its years per year; resale cash is not a running cost)
+    market = {}
+    for p, (y0, plan) in enumerate(zip(years, periods)):
+        c.where = f"{y0}: "
+        span, f = range(y0, y0 + lengths[p]), figs[p]
+        n_p = {h: sum(v for (hh, _, pp), v in alive.items() if hh == h and pp == p) for h in H}
+        cap_p = {h: sum(capital_by_hw.get((h, yy), 0.0) for yy in span) / lengths[p] for h in H}
+        ports_p = sum(ports_by_year[yy] for yy in span) / lengths[p]
+        cost_year = f["opex"] + f["energy"] + sum(capital_by_year[yy] for yy in span) / lengths[p]
+        c.eq("cost_usd_per_year", plan.get("cost_usd_per_year", 0.0), cost_year, 2 * c.usd)
+        market[y0] = check_market(c, period_view(inst, y0), plan, "racks_alive", plan.get("market") or [], n_p,
+                                  {h: installed_alive.get((h, p), 0) for h in H}, cap_p, f["revenue"], cost_year, f["tokens"],
+                                  ports_p + f["energy"])
+    c.where = ""
     capital = sum(weight[yy] * v for yy, v in capital_by_year.items())
     for p, (y0, plan) in enumerate(zip(years, periods)):
         c.eq(f"{y0}: resale", plan["cash"].get("resale_usd", 0.0), resale.get(p, 0.0), c.usd)
@@ -585,4 +688,56 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
     c.eq("metrics.capex_usd", m["capex_usd"], capex_total, c.usd)
     objective = c.objective(sol, rev, cost, tokens, tpj)
     c.done()
-    return dict(revenue=rev, cost=cost, npv=rev - cost, tokens=tokens, tpj=tpj, objective=objective, alive=alive, bought=bought)
+    return dict(revenue=rev, cost=cost, npv=rev - cost, tokens=tokens, tpj=tpj, objective=objective, alive=alive, bought=bought,
+                market=market)
+
+
+# --------------------------------------------------------------------------- a stochastic plan (MODEL.md section 13.3)
+
+
+def verify_expectation(inst, sol: dict, rel: float = 1e-6) -> dict:
+    """A stochastic plan's top-level market check against its scenarios' own figures: the ratios
+    of expectations E[revenue] / (racks x 8,760), E[cost] / (racks x 8,760), E[revenue] /
+    E[output Mtok] and E[cost] / E[output Mtok] (the racks are the first stage's), and each
+    hardware's row the probability-weighted rows. Each scenario's own plan is checked by
+    :func:`verify` (or :func:`verify_horizon`) against its own instance. Returns the four figures."""
+    c = Checker(rel, inst)
+    outcomes = [(o["probability"], o["solution"]) for o in sol["uncertainty"]["scenarios"]]
+    m = sol["metrics"]
+    if "discounted_revenue_usd" in m:  # a horizon: the market check is each scenario's, per period
+        return {}
+    exp = {k: sum(p * s["metrics"][k] for p, s in outcomes) for k in ("revenue_usd_per_year", "cost_usd_per_year", "tokens_per_s")}
+    racks = sum(r["count"] for r in sol["racks"])
+    for _, s in outcomes:
+        c.eq("scenario racks", sum(r["count"] for r in s["racks"]), racks, 0)
+    n = {}
+    for r in sol["racks"]:
+        n[r["hardware"]] = n.get(r["hardware"], 0) + r["count"]
+    hours, mtok = racks * YEAR_H, exp["tokens_per_s"] * YEAR_S / 1e6
+    out = {}
+    for key, value, per in (("revenue_usd_per_rack_hour", exp["revenue_usd_per_year"], hours),
+                            ("cost_usd_per_rack_hour", exp["cost_usd_per_year"], hours),
+                            ("revenue_usd_per_mtok", exp["revenue_usd_per_year"], mtok),
+                            ("cost_usd_per_mtok", exp["cost_usd_per_year"], mtok)):
+        out[key] = value / per if per > 0 else None
+        got = m.get(key)
+        if out[key] is None or got is None:
+            if got is not None or out[key] is not None:
+                c.failures.append(f"metrics.{key}: {got!r}, the expectation {out[key]!r}")
+            continue
+        c.eq(f"metrics.{key}", got, out[key], 2 * c.usd / per)
+    rows = {r["hardware"]: r for r in sol.get("market") or []}
+    if sorted(rows) != sorted(h for h, k in n.items() if k > 0):
+        c.failures.append(f"market rows for {sorted(rows)}, the plan's racks are {n}")
+    for name, r in rows.items():
+        mine = [(p, next(x for x in s["market"] if x["hardware"] == name)) for p, s in outcomes]
+        e = {k: sum(p * x[k] for p, x in mine) for k in ("capital_usd_per_year", "opex_usd_per_year", "energy_usd_per_rack_hour")}
+        own = (e["capital_usd_per_year"] + e["opex_usd_per_year"]) / (n[name] * YEAR_H)
+        c.eq(f"market[{name}].capital_usd_per_year", r["capital_usd_per_year"], e["capital_usd_per_year"], c.usd)
+        c.eq(f"market[{name}].opex_usd_per_year", r["opex_usd_per_year"], e["opex_usd_per_year"], c.usd)
+        c.eq(f"market[{name}].energy_usd_per_rack_hour", r["energy_usd_per_rack_hour"], e["energy_usd_per_rack_hour"], 1e-9)
+        c.eq(f"market[{name}].ownership_usd_per_rack_hour", r["ownership_usd_per_rack_hour"], own, c.usd / (n[name] * YEAR_H))
+        c.eq(f"market[{name}].total_usd_per_rack_hour", r["total_usd_per_rack_hour"], own + e["energy_usd_per_rack_hour"],
+             c.usd / (n[name] * YEAR_H))
+    c.done()
+    return out
