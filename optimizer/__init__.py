@@ -28,5 +28,13 @@ def pareto(instance, x="tokens_per_joule", y="revenue", points=10, **kw):
     return trace(instance, x=x, y=y, points=points, **kw)
 
 
-__all__ = ["Instance", "InputError", "Issue", "Solution", "json_schema", "load_instance", "pareto", "solve", "sweep"]
+def sensitivity(instance, ranges=None, **kw):
+    """Rank inputs by how far their low and high ends move the objective (a tornado); returns a
+    SensitivityResult (see optimizer.analysis.sensitivity.sensitivity)."""
+    from .analysis.sensitivity import sensitivity as run
+
+    return run(instance, ranges, **kw)
+
+
+__all__ = ["Instance", "InputError", "Issue", "Solution", "json_schema", "load_instance", "pareto", "sensitivity", "solve", "sweep"]
 __version__ = "0.1.0"
