@@ -84,7 +84,7 @@ def html_report(tmp_path_factory):
 
 def test_report_has_every_section_and_needs_no_network(html_report):
     parser, _ = html_report
-    assert parser.ids == ["headline", "mix", "tiers", "power", "heat", "fabric", "limits", "shadow-prices", "marginal-values", "not-chosen",
+    assert parser.ids == ["headline", "mix", "tiers", "power", "heat", "market", "fabric", "limits", "shadow-prices", "marginal-values", "not-chosen",
                           "assumptions", "solved-with"]
     assert parser.svgs >= 2 and parser.links == []  # charts inline, nothing fetched
 

@@ -140,7 +140,7 @@ def test_terminal_report_has_a_row_per_slice(year):
 def test_html_report_has_the_slices_and_their_picture(year):
     inst, sol = year
     page = html_tables(to_html(inst, sol, None, []))
-    assert page.ids == ["headline", "mix", "tiers", "slices", "slice-tiers", "utilisation", "allocation", "power", "heat", "fabric", "limits",
+    assert page.ids == ["headline", "mix", "tiers", "slices", "slice-tiers", "utilisation", "allocation", "power", "heat", "market", "fabric", "limits",
                         "shadow-prices", "assumptions", "solved-with"]
     assert page.svgs["slices"] == 1 and page.links == []  # the picture inline, nothing fetched
     (summary,) = page.tables["slices"]
@@ -243,5 +243,5 @@ def test_unsliced_report_shows_no_slices():
     text = to_text(sol, width=220)
     assert "Allocation (rack-equivalents)" in text and "Tiers served" in text and "slice" not in text
     page = html_tables(to_html(inst, sol, None, []))
-    assert page.ids == ["headline", "mix", "tiers", "power", "heat", "fabric", "shadow-prices", "assumptions", "solved-with"]
+    assert page.ids == ["headline", "mix", "tiers", "power", "heat", "market", "fabric", "shadow-prices", "assumptions", "solved-with"]
     assert page.tables["tiers"][0][0][3] == "tokens/s"  # the one slice's rate, as before slices

@@ -19,6 +19,8 @@ from ..analysis.explain import Explanation  # noqa: E402
 from ..model.preprocess import fabric_designs  # noqa: E402
 from .plots import regret_figure, slice_figure  # noqa: E402
 from .report import (  # noqa: E402
+    MARKET_NOTE,
+    MARKET_TITLE,
     binding_table,
     cash_table,
     fabric_table,
@@ -27,6 +29,9 @@ from .report import (  # noqa: E402
     is_sliced,
     lots_table,
     marginal_headline,
+    market_hardware_table,
+    market_table,
+    period_market_hardware_table,
     marginal_table,
     mix_table,
     money,
@@ -54,6 +59,7 @@ from .stochastic import (  # noqa: E402
     outlook_table,
     regret_table,
     scenario_binding_table,
+    scenario_market_table,
     scenario_period_table,
     scenario_slice_table,
     scenario_table,
@@ -62,15 +68,15 @@ from .stochastic import (  # noqa: E402
 from ..solving.results import Solution, fleet  # noqa: E402
 from ..model.schema import Instance  # noqa: E402
 
-SECTIONS = ["headline", "warnings", "diagnosis", "mix", "tiers", "power", "heat", "fabric", "limits", "shadow-prices", "marginal-values",
+SECTIONS = ["headline", "warnings", "diagnosis", "mix", "tiers", "power", "heat", "market", "fabric", "limits", "shadow-prices", "marginal-values",
             "not-chosen", "assumptions", "solved-with"]
 # with slices of the year (section 12.4): after the year's tiers, the slices, then power and heat per slice
-SLICE_SECTIONS = ["headline", "warnings", "mix", "tiers", "slices", "slice-tiers", "utilisation", "allocation", "power", "heat", "fabric", "limits",
-                  "shadow-prices", "marginal-values", "not-chosen", "assumptions", "solved-with"]
-HORIZON_SECTIONS = ["headline", "timeline", "refresh", "power", "slices", "tiers", "cash", "limits", "shadow-prices", "marginal-values",
+SLICE_SECTIONS = ["headline", "warnings", "mix", "tiers", "slices", "slice-tiers", "utilisation", "allocation", "power", "heat", "market", "fabric",
+                  "limits", "shadow-prices", "marginal-values", "not-chosen", "assumptions", "solved-with"]
+HORIZON_SECTIONS = ["headline", "timeline", "refresh", "power", "slices", "tiers", "cash", "market", "limits", "shadow-prices", "marginal-values",
                     "assumptions"]
 # a stochastic plan (section 13.3): the first stage, then each scenario, the expectation and the regret table
-STOCHASTIC_SECTIONS = ["headline", "warnings", "plan", "scenarios", "scenario-slices", "outlook", "regret", "scenario-notes", "tiers",
+STOCHASTIC_SECTIONS = ["headline", "warnings", "plan", "scenarios", "scenario-slices", "outlook", "market", "regret", "scenario-notes", "tiers",
                        "limits", "shadow-prices", "assumptions", "solved-with"]
 
 
@@ -183,7 +189,26 @@ def horizon_blocks(sol: Solution) -> list[tuple[str, str, list]]:
     out.append(("tiers", "Tiers per period (the year's: mean tokens/s over the slices' hours)" if sliced else "Tiers per period",
                 [("table", *period_tier_table(sol))]))
     out.append(("cash", "Cash flows per period (undiscounted, with each period's discount weight)", [("table", *cash_table(sol))]))
+    out.append(market_block(sol))
     return out
+
+
+def market_block(sol: Solution) -> tuple[str, str, list]:
+    """The market check: the plan's figures (each period's, with a horizon) and each hardware's
+    rack-hour (fabric not included); a stochastic plan's per scenario beside the expectation."""
+    if sol.uncertainty is not None:
+        items = [("p", "Each scenario's figures; the expectation is a ratio of expectations (E[revenue] / (racks x 8,760 h), "
+                       "E[cost] / E[output tokens]), not the mean of the scenarios' ratios."), ("table", *scenario_market_table(sol))]
+        if sol.market:
+            items += [("p", "Cost of a rack-hour per hardware, the expectation over the scenarios (fabric not included):"),
+                      ("table", *market_hardware_table(sol.market))]
+    elif sol.periods:
+        items = [("table", *market_table([(str(p.year), p) for p in sol.periods])),
+                 ("p", "Cost of a rack-hour per hardware and period (fabric not included):"), ("table", *period_market_hardware_table(sol))]
+    else:
+        items = [("table", *market_table([("value", sol.metrics)])),
+                 ("p", "Cost of a rack-hour per hardware (fabric not included):"), ("table", *market_hardware_table(sol.market))]
+    return ("market", MARKET_TITLE, [("p", MARKET_NOTE), *items])
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
@@ -243,6 +268,7 @@ def blocks(inst: Instance, sol: Solution, exp: Explanation | None, notes: list[t
         out.append(("tiers", "Tokens and revenue per tier", [("table", *tier_table(sol))]))
         out.append(("power", "Power chain, grid to IT", [("svg", power_chart(sol)), ("table", *power_table(sol))]))
         out.append(("heat", "Heat against each cooling loop", [("svg", heat_chart(sol)), ("table", *heat_table(sol))]))
+    out.append(market_block(sol))
     if sol.fabric is not None:
         f = sol.fabric
         opts = fabric_options(inst, sol)
@@ -305,6 +331,7 @@ def stochastic_blocks(sol: Solution, notes: list[tuple[str, str]]) -> list[tuple
     elif first.periods:
         out.append(("scenario-slices", "Tokens and power per scenario and period", [("table", *scenario_period_table(sol))]))
     out.append(("outlook", f"Expectation, CVaR and worst case ({u.unit})", [("table", *outlook_table(sol))]))
+    out.append(market_block(sol))
     if u.regret:
         out.append(("regret", f"Regret table, EVPI and VSS ({u.unit})", [
             ("p", "Each row is a plan (the stochastic plan, and each scenario's own optimal plan), each column a scenario: the plan's "

@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..solving.results import PowerRow, SliceResult, Solution
+from ..solving.results import MarketRow, PowerRow, SliceResult, Solution
 
 
 def num(x: float | None, digits: int = 3) -> str:
@@ -110,6 +110,49 @@ def heat_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
 
 def _share(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%" if whole > 0 else "-"
+
+
+# --------------------------------------------------------------------------- the market check
+
+
+MARKET_TITLE = "Market check (USD per rack-hour, a year of 8,760 h; USD per million output tokens)"
+MARKET_NOTE = ("Per rack-hour: over every rack of the plan, installed ones included. Per million output tokens: over every output "
+               "token served, free tiers included; revenue includes input-token revenue. A hardware's ownership is its capex annuity "
+               "and opex; the scale-out fabric's annuity and power are not in it, they are in the plan's cost per rack-hour. Energy is "
+               "one rack at full power through the facility's losses and cooling.")
+
+
+def market_table(columns: list[tuple[str, object]]) -> tuple[list[str], list[list[str]]]:
+    """The market check's figures, one column per (label, figures): a plan's metrics, or each
+    period of a horizon (``racks_alive``); '-' where there are no racks or no tokens."""
+    def racks(x):  # a period's racks alive, or a plan's racks
+        return x.racks_alive if hasattr(x, "racks_alive") else x.racks
+
+    items = (("racks", "racks", racks),
+             ("revenue per rack-hour", "USD/rack-hour", lambda x: x.revenue_usd_per_rack_hour),
+             ("cost per rack-hour (annuities, opex, energy)", "USD/rack-hour", lambda x: x.cost_usd_per_rack_hour),
+             ("blended revenue per million output tokens", "USD per million output tokens", lambda x: x.revenue_usd_per_mtok),
+             ("cost per million output tokens (free tiers included)", "USD per million output tokens", lambda x: x.cost_usd_per_mtok))
+    rows = [[name, unit, *[num(get(x)) for _, x in columns]] for name, unit, get in items]
+    return ["figure", "unit", *[label for label, _ in columns]], rows
+
+
+def market_hardware_table(rows: list[MarketRow], year: int | None = None) -> tuple[list[str], list[list[str]]]:
+    """Each hardware's rack-hour: capex annuity and opex (USD/yr), ownership, facility kW and
+    energy at full power, and their sum (USD/rack-hour); with ``year`` a column for it."""
+    head = [*(["year"] if year is not None else []), "hardware", "racks", "installed racks", "capex annuity USD/yr", "opex USD/yr",
+            "ownership USD/rack-hour", "facility kW per rack at full power", "energy USD/rack-hour at full power",
+            "ownership + energy USD/rack-hour"]
+    body = [[*([str(year)] if year is not None else []), r.hardware, num(r.racks), num(r.installed_racks), money(r.capital_usd_per_year),
+             money(r.opex_usd_per_year), num(r.ownership_usd_per_rack_hour), num(r.facility_kw_per_rack), num(r.energy_usd_per_rack_hour),
+             num(r.total_usd_per_rack_hour)] for r in rows]
+    return head, body
+
+
+def period_market_hardware_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
+    """:func:`market_hardware_table` over every period of a horizon, the year in front."""
+    head = market_hardware_table([], 0)[0]
+    return head, [row for p in sol.periods for row in market_hardware_table(p.market, p.year)[1]]
 
 
 # --------------------------------------------------------------------------- slices of the year (section 12.4)
@@ -347,6 +390,7 @@ def horizon_sections(sol: Solution) -> list:
         out.append(_filled("Busy racks per period and slice", period_slices(sol, slice_busy_table)))
     out.append(_filled("Tiers per period (the year's: mean tokens/s over the slices' hours)" if sliced else "Tiers per period", period_tier_table(sol)))
     out.append(_filled("Cash flows per period (undiscounted; discounted net = weight x yearly flows - discounted capital)", cash_table(sol)))
+    out += market_sections(sol)
     ports = [[str(p.year), num(p.fabric.endpoint_ports) if p.fabric else "0", num(p.added_ports),
               f"{p.fabric.option}:{p.fabric.switch_tiers}" if p.fabric else "-"] for p in sol.periods]
     if any(p.fabric for p in sol.periods):
@@ -422,10 +466,24 @@ def sections(sol: Solution) -> list:
         out.append(_filled("Power against the grid (MW)", power_table(sol)))
         out.append(_filled("Heat against cooling (MW of heat)", heat_table(sol)))
 
+    out += market_sections(sol)
     out.append(_filled("Hall slots (racks)", hall_table(sol)))
     if sol.fabric is not None:
         out.append(_filled("Scale-out fabric", fabric_table(sol)))
     return out + _limits(sol)
+
+
+def market_sections(sol: Solution) -> list:
+    """The market check in the terminal: the plan's figures (each period's, with a horizon) and
+    each hardware's rack-hour."""
+    if sol.periods:
+        figures = _filled(MARKET_TITLE, market_table([(str(p.year), p) for p in sol.periods]))
+        hardware = _filled("Cost of a rack-hour per hardware and period (fabric not included)", period_market_hardware_table(sol))
+    else:
+        figures = _filled(MARKET_TITLE, market_table([("value", sol.metrics)]))
+        hardware = _filled("Cost of a rack-hour per hardware (fabric not included)", market_hardware_table(sol.market))
+    figures.caption = MARKET_NOTE
+    return [figures, hardware]
 
 
 def hall_table(sol: Solution) -> tuple[list[str], list[list[str]]]:

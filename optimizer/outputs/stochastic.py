@@ -11,6 +11,8 @@ from rich.text import Text
 
 from ..solving.results import HorizonMetrics, Solution, fleet
 from .report import (
+    MARKET_NOTE,
+    MARKET_TITLE,
     _filled,
     _share,
     binding_table,
@@ -18,6 +20,7 @@ from .report import (
     hall_table,
     is_sliced,
     lots_table,
+    market_hardware_table,
     mix_table,
     money,
     num,
@@ -102,6 +105,33 @@ def scenario_period_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
     rows = [[o.name, str(p.year), num(p.tokens_per_s), money(p.cash.revenue_usd_per_year), num(p.power.total_mw), num(p.power.grid_mw),
              _share(p.power.total_mw, p.power.grid_mw)] for o in sol.uncertainty.scenarios for p in o.solution.periods]
     return ["scenario", "year", "tokens/s", "revenue USD/yr", "facility MW", "grid MW", "share of grid"], rows
+
+
+def scenario_market_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
+    """The market check of each scenario's plan (with a horizon per period): racks, revenue and cost
+    per rack-hour (USD per rack-hour, a year of 8,760 h) and per million output tokens; then,
+    without a horizon, the expectation: E[revenue] / (racks x 8,760 h), E[cost] / E[output tokens]
+    (ratios of expectations, as the plan's metrics hold them)."""
+    multi = bool(sol.uncertainty.scenarios[0].solution.periods)
+    head = ["scenario", *(["year"] if multi else []), "probability", "racks", "revenue USD/rack-hour", "cost USD/rack-hour",
+            "revenue USD per million output tokens", "cost USD per million output tokens"]
+
+    def figures(x, racks):
+        if x is None:
+            return ["-"] * 5
+        return [num(racks), num(x.revenue_usd_per_rack_hour), num(x.cost_usd_per_rack_hour), num(x.revenue_usd_per_mtok),
+                num(x.cost_usd_per_mtok)]
+
+    rows = []
+    for o in sol.uncertainty.scenarios:
+        if multi:
+            rows += [[o.name, str(p.year), f"{o.probability:.4g}", *figures(p, p.racks_alive)] for p in o.solution.periods]
+        else:
+            m = o.solution.metrics
+            rows.append([o.name, f"{o.probability:.4g}", *figures(m, None if m is None else m.racks)])
+    if not multi and sol.metrics is not None:
+        rows.append(["expectation (ratios of expectations)", "1", *figures(sol.metrics, sol.metrics.racks)])
+    return head, rows
 
 
 def scenario_binding_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
@@ -281,6 +311,12 @@ def stochastic_sections(sol: Solution) -> list:
     elif first.periods:
         out.append(_filled("Tokens and power per scenario and period", scenario_period_table(sol)))
     out.append(_filled(f"Expectation, CVaR and worst case ({u.unit})", outlook_table(sol)))
+    t = _filled(f"{MARKET_TITLE}, per scenario", scenario_market_table(sol))
+    t.caption = MARKET_NOTE
+    out.append(t)
+    if sol.market:
+        out.append(_filled("Cost of a rack-hour per hardware, the expectation over the scenarios (fabric not included)",
+                           market_hardware_table(sol.market)))
     if u.regret:
         title = f"Regret table: each plan's capacity fixed, each scenario re-optimised ({objective_scale(sol)[1]})"
         out.append(_whole(_filled(title, regret_table(sol, "\n")), 2))
