@@ -24,11 +24,12 @@ range whose two ends have one, in the order given, with its status and reason.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from ..errors import InputError, Issue
 from ..model.schema import (
@@ -111,18 +112,27 @@ def load_ranges(path: str | Path) -> list[SensitivityRange]:
     return sensitivity_ranges(doc["sensitivity"], str(path))
 
 
-def _ranges(inst: Instance, ranges, source: str) -> tuple[list[SensitivityRange], str]:
+def ranges_for(inst: Instance, ranges: list | str | Path | None = None, source: str = "<instance>") -> list[SensitivityRange]:
+    """The ranges to solve, validated against ``inst``: ``ranges`` (a list of dicts or
+    :class:`SensitivityRange`, or a ranges file's path), else the instance's ``sensitivity``
+    block. Raises an :class:`InputError` naming where the ranges come from (``source``, the
+    instance's name for its own block), each issue at ``sensitivity[i] (name)...``."""
     if ranges is None:
         if not inst.sensitivity:
             raise InputError(source, [Issue("sensitivity", "no ranges: give the instance a 'sensitivity' block or pass ranges "
                                                            "(--ranges FILE.yaml); docs/sensitivity.md shows the shape")])
-        return list(inst.sensitivity), source
-    if isinstance(ranges, (str, Path)):
-        return load_ranges(ranges), str(ranges)
-    ranges = sensitivity_ranges([r.model_dump() if isinstance(r, SensitivityRange) else r for r in ranges])
-    if not ranges:
-        raise InputError("<ranges>", [Issue("sensitivity", "no ranges: the list is empty")])
-    return ranges, "<ranges>"
+        chosen, where = list(inst.sensitivity), source
+    elif isinstance(ranges, (str, Path)):
+        chosen, where = load_ranges(ranges), str(ranges)
+    else:
+        where = "<ranges>"
+        chosen = sensitivity_ranges([r.model_dump() if isinstance(r, SensitivityRange) else r for r in ranges], where)
+    if not chosen:
+        raise InputError(where, [Issue("sensitivity", "no ranges: the list is empty")])
+    issues = sensitivity_issues(inst, chosen)
+    if issues:
+        raise InputError(where, issues)
+    return chosen
 
 
 def _value_text(path: str, value: Any) -> str:
@@ -133,11 +143,13 @@ def _value_text(path: str, value: Any) -> str:
 
 
 def label(r: SensitivityRange) -> str:
-    """The name with its range: ``VR throughput x0.9 .. x1.8`` (one path per end, the same one),
-    else the name with how many paths each end sets."""
-    if len(r.low) == 1 and list(r.low) == list(r.high):
+    """The name with its range: ``VR throughput x0.9 .. x1.8`` from the first path's values
+    (``(+2 paths)`` when both ends set the same several paths), else the name with how many paths
+    each end sets."""
+    if set(r.low) == set(r.high):
         path = next(iter(r.low))
-        return f"{r.name} {_value_text(path, r.low[path])} .. {_value_text(path, r.high[path])}"
+        more = f" (+{len(r.low) - 1} path{'s' if len(r.low) > 2 else ''})" if len(r.low) > 1 else ""
+        return f"{r.name} {_value_text(path, r.low[path])} .. {_value_text(path, r.high[path])}{more}"
     return f"{r.name} (low: {len(r.low)} path(s), high: {len(r.high)} path(s))"
 
 
@@ -194,18 +206,18 @@ def sensitivity(
     :class:`~optimizer.analysis.sweeps.SweepInterrupted`; bad input an :class:`InputError`."""
     source = str(instance) if isinstance(instance, (str, Path)) else "<instance>"
     inst = instance if isinstance(instance, Instance) else load_instance(instance)
-    chosen, where = _ranges(inst, ranges, source)
-    issues = sensitivity_issues(inst, chosen)
-    if issues:
-        raise InputError(where, issues)
+    chosen = ranges_for(inst, ranges, source)
     name = Objective(objective or inst.objective).value
     cases = [Scenario(name="base")]
     for i, r in enumerate(chosen):
         cases += [Scenario(name=f"{i}.low", set=r.low), Scenario(name=f"{i}.high", set=r.high)]
-    spec = SweepSpec(base="<sensitivity>", objective=name, mip_gap=mip_gap, time_limit=time_limit, scenarios=cases)
-    if jobs is None and in_worker():
-        jobs = 1
-    jobs = max(1, min(jobs or 0, len(cases))) if jobs else None
+    try:
+        spec = SweepSpec(base="<sensitivity>", objective=name, mip_gap=mip_gap, time_limit=time_limit, scenarios=cases)
+    except ValidationError as err:  # a time limit of 0, a gap above 1
+        raise InputError("<options>", [Issue(".".join(map(str, e["loc"])), e["msg"]) for e in err.errors()]) from None
+    if jobs is None:
+        jobs = 1 if in_worker() else os.cpu_count() or 1
+    jobs = max(1, min(jobs, len(cases)))
     df = run_sweep(spec, sensitivity_base(inst), None, jobs=jobs, progress=progress)
     rows = {int(r["point"]): r for r in df.to_dict("records")}
     hardware = [h.name for h in inst.hardware]

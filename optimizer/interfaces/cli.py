@@ -329,7 +329,7 @@ def sensitivity(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="also write the result: .md, .html or .json")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="the tornado picture, .png or .svg")] = None,
     jobs: Annotated[Optional[int], typer.Option(min=1, help="solves at once [default: all cores]")] = None,
-    time_limit: Annotated[Optional[float], typer.Option(min=0.0, help="seconds for each solve")] = None,
+    time_limit: Annotated[Optional[float], typer.Option(help="seconds for each solve (above 0)")] = None,
     mip_gap: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="relative MIP gap of each solve [default: 1e-4]")] = None,
 ) -> None:
     """Solve the base case (the instance without its uncertainty block) and each input at its low
@@ -339,7 +339,7 @@ def sensitivity(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..analysis.sensitivity import load_ranges
+    from ..analysis.sensitivity import ranges_for
     from ..analysis.sensitivity import sensitivity as run
     from ..analysis.sweeps import SweepInterrupted
     from ..outputs.sensitivity import plot_tornado, render, to_html, to_markdown
@@ -348,13 +348,14 @@ def sensitivity(
         _require_suffix(output, (".md", ".html", ".json"), "the output")
     if plot is not None:
         _require_suffix(plot, (".png", ".svg"), "the picture", "--plot")
+    if time_limit is not None and time_limit <= 0:
+        sys.stderr.write("error: --time-limit must be above 0 seconds (each solve's own limit)\n")
+        raise typer.Exit(2)
     inst = _load(path)
-    chosen = None
-    if ranges is not None:
-        try:
-            chosen = load_ranges(ranges)
-        except InputError as exc:
-            _bad_input(exc)
+    try:  # before any solving: the ranges file's (or the instance's block's) every broken rule, named
+        chosen = ranges_for(inst, ranges, str(path))
+    except InputError as exc:
+        _bad_input(exc)
     columns = [TextColumn("sensitivity"), BarColumn(), MofNCompleteColumn(), TextColumn("solves"), TimeElapsedColumn()]
     try:
         with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
@@ -368,9 +369,7 @@ def sensitivity(
                     sys.stderr.write(f"terminated: {exc.done} of {exc.total} solves done; nothing written\n")
                     raise typer.Exit(128 + signal.SIGTERM) from None
                 _interrupted(f"{exc.done} of {exc.total} solves done; nothing written")
-    except InputError as exc:  # the ranges broken against this instance (named in the ranges file, or the instance's block)
-        if exc.source == "<instance>":
-            exc = InputError(str(path), exc.issues)
+    except InputError as exc:  # not expected once the ranges are checked; still never a traceback
         _bad_input(exc)
     text = res.model_dump_json(indent=2)
     try:

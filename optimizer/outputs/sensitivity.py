@@ -12,11 +12,12 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
 from ..analysis.sensitivity import End, SensitivityResult  # noqa: E402
-from .plots import _prefix, _save  # noqa: E402
+from .plots import _amount, _prefix, _save  # noqa: E402
 from .report import _table, num  # noqa: E402
 
 LOW, HIGH = "#4c78a8", "#f58518"  # the low end's bars, the high end's
@@ -171,9 +172,8 @@ def tornado_figure(res: SensitivityResult) -> Figure:
         ends = sorted(((r.low, LOW, "low"), (r.high, HIGH, "high")), key=lambda x: -abs(x[0].change or 0.0))  # the shorter bar on top
         for e, color, side in ends:
             if base is not None and e.has_plan:
-                ax.barh([y], [(e.objective_value - base) / factor], left=base / factor, color=color, height=0.6,
-                        label=f"{side} end" if y == ys[0] else None)
-                ax.annotate(_delta(e.change) if abs(e.change) > 0 else "0", (e.objective_value / factor, y),
+                ax.barh([y], [(e.objective_value - base) / factor], left=base / factor, color=color, height=0.6)
+                ax.annotate(("+" if e.change > 0 else "") + _amount(e.change) if e.change else "0", (e.objective_value / factor, y),
                             textcoords="offset points", xytext=(4 if e.change >= 0 else -4, 0),
                             ha="left" if e.change >= 0 else "right", va="center", fontsize=7)
             elif base is not None:
@@ -186,12 +186,13 @@ def tornado_figure(res: SensitivityResult) -> Figure:
     if ranges:
         ax.set_ylim(-0.8, len(ranges) - 0.2)
     base_text = f"{num(base)} {res.objective_unit}" if base is not None else f"no plan ({res.base.status})"
-    ax.set_xlabel(f"{res.objective} ({unit}); the vertical line is the base case, {base_text}")
-    ax.set_title(f"{res.instance}: what moves {res.objective} ({res.objective_unit}), one input at a time", fontsize=9)
+    ax.set_xlabel(f"{res.objective} ({unit})")
+    ax.set_title(f"{res.instance}: what moves {res.objective}, one input at a time (labels: change, {res.objective_unit})\n"
+                 f"the vertical line is the base case: {base_text}", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     ax.margins(x=0.2)  # room for the changes written at the bars' ends
     if any(e.has_plan for r in ranges for e in (r.low, r.high)) and base is not None:
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(handles=[Patch(color=LOW, label="low end"), Patch(color=HIGH, label="high end")], fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
 
