@@ -12,7 +12,9 @@ from optimizer.model.schema import read_document
 
 INSTANCES = sorted((Path(__file__).resolve().parents[1] / "instances").glob("*.yaml"))
 NUMBER = re.compile(r"(?<![\w.\-])[-+]?\d[\d_]*(?:\.\d*)?(?:[eE][-+]?\d+)?(?![\w\-])")
-SOURCED = re.compile(r"data\.md|assumption|derived|gtc2026-1gw\.yaml", re.I)
+SOURCED = re.compile(r"data\.md|public-figures\.md|assumption|derived|gtc2026-1gw\.yaml", re.I)
+# a `source:` field (a sensitivity range's) is the source of the numbers of its item
+SOURCE_FIELD = re.compile(r"^\s*-?\s*source:\s*(.*)$")
 
 
 def split_comment(line: str) -> tuple[str, str]:
@@ -33,6 +35,9 @@ def unsourced_numbers(text: str) -> list[str]:
         if in_prose:
             continue
         code, comment = split_comment(line)
+        own = SOURCE_FIELD.match(code)
+        if own and SOURCED.search(own.group(1)):
+            continue  # a source field's figures are its citation, not data
         if not NUMBER.search(code.split(":", 1)[-1] if ":" in code and "{" not in code else code):
             continue
         if SOURCED.search(comment):
@@ -47,6 +52,10 @@ def unsourced_numbers(text: str) -> list[str]:
                 break
             opens_block = not pcode.strip() or pcode.rstrip().endswith(":")
             if opens_block and SOURCED.search(pcomment):  # a comment line, or a key opening the block
+                covered = True
+                break
+            field = SOURCE_FIELD.match(pcode)
+            if field and SOURCED.search(field.group(1)):  # the item's own source field
                 covered = True
                 break
             if pcode.strip() and not prev[:1].isspace():
@@ -75,6 +84,9 @@ def test_checker_flags_an_unsourced_number():
     assert unsourced_numbers("# derived: x\na:\n  b: 2\n") == ["3: b: 2"]  # a top-level key ends the search
     # another field's inline comment does not cover its neighbour
     assert unsourced_numbers("a:\n  b: 2  # DATA.md 1\n  c: 3\n") == ["3: c: 3"]
+    # a sensitivity range's source field covers its ends, if it names a source
+    assert unsourced_numbers('s:\n  - name: x\n    source: "DATA.md 2"\n    low: {a: 1}\n') == []
+    assert unsourced_numbers('s:\n  - name: x\n    source: "a guess"\n    low: {a: 1}\n') == ["4: low: {a: 1}"]
 
 
 FAMILY = ["gtc2026-1gw-blackwell.yaml", "gtc2026-1gw-rubin.yaml", "gtc2026-1gw-rubin-lpx.yaml"]
@@ -112,3 +124,27 @@ def test_the_uncertain_instance_shares_the_reference_data():
     paths = {p for s in block["scenarios"] for p in s.get("set", {})}
     assert paths == {"hardware[lpx].performance_multiplier", "tiers[premium].max_tokens_per_s"}
     assert abs(sum(s["probability"] for s in block["scenarios"]) - 1.0) < 1e-12
+
+
+def test_the_year_instance_shares_the_reference_site():
+    """gtc2026-1gw-year.yaml is the site, racks and fabric of gtc2026-1gw.yaml sold over a year:
+    the same halls, grid, cooling plant, models, curves and network; only what section 12 lets
+    change by slice, the racks' idle power and the workloads' cache hits differ."""
+    root = INSTANCES[0].parent
+    ref, year = read_document(root / "gtc2026-1gw.yaml"), read_document(root / "gtc2026-1gw-year.yaml")
+    sliced = ("liquid_cooling_overhead", "air_cooling_overhead", "electricity_usd_per_mwh")
+    assert {k: v for k, v in year["facility"].items() if k not in sliced} == \
+        {k: v for k, v in ref["facility"].items() if k not in sliced}
+    assert year["models"] == ref["models"] and year["network"] == ref["network"]
+    by_name = {h["name"]: h for h in ref["hardware"]}
+    for h in year["hardware"]:
+        assert {k: v for k, v in h.items() if k != "idle_power_fraction"} == by_name[h["name"]]
+    assert [{k: v for k, v in w.items() if k != "cached_input_fraction"} for w in year["workloads"]] == ref["workloads"]
+    assert sum(s["hours"] for s in year["slices"]) == 8760
+    assert {"peak", "day", "night", "weekend"} <= {part for s in year["slices"] for part in s["name"].split("-")}
+    assert any(t.get("shiftable") for t in year["tiers"])
+    # the slice-mean of each sliced facility value is the reference's figure, within rounding
+    hours = {s["name"]: s["hours"] for s in year["slices"]}
+    for key, tol in (("liquid_cooling_overhead", 1e-9), ("air_cooling_overhead", 1e-9), ("electricity_usd_per_mwh", 0.2)):
+        mean = sum(hours[s] * v for s, v in year["facility"][key].items()) / 8760
+        assert abs(mean - ref["facility"][key]) <= tol + 0.01 * ref["facility"][key], (key, mean)
