@@ -137,6 +137,22 @@ def test_a_sensitivity_block_changes_no_solve():
     assert optimizer.solve(d).objective.value == optimizer.solve(e).objective.value
 
 
+def test_a_derived_document_is_not_broken_by_an_end():
+    """A dict (a sweep's point, a marginal value's re-solve, an API caller's) is checked but for
+    its ends' instances: an end that would be invalid changes no solve; the analysis refuses it."""
+    bad = [{"name": "grid", "source": "s", "low": {"facility.grid_power_mw": -1.0}, "high": {"facility.grid_power_mw": 2.0}}]
+    sol = optimizer.solve(site(bad), marginal_values=True)
+    assert sol.objective.value == pytest.approx(revenue()[0], rel=1e-9) and sol.marginal_values
+    with pytest.raises(optimizer.InputError) as err:
+        optimizer.sensitivity(site(bad))
+    assert [str(i) for i in err.value.issues] == [
+        "sensitivity[0] (grid).low[facility.grid_power_mw]: the low end's instance breaks a rule: facility.grid_power_mw: "
+        "Input should be greater than or equal to 0 (got -1.0)"]
+    with pytest.raises(optimizer.InputError) as err:  # a path that cannot be set is refused on any load
+        optimizer.load_instance(site([{**bad[0], "low": {"hardware[nope].capex_usd": 1.0}}]))
+    assert "sensitivity[0] (grid).low[hardware[nope].capex_usd]" in str(err.value)
+
+
 def test_a_horizon_reports_the_peak_fleet():
     d = site([{"name": "2027 grid", "source": "utility", "low": {"facility.grid_power_mw.2027": 0.8},
                "high": {"facility.grid_power_mw.2027": 1.2}}])

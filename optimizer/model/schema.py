@@ -786,13 +786,10 @@ def _check_uncertainty(inst: Instance) -> list[Issue]:
     return issues
 
 
-def overridden(base: dict, overrides: dict[str, Any], at: str, what: str, source: str, issues: list[Issue],
-               rule=None) -> Instance | None:
-    """``base`` (an instance document) with every ``path -> value`` of ``overrides`` set
-    (``paths.set_path``), validated: the instance, or None with the broken rules appended to
-    ``issues``, each at ``AT[PATH]`` (``uncertainty.scenarios[0] (slow).set[PATH]``). ``rule(path)``,
-    when given, is the text of a rule a path breaks (None: allowed). ``what`` names the instance
-    in the messages (a scenario's, a sensitivity end's)."""
+def _applied(base: dict, overrides: dict[str, Any], at: str, issues: list[Issue], rule=None) -> dict | None:
+    """A copy of ``base`` (an instance document) with every ``path -> value`` of ``overrides``
+    set (``paths.set_path``), or None with each path that cannot be set appended to ``issues`` at
+    ``AT[PATH]``. ``rule(path)``, when given, is the text of a rule a path breaks (None: allowed)."""
     from .paths import set_path
 
     doc = copy.deepcopy(base)
@@ -807,7 +804,17 @@ def overridden(base: dict, overrides: dict[str, Any], at: str, what: str, source
         if problem is not None:
             issues.append(Issue(f"{at}[{path}]", problem))
             broken = True
-    if broken:
+    return None if broken else doc
+
+
+def overridden(base: dict, overrides: dict[str, Any], at: str, what: str, source: str, issues: list[Issue],
+               rule=None) -> Instance | None:
+    """``base`` with ``overrides`` set (:func:`_applied`), validated: the instance, or None with
+    the broken rules appended to ``issues``, each at ``AT[PATH]`` (``uncertainty.scenarios[0]
+    (slow).set[PATH]``). ``what`` names the instance in the messages (a scenario's, a sensitivity
+    end's)."""
+    doc = _applied(base, overrides, at, issues, rule)
+    if doc is None:
         return None
     try:
         return parse_instance(doc, source)
@@ -848,10 +855,16 @@ def _end_rule(path: str) -> str | None:
     return None
 
 
-def sensitivity_issues(inst: Instance, ranges: list[SensitivityRange] | None = None) -> list[Issue]:
+def sensitivity_issues(inst: Instance, ranges: list[SensitivityRange] | None = None, instances: bool = True) -> list[Issue]:
     """The ranges (``ranges``, else the instance's ``sensitivity``): names unique; every path of
-    each end applies to the base case (:func:`sensitivity_base`) and the instance it gives is
-    valid; each broken rule at ``sensitivity[i] (name).low[PATH]``."""
+    each end applies to the base case (:func:`sensitivity_base`) and, with ``instances``, the
+    instance each end gives is valid; each broken rule at ``sensitivity[i] (name).low[PATH]``.
+
+    :func:`check_instance` checks all but the ends' instances (``instances=False``), so that a
+    document derived from an instance (a sweep's point, a marginal value's re-solve) neither pays
+    for 2N more validations nor breaks on a range's end: no solve reads the block. The ends'
+    instances are validated when a file is loaded (:func:`load_instance`) and before
+    ``optimizer sensitivity`` solves anything."""
     ranges = inst.sensitivity if ranges is None else ranges
     issues: list[Issue] = []
     _unique(ranges, "sensitivity", issues)
@@ -859,8 +872,11 @@ def sensitivity_issues(inst: Instance, ranges: list[SensitivityRange] | None = N
     for i, r in enumerate(ranges):
         where = element_path("sensitivity", i, r.name)
         for end in ("low", "high"):
-            overridden(base, getattr(r, end), f"{where}.{end}", f"{end} end", f"sensitivity {r.name} ({end})", issues,
-                       rule=_end_rule)
+            at = f"{where}.{end}"
+            if instances:
+                overridden(base, getattr(r, end), at, f"{end} end", f"sensitivity {r.name} ({end})", issues, rule=_end_rule)
+            else:
+                _applied(base, getattr(r, end), at, issues, rule=_end_rule)
     return issues
 
 
@@ -876,7 +892,7 @@ def check_instance(inst: Instance) -> list[Issue]:
     if not issues and inst.uncertainty is not None:
         issues = _check_uncertainty(inst)
     if not issues and inst.sensitivity is not None:
-        issues = sensitivity_issues(inst)
+        issues = sensitivity_issues(inst, instances=False)
     return issues
 
 
@@ -1048,11 +1064,17 @@ def load_instance(source: str | Path | dict[str, Any]) -> Instance:
 
     Raises :class:`InputError` listing every broken rule with its field path. A dict is the
     caller's own (``python_dict``): a number in it that PyYAML left as text (``2.0e8``) is
-    explained as PyYAML's YAML 1.1 reading.
+    explained as PyYAML's YAML 1.1 reading. A file's ``sensitivity`` ranges are checked whole,
+    their ends' instances included; a dict's all but those (``sensitivity_issues``).
     """
     if isinstance(source, dict):
         return parse_instance(source, python_dict=True)
-    return parse_instance(read_document(source), str(source))
+    inst = parse_instance(read_document(source), str(source))
+    if inst.sensitivity is not None:  # a file's ranges: their ends' instances too (sensitivity_issues)
+        issues = sensitivity_issues(inst)
+        if issues:
+            raise InputError(str(source), issues)
+    return inst
 
 
 def json_schema() -> dict[str, Any]:
