@@ -39,8 +39,9 @@ def _racks(end: End, hardware: list[str]) -> str:
     parts = []
     for h in hardware:
         n, d = end.racks.get(h, 0), end.racks_change.get(h)
-        parts.append(f"{n:,} {h}" + (f" ({d:+,})" if d else ""))
-    return ", ".join(parts) or "none"
+        if n or d:  # a hardware with no racks at either end is left out
+            parts.append(f"{n:,} {h}" + (f" ({d:+,})" if d else ""))
+    return ", ".join(parts) or "no racks"
 
 
 def _value(end: End) -> str:
@@ -71,7 +72,8 @@ def headline(res: SensitivityResult) -> list[str]:
         f"The base case is {res.base_case}.",
         f"Racks: {res.racks_definition}.",
         f"Ranked {res.ranking}. Every solve at MIP gap {gap}"
-        + (f", {res.time_limit:g} s each" if res.time_limit is not None else "") + ": changes below the gap are the solver's.",
+        + (f", {res.time_limit:g} s each" if res.time_limit is not None else "")
+        + ": a swing within 2 x gap x |base| is marked, since it may be the solver's, not the input's.",
     ]
 
 
@@ -86,8 +88,17 @@ def table(res: SensitivityResult, source: bool = True) -> tuple[list[str], list[
     for r in res.ranges:
         rows.append([str(r.rank), r.label, *([r.source] if source else []), _value(r.low), _delta(r.low.change),
                      _pct(r.low.change_pct), _value(r.high), _delta(r.high.change), _pct(r.high.change_pct),
-                     num(r.swing) if r.swing is not None else "-", _racks(r.low, res.hardware), _racks(r.high, res.hardware)])
+                     _swing(res, r.swing), _racks(r.low, res.hardware), _racks(r.high, res.hardware)])
     return head, rows
+
+
+def _swing(res: SensitivityResult, swing: float | None) -> str:
+    """The swing, marked where it is within what two solves' gaps allow: 2 x gap x |base|."""
+    if swing is None:
+        return "-"
+    gap = 1e-4 if res.mip_gap is None else res.mip_gap
+    within = res.base.objective_value is not None and swing <= 2 * gap * abs(res.base.objective_value)
+    return num(swing) + (" (within the MIP gap)" if within else "")
 
 
 def sources_table(res: SensitivityResult) -> tuple[list[str], list[list[str]]]:
