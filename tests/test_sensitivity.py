@@ -183,7 +183,7 @@ def test_outputs_tornado_png_svg_markdown_json(result, tmp_path):
     assert "low: revenue (USD/yr)" in md and "swing (USD/yr)" in md and "5 g (-5)" in md
     assert "within the MIP gap" not in md  # at gap 1e-7 the threshold is 2 x 1e-7 x 3,153,600 = 0.63 USD/yr
     loose = to_markdown(result.model_copy(update={"mip_gap": 0.1}))  # 630,720 USD/yr: only the throughput's 315,360 is within
-    assert "| 315,360 (within the MIP gap) |" in loose and loose.count("within the MIP gap |") == 1
+    assert "| 315,360 (within the MIP gap) |" in loose and loose.count("(within the MIP gap) |") == 1
     page = to_html(result)
     assert "<svg" in page and "grid power" in page
     again = type(result).model_validate_json(result.model_dump_json())
