@@ -76,7 +76,7 @@ def test_each_end_is_the_hand_worked_figure(result):
     for r in result.ranges:
         for end, (grid, price, mult), overrides in ((r.low, BY_HAND[r.name][0], None), (r.high, BY_HAND[r.name][1], None)):
             value, racks = revenue(grid, price, mult)
-            assert end.status == "optimal", (r.name, end.message)
+            assert end.status == "optimal" and end.objective_unit == "USD/yr", (r.name, end.message)
             assert end.objective_value == pytest.approx(value, rel=1e-6), r.name
             assert end.change == pytest.approx(value - base, rel=1e-6, abs=1e-3), r.name
             assert end.change_pct == pytest.approx(100 * (value - base) / base, rel=1e-6, abs=1e-9), r.name

@@ -61,7 +61,8 @@ class End(BaseModel):
     overrides: dict[str, Any] = Field(default_factory=dict, description="path -> value set on the base case")
     status: str
     message: str = ""
-    objective_value: float | None = Field(None, description="in the result's objective_unit; null: no plan")
+    objective_value: float | None = Field(None, description="in objective_unit; null: no plan")
+    objective_unit: str = Field("", description="the solution's objective unit (every end's and the base's is the same)")
     mip_gap: float | None = None
     change: float | None = Field(None, description="objective_value minus the base's, in objective_unit")
     change_pct: float | None = Field(None, description="change as a percentage of |base| (null when the base is 0)")
@@ -172,8 +173,10 @@ def _end(row: dict, overrides: dict, hardware: list[str], horizon: bool) -> End:
                 racks[h] = max(years.values(), default=0)
             else:
                 racks[h] = int(round(_finite(row.get(f"racks[{h}]")) or 0))
+    unit = row.get("objective_unit")
     return End(overrides=overrides, status=status, message=message if isinstance(message, str) else "",
-               objective_value=value if status in PLANNED else None, mip_gap=_finite(row.get("mip_gap")),
+               objective_value=value if status in PLANNED else None, objective_unit=unit if isinstance(unit, str) else "",
+               mip_gap=_finite(row.get("mip_gap")),
                racks=racks, racks_by_year=by_year)
 
 
