@@ -113,8 +113,8 @@ def test_keynote_fleets_share_the_reference_data(name):
 
 def test_the_uncertain_instance_shares_the_reference_data():
     """gtc2026-1gw-uncertain.yaml is gtc2026-1gw.yaml with an `uncertainty` block and nothing
-    else changed (so its sources are the reference's), and its scenarios change only LPX
-    throughput and premium demand, as the README's worked example says."""
+    else changed (so its sources are the reference's), and its scenarios change only the fast
+    tiers' demand, as the README's worked example says."""
     root = INSTANCES[0].parent
     ref, unc = read_document(root / "gtc2026-1gw.yaml"), read_document(root / "gtc2026-1gw-uncertain.yaml")
     block = unc.pop("uncertainty")
@@ -122,7 +122,7 @@ def test_the_uncertain_instance_shares_the_reference_data():
     ref.pop("name")
     assert unc == ref
     paths = {p for s in block["scenarios"] for p in s.get("set", {})}
-    assert paths == {"hardware[lpx].performance_multiplier", "tiers[premium].max_tokens_per_s"}
+    assert paths == {"tiers[pro].max_tokens_per_s", "tiers[premium].max_tokens_per_s"}
     assert abs(sum(s["probability"] for s in block["scenarios"]) - 1.0) < 1e-12
 
 

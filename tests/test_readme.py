@@ -339,11 +339,12 @@ def test_the_value_of_one_more_mw_is_the_one_the_readme_gives():
     import optimizer
     from optimizer.outputs.report import marginal_headline
 
-    said = re.search(r"one more MW of grid is worth \$(\d+)M/yr", section("Instances"))
+    said = re.search(r"one more MW of grid is worth \$(\d+(?:\.\d+)?)M/yr", section("Instances"))
     assert said, "the Instances section gives the value of one more MW"
     sol = optimizer.solve(ROOT / "instances" / "gtc2026-1gw.yaml", marginal_values=True)
     grid = next(v for v in sol.marginal_values if v.limit == "facility_power")
-    assert round(grid.value_up / 1e6) == int(said[1])
+    decimals = len(said[1].partition(".")[2])
+    assert f"{grid.value_up / 1e6:.{decimals}f}" == said[1]
     assert f"${said[1]}M/yr" in marginal_headline(sol)
 
 
@@ -372,7 +373,8 @@ def test_the_uncertainty_example_is_the_shipped_instance_and_its_figures(tmp_pat
     with repository_untouched():
         res = subprocess.run(cmd, shell=True, cwd=reader_dir(tmp_path), env=env(), capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
-    assert "lpx-half-premium-slow" in res.stdout
+    slow = read_document(path)["uncertainty"]["scenarios"][1]["name"]  # the section's "slow future"
+    assert slow in res.stdout
 
     sol = optimizer.solve(path)
     unc = sol.uncertainty
@@ -385,29 +387,30 @@ def test_the_uncertainty_example_is_the_shipped_instance_and_its_figures(tmp_pat
         for shown_value, cell in zip(cells[2:-1], row.cells):
             assert abs(float(shown_value) - cell.value / 1e9) <= 0.006, (cells[0], cell.scenario)
         assert abs(float(cells[-1]) - row.expected / 1e9) <= 0.006, cells[0]
-    evpi = re.search(r"Perfect foresight is worth \$(\d+)M/yr", text)
-    vss = re.search(r"Planning for the base case costs \$(\d+)M/yr", text)
+    evpi = re.search(r"Perfect foresight is worth \$([\d,]+)M/yr", text)
+    vss = re.search(r"Planning for the base case costs \$([\d,]+)M/yr", text)
     ws = re.search(r"each future's own optimum, \$([\d.]+)B", text)
-    assert abs(unc.evpi / 1e6 - int(evpi[1])) <= 2 and abs(unc.vss / 1e6 - int(vss[1])) <= 2
+    assert abs(unc.evpi / 1e6 - int(evpi[1].replace(",", ""))) <= 2 and abs(unc.vss / 1e6 - int(vss[1].replace(",", ""))) <= 2
     assert abs(unc.wait_and_see / 1e9 - float(ws[1])) <= 0.006
 
-    trade = re.search(r"At weight 0\.5\s+it buys ([\d,]+) VR NVL72 and (\d+) LPX racks: the worst 25% rises by \$([\d.]+)B/yr to "
-                      r"\$([\d.]+)B, and the\s+expectation falls by \$([\d.]+)B/yr to \$([\d.]+)B", text)
+    trade = re.search(r"At weight 0\.5\s+it buys (?:([\d,]+) GB300,\s+)?([\d,]+) VR NVL72 and ([\d,]+) LPX racks: the worst 25% rises\s+by "
+                      r"\$([\d.]+)B/yr to \$([\d.]+)B, and the\s+expectation falls by \$([\d.]+)B/yr to \$([\d.]+)B", text)
     assert trade, "the section states the trade at weight 0.5"
     doc = read_document(path)
     doc["uncertainty"]["risk"] = {"alpha": 0.75, "weight": 0.5}
     half = optimizer.solve(doc, regret=False)
     racks = _racks_of(half)
-    assert (racks.get("vr-nvl72"), racks.get("lpx")) == (int(trade[1].replace(",", "")), int(trade[2]))
+    count = [int(g.replace(",", "")) if g else 0 for g in trade.groups()[:3]]
+    assert (racks.get("gb300-nvl72", 0), racks.get("vr-nvl72"), racks.get("lpx")) == tuple(count)
     base = rows["stochastic"]
-    assert abs(half.uncertainty.cvar / 1e9 - float(trade[4])) <= 0.006
-    assert abs((half.uncertainty.cvar - base.cvar) / 1e9 - float(trade[3])) <= 0.006
-    assert abs(half.uncertainty.expected / 1e9 - float(trade[6])) <= 0.006
-    assert abs((base.expected - half.uncertainty.expected) / 1e9 - float(trade[5])) <= 0.006
+    assert abs(half.uncertainty.cvar / 1e9 - float(trade[5])) <= 0.006
+    assert abs((half.uncertainty.cvar - base.cvar) / 1e9 - float(trade[4])) <= 0.006
+    assert abs(half.uncertainty.expected / 1e9 - float(trade[7])) <= 0.006
+    assert abs((base.expected - half.uncertainty.expected) / 1e9 - float(trade[6])) <= 0.006
     doc["uncertainty"]["risk"] = {"alpha": 0.75, "weight": 1.0}
     whole = optimizer.solve(doc, regret=False)
     assert "At weight 1 it buys the slow future's own plan" in " ".join(text.split())
-    assert _racks_of(whole) == rows["lpx-half-premium-slow"].racks
+    assert _racks_of(whole) == rows[slow].racks
 
 
 def _racks_of(sol) -> dict[str, int]:
@@ -416,3 +419,49 @@ def _racks_of(sol) -> dict[str, int]:
         out[r.hardware] = out.get(r.hardware, 0) + r.count
     return out
 
+
+
+def test_the_year_section_is_what_the_year_instance_gives():
+    """'A year of demand at public prices': its plan, profit, revenue, peak power and every cell
+    of its per-slice table are what solving the shipped instance gives, to the digits shown."""
+    import optimizer
+
+    text = " ".join(section("A year of demand at public prices").split())
+    sol = optimizer.solve(ROOT / "instances" / "gtc2026-1gw-year.yaml", marginal_values=False)
+    racks = _racks_of(sol)
+    said = re.search(r"It buys ([\d,]+) Vera Rubin NVL72 and ([\d,]+) LPX racks and earns a profit of \$([\d.]+)B/yr on "
+                     r"\$([\d.]+)B/yr of revenue", text)
+    assert said, "the section states the plan and its money"
+    assert (racks.get("vr-nvl72"), racks.get("lpx")) == (int(said[1].replace(",", "")), int(said[2].replace(",", "")))
+    assert f"{sol.metrics.profit_usd_per_year / 1e9:.2f}" == said[3]
+    assert f"{sol.metrics.revenue_usd_per_year / 1e9:.2f}" == said[4]
+    peak = re.search(r"at the weekday peak it draws ([\d,]+) of its 1,000 MW", text)
+    assert f"{max(s.power.total_mw for s in sol.slices):,.0f}" == peak[1]
+    rows = _regret_table(section("A year of demand at public prices").replace("| slice |", "| plan |"))
+    assert [r[0] for r in rows] == [s.name for s in sol.slices]
+    for cells, s in zip(rows, sol.slices):
+        busy = {u.hardware: u.utilisation for u in s.utilisation}
+        assert cells[1:] == [f"{s.hours:,.0f}", f"{s.tokens_per_s / 1e6:,.0f}", f"{s.revenue_usd_per_year / 1e9:.2f}",
+                             f"{100 * busy['vr-nvl72']:.0f}%", f"{100 * busy['lpx']:.0f}%", f"{s.power.total_mw:,.0f}"], s.name
+    money = re.search(r"The plan earns \$([\d,]+) per rack-hour and spends \$([\d.]+) per million output tokens", text)
+    assert f"{sol.metrics.revenue_usd_per_rack_hour:,.0f}" == money[1]
+    assert f"{sol.metrics.cost_usd_per_mtok:.2f}" == money[2]
+
+
+def test_the_sensitivity_section_names_the_top_three_inputs():
+    """'What moves the decision': the three inputs it names are the top of the year instance's
+    ranking, with the changes it gives, and the picture it shows is shipped."""
+    import optimizer
+
+    text = " ".join(section("What moves the decision").split())
+    result = optimizer.sensitivity(ROOT / "instances" / "gtc2026-1gw-year.yaml", jobs=2)
+    top = sorted(result.ranges, key=lambda r: r.rank)[:3]
+    for r, (name, phrase) in zip(top, [("standard-price", "the standard tier's price"), ("premium-demand", "the premium tier's demand"),
+                                       ("cache-hit-rate", "the prefix-cache hit rate")]):
+        assert r.name == name
+        i = text.index(phrase)
+        shown = re.findall(r"([+\u2212-])\$([\d.]+)B", text[i:i + 200])[:2]
+        changes = [r.low.change, r.high.change]
+        for (sign, value), change in zip(shown, changes):
+            assert (sign == "+") == (change > 0) and f"{abs(change) / 1e9:.2f}" == value, (name, shown, changes)
+    assert (ROOT / "docs" / "img" / "tornado-year.png").is_file()
