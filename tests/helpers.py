@@ -114,3 +114,17 @@ def tail_mean(values: list[float], probs: list[float], alpha: float, maximise: b
         if left <= 1e-15:
             break
     return total / (1.0 - alpha)
+
+
+def deterministic_roadmap() -> dict:
+    """instances/roadmap-2026-2030.yaml as one future: the document without its ``uncertainty``
+    block (the as-assumed future; its ``sensitivity`` block, which no solve reads, goes too), for
+    the tests that use the roadmap as a deterministic multi-year instance."""
+    from pathlib import Path
+
+    from optimizer.model.schema import read_document
+
+    doc = read_document(Path(__file__).resolve().parents[1] / "instances" / "roadmap-2026-2030.yaml")
+    doc.pop("uncertainty")
+    doc.pop("sensitivity", None)
+    return doc

@@ -21,6 +21,7 @@ import pytest
 import optimizer
 import procs
 from generate import random_instance
+from helpers import deterministic_roadmap
 from optimizer.interfaces.client import Client, ServiceError
 from optimizer.model.schema import json_schema, read_document
 
@@ -308,7 +309,7 @@ def test_a_dead_solver_process_is_a_503_and_the_next_solve_works(tmp_path):
     """Kill the solver pool's worker mid-solve: that request gets 503, the next one a plan."""
     srv = Server(tmp_path / "data", "--max-solves", "1")
     try:
-        doc = read_document(ROOT / "instances" / "roadmap-2026-2030.yaml")  # ~2.5 s: time to kill it
+        doc = deterministic_roadmap()  # one future, ~2.5 s: time to kill it
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(lambda: httpx.post(srv.url + "/v1/solve", json={"instance": doc}, timeout=120))
             workers = []

@@ -17,6 +17,7 @@ import pytest
 
 import optimizer
 import procs
+from helpers import deterministic_roadmap
 from optimizer.interfaces.client import Client
 from test_service import GTC, ROOT, Server
 
@@ -114,7 +115,7 @@ def test_a_solve_cut_by_the_shutdown_is_a_503_and_its_worker_ends():
     from optimizer.interfaces.service import Limits, ServiceError, SolvePool, SolveRequest
 
     pool = SolvePool(Limits(max_solves=1))
-    req = SolveRequest(instance=optimizer.load_instance(ROOT / "instances" / "roadmap-2026-2030.yaml"))  # ~2.5 s
+    req = SolveRequest(instance=optimizer.load_instance(deterministic_roadmap()))  # one future, ~2.5 s
 
     async def cut() -> ServiceError:
         task = asyncio.create_task(pool.solve(req))
