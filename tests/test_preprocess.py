@@ -50,16 +50,19 @@ def test_shipped_coefficients():
     d = preprocess(optimizer.load_instance(GTC))
     vr, gb, lpx = (d.hardware.index(h) for h in ("vr-nvl72", "gb300-nvl72", "lpx"))
     t = {name: d.tiers.index(name) for name in d.tiers}
-    # long-context @50, between (33, 819,529) and (125, 519,882)
-    assert d.A[vr, t["standard"]] == pytest.approx(819529 - 17 / 92 * (819529 - 519882))
-    # GB300 @150, between (125, 70,704) and (162, 33,624); @190 between (162, 33,624) and (198, 12,600)
-    assert d.A[gb, t["premium"]] == pytest.approx(70704 - 25 / 37 * (70704 - 33624))
-    assert d.A[gb, t["ultra"]] == pytest.approx(33624 - 28 / 36 * (33624 - 12600))
-    # LPX decode only: @150 and @190 between (100, 594,000) and (200, 475,200)
-    assert d.Dc[lpx, t["premium"]] == pytest.approx(594000 - 0.5 * 118800)
-    assert d.Dc[lpx, t["ultra"]] == pytest.approx(594000 - 0.9 * 118800)
+    # long-context @100, between (33, 306,504) and (125, 194,436)
+    assert d.A[vr, t["standard"]] == pytest.approx(306504 - 67 / 92 * (306504 - 194436))
+    # GB300 @260, between (255, 4,976) and (289, 1,656); @280 the same segment
+    assert d.A[gb, t["premium"]] == pytest.approx(4976 - 5 / 34 * (4976 - 1656))
+    assert d.A[gb, t["ultra"]] == pytest.approx(4976 - 25 / 34 * (4976 - 1656))
+    # GB300 @240, between (223, 8,488) and (255, 4,976)
+    assert d.A[gb, t["pro"]] == pytest.approx(8488 - 17 / 32 * (8488 - 4976))
+    # LPX decode only, flat to 1,000 tok/s/user: a floor below the only point takes its throughput
+    assert d.Dc[lpx, t["premium"]] == pytest.approx(52863)
+    assert d.Dc[lpx, t["ultra"]] == pytest.approx(52863)
     assert d.A[lpx].sum() == 0 and d.P[lpx].sum() == 0
-    assert d.replica_racks[lpx, 0] == 4
+    assert d.replica_racks[lpx, 0] == 6  # ceil(671 GB / 128 GB)
     assert d.allowed.all()
-    # VR is GB300 at 5x per watt: x 5 x 200/136 at every measured point
-    assert d.A[vr, t["premium"]] / d.A[gb, t["premium"]] == pytest.approx(5 * 200 / 136, rel=1e-5)
+    # VR is GB300 at 2.75x per rack (HBM bandwidth) at every measured point
+    for tier in ("standard", "pro", "premium", "ultra"):
+        assert d.A[vr, t[tier]] / d.A[gb, t[tier]] == pytest.approx(2.75, rel=1e-5)
