@@ -19,6 +19,7 @@ import test_objectives
 from generate import random_horizon_instance, random_instance
 from helpers import hand_worked, rerun_with_twin, solve_and_verify
 from optimizer.model.schema import Instance
+from optimizer.solving.results import MARKET_FIELDS
 from verifier import verify, verify_horizon
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +75,9 @@ def period_as_v1(sol) -> dict:
         metrics={"revenue_usd_per_year": m.discounted_revenue_usd, "cost_usd_per_year": m.discounted_cost_usd,
                  "profit_usd_per_year": m.npv_usd, "tokens_per_s": m.mean_tokens_per_s, "tokens_per_joule": m.tokens_per_joule,
                  "facility_power_mw": p.power.total_mw, "it_power_mw": p.power.it_mw, "network_power_mw": p.power.network_mw,
-                 "capex_usd": m.capex_usd},
+                 "capex_usd": m.capex_usd, "racks": p.racks_alive,
+                 **{k: getattr(p, k) for k in MARKET_FIELDS}},
+        market=[r.model_dump() for r in p.market],
     )
     return doc
 

@@ -32,8 +32,9 @@ import optimizer
 from generate import OBJECTIVES, random_instance, random_sliced_instance, random_stochastic_instance
 from helpers import tail_mean
 from optimizer.model.schema import scenario_instances
+from optimizer.solving.results import MARKET_FIELDS
 from test_stochastic_equivalence import assert_same
-from verifier import verify, verify_horizon
+from verifier import verify, verify_expectation, verify_horizon
 
 ROOT = Path(__file__).resolve().parent.parent
 PROPERTY = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -275,9 +276,11 @@ def test_the_report_adds_up(seed, horizon):
     t = tol(*zs)
     metrics = [o.solution.metrics for o in unc.scenarios]
     for key, value in sol.metrics.model_dump().items():
-        if key in ("tokens_per_joule", "horizon_years") or not isinstance(value, float):
+        if key in ("tokens_per_joule", "horizon_years", *MARKET_FIELDS) or not isinstance(value, float):
             continue
         assert value == pytest.approx(sum(p * getattr(m, key) for p, m in zip(probs, metrics)), rel=1e-9, abs=1e-6), key
+    if not horizon:  # the market check: ratios of expectations (E[cost] / E[tokens], not E[cost / tokens]); raises if not
+        verify_expectation(optimizer.load_instance(doc), sol.model_dump(mode="json"))
     for k, row in enumerate(sol.tiers):
         mean = sum(p * o.solution.tiers[k].tokens_per_s for p, o in zip(probs, unc.scenarios))
         assert row.tokens_per_s == pytest.approx(mean, rel=1e-9, abs=1e-6), row.tier

@@ -133,7 +133,7 @@ def market_table(columns: list[tuple[str, object]]) -> tuple[list[str], list[lis
              ("cost per rack-hour (annuities, opex, energy)", "USD/rack-hour", lambda x: x.cost_usd_per_rack_hour),
              ("blended revenue per million output tokens", "USD per million output tokens", lambda x: x.revenue_usd_per_mtok),
              ("cost per million output tokens (free tiers included)", "USD per million output tokens", lambda x: x.cost_usd_per_mtok))
-    rows = [[name, unit, *[num(get(x)) for _, x in columns]] for name, unit, get in items]
+    rows = [[name, unit, *[num(get(x), 4) for _, x in columns]] for name, unit, get in items]  # 4 figures: cents of a rack-hour
     return ["figure", "unit", *[label for label, _ in columns]], rows
 
 
@@ -144,8 +144,8 @@ def market_hardware_table(rows: list[MarketRow], year: int | None = None) -> tup
             "ownership USD/rack-hour", "facility kW per rack at full power", "energy USD/rack-hour at full power",
             "ownership + energy USD/rack-hour"]
     body = [[*([str(year)] if year is not None else []), r.hardware, num(r.racks), num(r.installed_racks), money(r.capital_usd_per_year),
-             money(r.opex_usd_per_year), num(r.ownership_usd_per_rack_hour), num(r.facility_kw_per_rack), num(r.energy_usd_per_rack_hour),
-             num(r.total_usd_per_rack_hour)] for r in rows]
+             money(r.opex_usd_per_year), num(r.ownership_usd_per_rack_hour, 4), num(r.facility_kw_per_rack, 4),
+             num(r.energy_usd_per_rack_hour, 4), num(r.total_usd_per_rack_hour, 4)] for r in rows]
     return head, body
 
 

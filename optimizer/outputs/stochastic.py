@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..solving.results import HorizonMetrics, Solution, fleet
+from ..solving.results import MARKET_FIELDS, HorizonMetrics, Solution, fleet
 from .report import (
     MARKET_NOTE,
     MARKET_TITLE,
@@ -119,8 +119,7 @@ def scenario_market_table(sol: Solution) -> tuple[list[str], list[list[str]]]:
     def figures(x, racks):
         if x is None:
             return ["-"] * 5
-        return [num(racks), num(x.revenue_usd_per_rack_hour), num(x.cost_usd_per_rack_hour), num(x.revenue_usd_per_mtok),
-                num(x.cost_usd_per_mtok)]
+        return [num(racks), *[num(getattr(x, k), 4) for k in MARKET_FIELDS]]
 
     rows = []
     for o in sol.uncertainty.scenarios:
