@@ -96,16 +96,20 @@ class Metrics(BaseModel):
     capex_usd: float
     racks: int = Field(0, description="racks: every rack of the plan, all hardware and halls, installed ones included")
     revenue_usd_per_rack_hour: float | None = Field(
-        None, description=f"{RACK_HOUR}: revenue_usd_per_year / (racks x 8,760 h); null without racks")
+        None, description=f"{RACK_HOUR}: revenue_usd_per_year / (racks x 8,760 h); null without racks. A stochastic plan's: "
+                          "E[revenue] / (racks x 8,760 h)")
     cost_usd_per_rack_hour: float | None = Field(
         None, description=f"{RACK_HOUR}: cost_usd_per_year / (racks x 8,760 h), everything section 7's COST counts (capex "
-                          "annuities of racks and fabric, opex, energy); null without racks")
+                          "annuities of racks and fabric, opex, energy); null without racks. A stochastic plan's: "
+                          "E[cost] / (racks x 8,760 h)")
     revenue_usd_per_mtok: float | None = Field(
         None, description=f"{MTOK}: revenue_usd_per_year / (tokens_per_s x 31,536,000 / 1e6), the blended price earned per "
-                          "million output tokens (input-token revenue included, free tiers' tokens counted); null without tokens")
+                          "million output tokens (input-token revenue included, free tiers' tokens counted); null without tokens. A "
+                          "stochastic plan's: E[revenue] / E[tokens], a ratio of expectations")
     cost_usd_per_mtok: float | None = Field(
         None, description=f"{MTOK}: cost_usd_per_year / (tokens_per_s x 31,536,000 / 1e6), the all-in cost per million output "
-                          "tokens served, free tiers included; null without tokens")
+                          "tokens served, free tiers included; null without tokens. A stochastic plan's: E[cost] / E[tokens], a "
+                          "ratio of expectations, not the mean of the scenarios' ratios")
 
 
 class MarketRow(BaseModel):

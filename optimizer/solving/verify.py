@@ -630,8 +630,9 @@ def verify_horizon(inst, sol: dict, rel: float = 1e-6) -> dict:
         for h in H.values():
             n_b = bought.get((h.name, p), 0)
             for yy in range(y0, min(end, int(y0 + h.lifetime_years))):
-                capital_by_year[yy] += annuity(r, h.lifetime_years) * at(h.capex_usd, y0) * n_b
-                capital_by_hw[(h.name, yy)] = capital_by_hw.get((h.name, yy), 0.0) + annuity(r, h.lifetime_years) * at(h.capex_usd, y0) * n_b
+                paid = annuity(r, h.lifetime_years) * at(h.capex_usd, y0) * n_b
+                capital_by_year[yy] += paid
+                capital_by_hw[(h.name, yy)] = capital_by_hw.get((h.name, yy), 0.0) + paid
         for yy in range(y0, end):
             if yy < y0 + port_life:
                 capital_by_year[yy] += annuity(r, port_life) * usd_per_port * added
