@@ -68,16 +68,21 @@ def period_as_v1(sol) -> dict:
     p = sol.periods[0]
     m = sol.metrics
     doc = sol.model_dump(mode="json")
+    # v1's power figures are the year's hours-weighted means with slices (12.3), the period's
+    # power its busiest slice's (12.4)
+    mean = (lambda key: sum(sl.hours * getattr(sl.power, key) for sl in p.slices) / 8760) if p.slices else \
+        (lambda key: getattr(p.power, key))
     doc.update(
         racks=[{"hardware": r.hardware, "hall": r.hall, "count": r.alive} for r in p.racks],
         replicas=[r.model_dump() for r in p.replicas], allocation=[a.model_dump() for a in p.allocation],
         tiers=[t.model_dump() for t in p.tiers], fabric=p.fabric.model_dump() if p.fabric else None,
         metrics={"revenue_usd_per_year": m.discounted_revenue_usd, "cost_usd_per_year": m.discounted_cost_usd,
                  "profit_usd_per_year": m.npv_usd, "tokens_per_s": m.mean_tokens_per_s, "tokens_per_joule": m.tokens_per_joule,
-                 "facility_power_mw": p.power.total_mw, "it_power_mw": p.power.it_mw, "network_power_mw": p.power.network_mw,
+                 "facility_power_mw": mean("total_mw"), "it_power_mw": mean("it_mw"), "network_power_mw": mean("network_mw"),
                  "capex_usd": m.capex_usd, "racks": p.racks_alive,
                  **{k: getattr(p, k) for k in MARKET_FIELDS}},
         market=[r.model_dump() for r in p.market],
+        slices=[sl.model_dump(mode="json") for sl in p.slices],
     )
     return doc
 

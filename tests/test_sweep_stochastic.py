@@ -27,7 +27,7 @@ from test_sweep_slices import TINY
 runner = CliRunner()
 ROADMAP = ROOT / "instances" / "roadmap-2026-2030.yaml"
 
-ALPHA = 0.5
+ALPHA = 0.8  # the worst 20%: at the base's default probability 0.8, the bust alone
 # the 1 GW instance and a bust: premium and ultra demand collapse and the LPX runs at half speed.
 # Planning for the mean buys LPX racks that the bust leaves idle; planning for the tail does not
 SLOW = {"tiers[premium].max_tokens_per_s": 1.0e7, "tiers[ultra].max_tokens_per_s": 5.0e6,
@@ -110,7 +110,7 @@ def test_the_risk_weight_trades_expectation_for_the_tail():
     assert expected[-1] < expected[0] - 100 * slack and tail[-1] > tail[0] + 100 * slack
     for w, e, c, obj in zip(df["risk_weight"], expected, tail, df["objective_value"]):
         assert obj == pytest.approx((1 - w) * e + w * c, rel=1e-12)
-        assert c <= e + slack  # the mean of the worst half is no more than the mean
+        assert c <= e + slack  # the mean of the worst 20% is no more than the mean
     # the tail-averse plan buys fewer of the racks the bust idles
     assert df["racks[lpx]"].iloc[-1] < df["racks[lpx]"].iloc[0]
 
@@ -192,10 +192,10 @@ def test_one_override_of_a_future_is_swept_by_its_path(tmp_path):
     swept with the scenario's other overrides kept; a milder bust cannot lower the expectation."""
     base = stochastic_base()
     path = "uncertainty.scenarios[slow].set.tiers[premium].max_tokens_per_s"
-    spec = SweepSpec(base="x", mip_gap=1e-9, parameters=[{"path": path, "values": [1.0e7, 5.0e7]}])
+    spec = SweepSpec(base="x", mip_gap=1e-9, parameters=[{"path": path, "values": [1.0e7, 3.0e7]}])
     df = optimizer.sweep(spec, base=base, jobs=2).sort_values("point")
     assert set(df["status"]) == {"optimal"}
-    for cap, (_, row) in zip([1.0e7, 5.0e7], df.iterrows(), strict=True):
+    for cap, (_, row) in zip([1.0e7, 3.0e7], df.iterrows(), strict=True):
         assert row["scenario[slow].tokens_per_s[premium]"] <= cap * (1 + 1e-9)
         assert row["scenario[slow].tokens_per_s[ultra]"] <= 5.0e6 * (1 + 1e-9)  # the bust's other override stays
         assert row["scenario[base].tokens_per_s[premium]"] > cap  # the base future is not touched
