@@ -433,8 +433,9 @@ def test_the_year_section_is_what_the_year_instance_gives():
                      r"\$([\d.]+)B/yr of revenue", text)
     assert said, "the section states the plan and its money"
     assert (racks.get("vr-nvl72"), racks.get("lpx")) == (int(said[1].replace(",", "")), int(said[2].replace(",", "")))
-    assert f"{sol.metrics.profit_usd_per_year / 1e9:.2f}" == said[3]
-    assert f"{sol.metrics.revenue_usd_per_year / 1e9:.2f}" == said[4]
+    # to the digits shown, with room for HiGHS's default gap (1e-4 of ~$70B is $7M) on other releases
+    assert abs(sol.metrics.profit_usd_per_year / 1e9 - float(said[3])) <= 0.006 + 1e-4 * float(said[3])
+    assert abs(sol.metrics.revenue_usd_per_year / 1e9 - float(said[4])) <= 0.006 + 1e-4 * float(said[4])
     peak = re.search(r"at the weekday peak it draws ([\d,]+) of its 1,000 MW", text)
     assert f"{max(s.power.total_mw for s in sol.slices):,.0f}" == peak[1]
     rows = _regret_table(section("A year of demand at public prices").replace("| slice |", "| plan |"))
@@ -463,5 +464,6 @@ def test_the_sensitivity_section_names_the_top_three_inputs():
         shown = re.findall(r"([+\u2212-])\$([\d.]+)B", text[i:i + 200])[:2]
         changes = [r.low.change, r.high.change]
         for (sign, value), change in zip(shown, changes):
-            assert (sign == "+") == (change > 0) and f"{abs(change) / 1e9:.2f}" == value, (name, shown, changes)
+            # each end and the base are solved at the default gap: 1e-4 of ~$70B either side
+            assert (sign == "+") == (change > 0) and abs(abs(change) / 1e9 - float(value)) <= 0.02, (name, shown, changes)
     assert (ROOT / "docs" / "img" / "tornado-year.png").is_file()

@@ -198,8 +198,9 @@ def tornado_figure(res: SensitivityResult) -> Figure:
         ax.set_ylim(-0.8, len(ranges) - 0.2)
     base_text = f"{num(base)} {res.objective_unit}" if base is not None else f"no plan ({res.base.status})"
     ax.set_xlabel(f"{res.objective} ({unit})")
-    ax.set_title(f"{res.instance}: what moves {res.objective}, one input at a time (labels: change, {res.objective_unit})\n"
-                 f"the vertical line is the base case: {base_text}", fontsize=9)
+    # three short lines: one long line runs past the figure's edge when the labels are wide
+    ax.set_title(f"{res.instance}: what moves {res.objective}, one input at a time\n"
+                 f"labels: change, {res.objective_unit}\nthe vertical line is the base case: {base_text}", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     ax.margins(x=0.2)  # room for the changes written at the bars' ends
     if any(e.has_plan for r in ranges for e in (r.low, r.high)) and base is not None:
