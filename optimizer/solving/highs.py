@@ -44,6 +44,10 @@ DEFAULT_THREADS = 1
 # A re-solve after a plan failed its check: HiGHS's tolerances (1e-7 by default) 100x tighter.
 STRICT = {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9, "mip_feasibility_tolerance": 1e-9}
 
+# HiGHS's MIP presolve has returned a plan as optimal whose continuous part was not (highspy
+# 1.16; 1.13 solved the same model right): a run whose optimum was shown wrong is repeated without it.
+NO_PRESOLVE = {"presolve": "off"}
+
 _POOL: dict = {"pid": None, "threads": None}  # the HiGHS thread pool of this process, as last set
 
 
@@ -153,6 +157,7 @@ class SolverOptions:
     threads: int = DEFAULT_THREADS
     tie_break_time: float | None = None  # seconds for the second stage; None: max(1 s, primary's HiGHS time)
     strict: bool = False  # HiGHS's feasibility and optimality tolerances 100x tighter (STRICT)
+    presolve: bool = True  # False: HiGHS's presolve off, once its optimum was shown wrong (engine._certify)
 
     def __post_init__(self):
         self.threads = concrete_threads(self.threads)
@@ -222,7 +227,7 @@ class HighsAdapter:
         )
         if abs_gap is not None:
             kwargs["abs_gap"] = abs_gap
-        extra = {**(STRICT if self.options.strict else {}), **(highs_options or {})}
+        extra = {**(STRICT if self.options.strict else {}), **({} if self.options.presolve else NO_PRESOLVE), **(highs_options or {})}
         if extra:
             kwargs["solver_options"] = extra
         if time_limit is not None:
@@ -321,6 +326,8 @@ def fixed_integer_lps(adapter: HighsAdapter, primary, sense: str, secondary, dro
         if time_limit is not None:
             h.setOptionValue("time_limit", max(float(time_limit), 0.01))
         h.passModel(lp)
+        if not adapter.options.presolve:
+            h.setOptionValue("presolve", "off")
         integer = np.array(lp.integrality_, dtype=np.uint8) if len(lp.integrality_) else np.zeros(n, dtype=np.uint8)
         cols = np.nonzero(integer)[0].astype(np.int32)
         if len(cols):
