@@ -87,14 +87,16 @@ def _restore(snap: list) -> None:
         v.set_value(val, skip_validation=True)
 
 
-def _dinkelbach(m, adapter: HighsAdapter, clock: _Clock) -> tuple[SolveResult, float, int]:
+def _dinkelbach(m, adapter: HighsAdapter, clock: _Clock, factor: float, warn: list[str]) -> tuple[SolveResult, float, int]:
     """max TOK / (1e6 F) by Dinkelbach: each step an exact MILP max TOK - lambda * 1e6 * F.
 
     Starts from the max-TOK plan's ratio; stops when the step's optimum is 0 within tolerance
     (no plan beats lambda). Returns the last plan with TOK > 0 (loaded in the model), lambda*.
+    Every step's optimum is held against the LP of its integers (:func:`_certify`; ``factor``:
+    tokens/s per internal unit): a wrong "no plan beats lambda" would stop it short.
     """
     set_objective(m, m.tokens, "max")
-    res = adapter.solve(m, clock.left())
+    res = _certify(m, adapter, adapter.solve(m, clock.left()), m.tokens, "max", clock, factor, warn)
     if not res.has_solution:
         return res, 0.0, 1
     tok, F = pyo.value(m.tokens), pyo.value(m.facility_mw)
@@ -103,8 +105,9 @@ def _dinkelbach(m, adapter: HighsAdapter, clock: _Clock) -> tuple[SolveResult, f
     lam, best, best_res = tok / F, _snapshot(m), res
     it = 1
     while it < DINKELBACH_MAX_ITER:
-        set_objective(m, objective_expr(m, "tokens_per_watt", lam), "max")
-        res = adapter.solve(m, clock.left(), abs_gap=1e-9, start=_snapshot(m))
+        step = objective_expr(m, "tokens_per_watt", lam)
+        set_objective(m, step, "max")
+        res = _certify(m, adapter, adapter.solve(m, clock.left(), abs_gap=1e-9, start=_snapshot(m)), step, "max", clock, factor, warn)
         it += 1
         if not res.has_solution:
             break
@@ -122,7 +125,7 @@ def _dinkelbach(m, adapter: HighsAdapter, clock: _Clock) -> tuple[SolveResult, f
     return best_res, lam, it
 
 
-def _certify(m, adapter: HighsAdapter, res: SolveResult, objective: str, clock: _Clock, factor: float,
+def _certify(m, adapter: HighsAdapter, res: SolveResult, expr, sense: str, clock: _Clock, factor: float,
              warn: list[str]) -> SolveResult:
     """The primary MILP's answer held against the LP with its integers fixed, before the tie-break.
 
@@ -134,10 +137,10 @@ def _certify(m, adapter: HighsAdapter, res: SolveResult, objective: str, clock: 
     the tie-break holds the primary at that wrong optimum and buys fewer racks to meet it, and
     the plan is reported optimal 25% short of the optimum; no later check can see it. The primary
     is then solved again with presolve off (every later run of this adapter too), from the better
-    plan. Returns the primary's result (the model holds its plan)."""
+    plan. ``expr`` is the objective the run maximised or minimised (``sense``), ``factor`` its user
+    units per internal unit (for the warning). Returns the run's result (the model holds its plan)."""
     if not res.has_solution or res.bound is None:
         return res
-    expr, sense = objective_expr(m, objective), SENSE[objective]
     saved = _snapshot(m)
     if fixed_integer_lps(adapter, expr, sense, [], [], clock.left(), adapter.options.threads) is None:
         _restore(saved)
@@ -404,12 +407,13 @@ def solve_data(d: Data | HorizonData | StochasticData, objective: str, options: 
         # "unbounded" from HiGHS), so the instance is infeasible without asking it
         res = SolveResult("infeasible", False, None, None, None, 0.0, "infeasible before solving: " + "; ".join(hints))
     elif objective == "tokens_per_watt":
-        res, lam, iters = _dinkelbach(m, adapter, clock)
+        res, lam, iters = _dinkelbach(m, adapter, clock, d.scale.tokens, warn)
     else:
         set_objective(m, objective_expr(m, objective), SENSE[objective])
         res = adapter.solve(m, clock.left())
         t = time.perf_counter()
-        res = _certify(m, adapter, res, objective, clock, d.scale.factor(units[objective][1]), warn)
+        res = _certify(m, adapter, res, objective_expr(m, objective), SENSE[objective], clock,
+                       d.scale.factor(units[objective][1]), warn)
         timings["certificate"] = time.perf_counter() - t
     status = res.status
     if status == "infeasible_or_unbounded":
