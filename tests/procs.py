@@ -27,6 +27,27 @@ def stat(pid: int, zombies: bool = False) -> dict | None:
     return {"state": fields[0], "ppid": int(fields[1]), "session": int(fields[3]), "start": int(fields[19])}
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time a process has used so far, s; None once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_cpu(pid: int, seconds: float, timeout: float = 120.0) -> float:
+    """Wait until a process has used ``seconds`` of CPU (on a loaded machine a fixed sleep may end
+    before it has even imported its modules); returns the CPU time reached."""
+    deadline = time.monotonic() + timeout
+    used = cpu_seconds(pid)
+    while used is not None and used < seconds and time.monotonic() < deadline:
+        time.sleep(0.05)
+        used = cpu_seconds(pid)
+    return used or 0.0
+
+
 def describe(pid: int) -> str:
     try:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()

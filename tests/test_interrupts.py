@@ -14,6 +14,8 @@ import time
 import httpx
 from test_service import GTC, Server
 
+from procs import wait_for_cpu
+
 from benchmarks.generate import SIZES, synthetic
 from optimizer.model.schema import read_document
 
@@ -27,7 +29,9 @@ def test_ctrl_c_during_a_solve_says_it_was_interrupted(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "optimizer", "solve", str(path), "--mip-gap", "0", "--time-limit", "30",
                              "--no-marginal-values"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(3.0)
+    # 3 s of its own CPU time: past Python's start and the imports, into the build or the solve,
+    # however loaded the machine is (a fixed 3 s sleep once caught it still importing `site`)
+    assert wait_for_cpu(proc.pid, 3.0) >= 3.0, "the solve ended or stalled before it had run 3 s"
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
