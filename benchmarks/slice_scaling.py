@@ -55,9 +55,10 @@ def instance_file(size: str, slices: int, tmp: Path, objective: str | None = Non
 
 
 def _stage_names(n: int) -> list[str]:
-    """The HiGHS runs of one solve, in order: two MIPs, then the LPs with the integers fixed
+    """The HiGHS runs of one solve, in order: the primary MIP, the LP with its integers fixed that
+    certifies its bound (engine._certify), the tie-break MIP, then the LPs with the integers fixed
     (shadow prices, then what the primary leaves to settle)."""
-    return ["primary", "tie-break", *(f"fixed-integer LP {i + 1}" for i in range(n - 2))][:n]
+    return ["primary", "certificate", "tie-break", *(f"fixed-integer LP {i + 1}" for i in range(n - 3))][:n]
 
 
 STAGES = ("validate", "preprocess", "build", "handover", "highs", "extract", "check")

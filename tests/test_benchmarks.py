@@ -29,8 +29,8 @@ def test_slice_scaling_smoke():
     assert row["status"] == "optimal" and row["slices"] == 4
     assert row["captured_objective"] == row["objective"]  # the floor was handed the models of this very solve
     runs = row["floor"]["runs"]
-    assert [r["stage"] for r in runs[:2]] == ["primary", "tie-break"] and runs[0]["status"] == "Optimal"
-    assert runs[1]["mip_start"] and not runs[0]["mip_start"]
+    assert [r["stage"] for r in runs[:3]] == ["primary", "certificate", "tie-break"] and runs[0]["status"] == "Optimal"
+    assert runs[2]["mip_start"] and not runs[0]["mip_start"] and not runs[1]["mip_start"]
     assert all(r["threads"] == 1 and r["mip_rel_gap"] == 1e-4 for r in runs)  # the same options on both sides
     assert row["build_total_s"] == row["preprocess_s"] + row["build_s"] + row["handover_s"]
     for key in ("validate_s", "build_total_s", "highs_s", "extract_s", "check_s"):
@@ -58,7 +58,7 @@ def test_scenario_scaling_smoke():
     assert row["status"] == "optimal" and row["scenarios"] == 3 and row["scenarios_reported"] == 3
     assert row["captured_objective"] == row["objective"]  # the floor was handed the models of this very solve
     runs = row["floor"]["runs"]
-    assert [r["stage"] for r in runs[:2]] == ["primary", "tie-break"] and runs[0]["status"] == "Optimal"
+    assert [r["stage"] for r in runs[:3]] == ["primary", "certificate", "tie-break"] and runs[0]["status"] == "Optimal"
     assert all(r["threads"] == 1 and r["mip_rel_gap"] == 1e-4 for r in runs)  # the same options on both sides
     assert row["regret_s"] == 0 and row["adapter_runs"] == 2  # regret=False: the primary and the tie-break MIPs only
     for key in ("validate_s", "build_total_s", "highs_s", "extract_s", "check_s"):
