@@ -35,6 +35,8 @@ for name in ("gb300-nvl72", "vr-nvl72", "lpx"):
     hw = hw[:j] + ("    idle_power_fraction: 0.4          # a B200 at concurrency 1 draws ~385-390 W of its 1,000 W (InferenceX powerx.csv, docs/public-figures.md 4): 0.39; the rack's fixed ~7 kW of trays and switches sits inside that\n"
                    if name != "lpx" else
                    "    idle_power_fraction: 0.4          # assumption: as the GPU racks (no LPX power figure is public, DATA.md 7); an idle LPU keeps its SRAM full of weights\n") + hw[j:]
+hw = hw.replace("sensitivity blocks of gtc2026-1gw-year.yaml and the roadmap span the rest",
+                "sensitivity block below spans the rest")  # this file's own block
 net = ref[ref.index("network:"):]
 tiers = f'''tiers:
   # A market a planner can price against public sheets (docs/public-figures.md 2), beside the
