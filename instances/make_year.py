@@ -1,4 +1,8 @@
-"""Regenerate instances/gtc2026-1gw-year.yaml from gtc2026-1gw.yaml (run from the repository root): the reference site, racks and fabric with a year of slices, a public-price market and its sensitivity ranges. tests/test_instances.py checks the two stay consistent."""
+"""Regenerate instances/gtc2026-1gw-year.yaml from gtc2026-1gw.yaml (run from the repository root).
+
+The reference site, racks and fabric with a year of slices, a public-price market and its
+sensitivity ranges; tests/test_instances.py checks that the two stay consistent.
+"""
 ref = open('instances/gtc2026-1gw.yaml').read()
 S = ["summer-peak", "summer-day", "summer-night", "summer-weekend", "winter-peak", "winter-day", "winter-night", "winter-weekend"]
 HOURS = [786, 1310, 1048, 1272, 780, 1300, 1040, 1224]
