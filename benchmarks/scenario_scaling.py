@@ -24,18 +24,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import random
 import subprocess
 import sys
 import tempfile
-from datetime import date
 from pathlib import Path
 
 import yaml
 
-from benchmarks.slice_scaling import MIP_GAP, STAGES, timed_solve
+from benchmarks.slice_scaling import MIP_GAP, STAGES, timed_solve, write_results
 from benchmarks.solve_scaling import _peak_mb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,23 +201,8 @@ def main() -> None:
         a.profile.mkdir(parents=True, exist_ok=True)
     print(" | ".join(HEAD), flush=True)
     rows = measure(a.scenarios, a.slices, a.size, a.time_limit, a.threads, a.regret, a.profile, not a.no_floor)
-    from optimizer.solving.engine import versions
-
-    def git(*args):
-        out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT)
-        return out.stdout.strip() if out.returncode == 0 else None
-
-    stamp = ROOT / "COMMIT"
-    commit = git("rev-parse", "HEAD") or (stamp.read_text().strip() if stamp.exists() else None)
-    code = {"root": str(ROOT), "commit": commit, "optimizer_modified": bool(git("status", "--porcelain", "--", "optimizer"))}
-    a.json.parent.mkdir(parents=True, exist_ok=True)
-    a.json.write_text(json.dumps({
-        "date": date.today().isoformat(),
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                    "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
-                    "load_average_at_end": list(os.getloadavg())},
-        "versions": versions(), "code": code, "size": a.size, "slices": a.slices, "mip_gap": MIP_GAP, "threads": a.threads,
-        "time_limit_s": a.time_limit, "regret": False, "rows": rows}, indent=2) + "\n")
+    write_results(a.json, size=a.size, slices=a.slices, mip_gap=MIP_GAP, threads=a.threads, time_limit_s=a.time_limit,
+                  regret=False, rows=rows)
 
 
 if __name__ == "__main__":

@@ -251,6 +251,28 @@ def _line(r: dict) -> str:
     return " | ".join(str(c) for c in cells)
 
 
+
+def write_results(path: Path, **fields) -> None:
+    """A benchmark's JSON record: the date, the machine, the versions, the code measured (this
+    checkout's commit, or that of an exported copy, ``git archive``, its commit in COMMIT), then
+    ``fields`` in their order."""
+    from optimizer.solving.engine import versions
+
+    def git(*args):
+        out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT)
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    stamp = ROOT / "COMMIT"
+    commit = git("rev-parse", "HEAD") or (stamp.read_text().strip() if stamp.exists() else None)
+    code = {"root": str(ROOT), "commit": commit, "optimizer_modified": bool(git("status", "--porcelain", "--", "optimizer"))}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "date": date.today().isoformat(),
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                    "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
+                    "load_average_at_end": list(os.getloadavg())},
+        "versions": versions(), "code": code, **fields}, indent=2) + "\n")
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--slices", nargs="+", type=int, default=SLICES)
@@ -275,24 +297,7 @@ def main() -> None:
         a.profile.mkdir(parents=True, exist_ok=True)
     print(" | ".join(HEAD), flush=True)
     rows = measure(a.slices, a.size, a.time_limit, a.threads, a.objective, a.profile)
-    from optimizer.solving.engine import versions
-
-    def git(*args):
-        out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT)
-        return out.stdout.strip() if out.returncode == 0 else None
-
-    # the code measured: this checkout's commit, or that of an exported copy (``git archive``, its commit in COMMIT)
-    stamp = ROOT / "COMMIT"
-    commit = git("rev-parse", "HEAD") or (stamp.read_text().strip() if stamp.exists() else None)
-    code = {"root": str(ROOT), "commit": commit, "optimizer_modified": bool(git("status", "--porcelain", "--", "optimizer"))}
-    a.json.parent.mkdir(parents=True, exist_ok=True)
-    a.json.write_text(json.dumps({
-        "date": date.today().isoformat(),
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                    "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
-                    "load_average_at_end": list(os.getloadavg())},
-        "versions": versions(), "code": code, "size": a.size, "mip_gap": MIP_GAP, "threads": a.threads, "time_limit_s": a.time_limit,
-        "rows": rows}, indent=2) + "\n")
+    write_results(a.json, size=a.size, mip_gap=MIP_GAP, threads=a.threads, time_limit_s=a.time_limit, rows=rows)
 
 
 if __name__ == "__main__":
