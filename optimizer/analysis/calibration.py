@@ -21,7 +21,7 @@ from pathlib import Path
 from ..solving.engine import solve
 from ..model.preprocess import preprocess
 from ..solving.results import Solution
-from ..model.schema import load_instance, read_document
+from ..model.schema import load_instance, read_document, sensitivity_base
 
 INSTANCES = Path(__file__).resolve().parents[2] / "instances"
 # The document pins these figures: each is solved to a gap where it is unique (1e-9 costs 0.1 s
@@ -117,7 +117,7 @@ class Trial:
 
 def _trial(floors: tuple[float, float, float]) -> Trial:
     pairs = tuple(zip(PAID, floors))
-    sols = {n: solve(_fleet_doc(n, True, False, pairs), mip_gap=1e-6, marginal_values=False) for n in FLEETS}
+    sols = {n: fleet(n, floors=pairs, gap=1e-6) for n in FLEETS}
     return Trial(floors, {n: s.metrics.revenue_usd_per_year if s.metrics else 0.0 for n, s in sols.items()},
                  {n: paid_tokens(s) for n, s in sols.items()})
 
@@ -307,12 +307,6 @@ class MarketLine:
     cost_mtok: float | None
 
 
-def _strip_uncertainty(path: Path) -> dict:
-    doc = copy.deepcopy(read_document(path))
-    doc.pop("uncertainty", None)
-    return doc
-
-
 def market_lines() -> list[MarketLine]:
     """The market figures (Metrics' own) of every shipped instance's plan: one line per
     one-period instance (a stochastic one's expectation), one per period of a horizon's
@@ -321,7 +315,7 @@ def market_lines() -> list[MarketLine]:
     for path in sorted(INSTANCES.glob("*.yaml")):
         doc = read_document(path)
         horizon = "horizon" in doc
-        sol = solve(_strip_uncertainty(path) if horizon else doc, mip_gap=1e-6 if horizon else EXACT,
+        sol = solve(sensitivity_base(load_instance(path)) if horizon else doc, mip_gap=1e-6 if horizon else EXACT,
                     marginal_values=False, regret=False)
         if horizon:
             for p in sol.periods:
