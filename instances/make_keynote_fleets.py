@@ -1,4 +1,4 @@
-"""Regenerate the keynote fleet files from gtc2026-1gw.yaml (run from the repository root).
+"""Regenerate the keynote fleets, brownfield and uncertain files from gtc2026-1gw.yaml (from the repo root).
 
 The fleets share every number with the reference instance; tests/test_instances.py checks it.
 """
@@ -81,3 +81,9 @@ brown = src.replace(
     "description: >\n  Brownfield 1 GW site: 2,500 GB300 NVL72 racks installed; new Vera Rubin NVL72 and\n  Groq 3 LPX racks compete for the remaining power.\n",
 )
 open("instances/gtc2026-1gw-brownfield.yaml", "w").write(brown)
+
+# The uncertain case: the reference instance with its own header and `uncertainty` block kept.
+path = "instances/gtc2026-1gw-uncertain.yaml"
+old = open(path).read()
+body = src[src.index("name: gtc2026-1gw\n"):].replace("name: gtc2026-1gw\n", "name: gtc2026-1gw-uncertain\n", 1)
+open(path, "w").write(old[:old.index("name: gtc2026-1gw-uncertain")] + body.rstrip() + "\n" + old[old.index("\nuncertainty:"):])
