@@ -50,12 +50,14 @@ from typing import Annotated, Any, Literal
 from fastapi import Body, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from ..analysis.explain import Explanation
 from ..errors import InputError, Issue, format_loc
+from . import webpage
 from ..solving.results import Solution
 from ..analysis.scenarios import SweepOptions, SweepSpec, check_paths, count_points, journal_path
 from ..model.schema import NUMBER, Fraction, Instance, Objective, check_instance, json_schema, parse_instance
@@ -65,6 +67,8 @@ log = logging.getLogger("optimizer.interfaces.service")
 GRACE = 3.0  # seconds a child gets to end after SIGTERM (or an idle solve worker after shutdown) before SIGKILL
 MIN_FREE_BYTES = 10_000_000  # less free space on the data directory's disk: /healthz says degraded
 REQUEST_GRACE = 10.0  # seconds requests in flight get at shutdown before uvicorn cancels them
+EXPLAIN_DEADLINE = 5  # an explanation or report may take this many solve time limits (max_time_limit) in all
+INSTANCES = Path(__file__).resolve().parents[2] / "instances"  # shipped instances, when run from a checkout
 
 
 @dataclass
@@ -119,7 +123,7 @@ class SolveRequest(BaseModel):
         spells it (a scenario's overrides as ``set``). Marginal values are not computed for a
         stochastic instance: one that did not ask for them gets no warning saying so."""
         marginal = self.marginal_values and (self.instance.uncertainty is None or "marginal_values" in self.model_fields_set)
-        return (self.instance.model_dump(mode="json", by_alias=True), self.objective.value if self.objective else None,
+        return ("solve", self.instance.model_dump(mode="json", by_alias=True), self.objective.value if self.objective else None,
                 time_limit, self.mip_gap, marginal, self.regret)
 
 
@@ -132,6 +136,46 @@ class SweepRequest(SweepOptions):
         fields = self.model_dump(exclude={"instance"})
         fields["time_limit"] = min(self.time_limit or cap, cap)
         return SweepSpec(base="<request>", **fields)
+
+
+class PlanRequest(BaseModel):
+    """A solved plan and the instance it was solved from (``/v1/explain``, ``/v1/report``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    instance: Instance
+    solution: Solution
+
+    def fits(self) -> list[Issue]:
+        """The solution names only this instance's systems, halls and tiers, and has its shape
+        (periods with a horizon, futures with uncertainty)."""
+        inst, sol = self.instance, self.solution
+        issues = []
+        if sol.instance != inst.name:
+            issues.append(Issue("solution.instance", f"is {sol.instance!r}, but the instance is {inst.name!r}"))
+        known = {"hardware": {h.name for h in inst.hardware}, "hall": {z.name for z in inst.facility.halls},
+                 "tier": {q.name for q in inst.tiers}}
+        rows = [("racks", sol.racks), ("allocation", sol.allocation), ("tiers", sol.tiers)]
+        for field, items in rows:
+            for i, row in enumerate(items):
+                for key, names in known.items():
+                    value = getattr(row, key, None)
+                    if value is not None and value not in names:
+                        issues.append(Issue(f"solution.{field}[{i}].{key}", f"{value!r} is not in the instance"))
+        if bool(sol.periods) != (inst.horizon is not None) and sol.has_plan:
+            issues.append(Issue("solution.periods", "a plan has periods exactly when its instance has a horizon"))
+        if (sol.uncertainty is not None) != (inst.uncertainty is not None) and sol.has_plan:
+            issues.append(Issue("solution.uncertainty", "a plan has futures exactly when its instance has uncertainty"))
+        return issues
+
+
+class ShippedInstance(BaseModel):
+    name: str
+    title: str
+
+
+class InstanceText(BaseModel):
+    name: str
+    text: str = Field(description="the file's text (YAML, with its comments)")
 
 
 class JobStatus(BaseModel):
@@ -274,6 +318,31 @@ def _solve_in_worker(instance: dict, objective: str | None, time_limit: float, m
     return sol.model_dump_json()
 
 
+def _explain_in_worker(instance: dict, solution: dict) -> str:
+    """Why each system the plan left out was left out (``analysis.explain``: a few solves each)."""
+    from ..analysis.explain import explain
+
+    inst = parse_instance(instance, "request")
+    return explain(inst, Solution.model_validate(solution)).model_dump_json()
+
+
+def _report_in_worker(instance: dict, solution: dict) -> str:
+    """The HTML report ``optimizer report`` writes, for a plan the client already has."""
+    from ..analysis.explain import Explanation, explain, limits
+    from ..outputs.document import to_html
+
+    inst = parse_instance(instance, "request")
+    sol = Solution.model_validate(solution)
+    if inst.horizon is not None or inst.uncertainty is not None or not sol.has_plan:
+        exp = Explanation(limits=limits(inst, sol) if sol.has_plan and inst.horizon is None else [], not_chosen=[])
+    else:
+        exp = explain(inst, sol)
+    return to_html(inst, sol, exp, [])
+
+
+TASKS = {"solve": _solve_in_worker, "explain": _explain_in_worker, "report": _report_in_worker}
+
+
 def _solve_worker_main(conn, parent: int) -> None:
     """A solve worker: solves what the server sends on ``conn``, one at a time, until the
     server closes its end (or kills it: a solve whose client went away)."""
@@ -286,7 +355,8 @@ def _solve_worker_main(conn, parent: int) -> None:
         except (EOFError, OSError):
             return
         try:
-            reply = ("ok", _solve_in_worker(*args))
+            task, *rest = args
+            reply = ("ok", TASKS[task](*rest))
         except Exception as exc:  # the server answers 500, naming only the exception's type
             reply = ("error", f"{type(exc).__name__}: {exc}")
         try:
@@ -344,19 +414,24 @@ class SolvePool:
     async def solve(self, req: SolveRequest, gone=None) -> str:
         """Run one solve; ``gone`` (an async callable, e.g. ``Request.is_disconnected``) tells
         whether its client is still there."""
+        limit = min(req.time_limit or self.limits.max_time_limit, self.limits.max_time_limit)
+        return await self.run(req.solve_args(limit), gone)
+
+    async def run(self, args: tuple, gone=None, deadline: float | None = None) -> str:
+        """Run one task of ``TASKS`` (``args`` = its name, then its arguments) under the same
+        slots, queue and cancellation as a solve; one still running after ``deadline`` seconds is
+        stopped (504)."""
         with self.lock:
             if self.in_flight >= self.limits.max_solves + self.limits.max_queue:
                 raise ServiceError(429, f"too many solves: {self.in_flight} running or queued; retry later")
             self.in_flight += 1
         try:
-            limit = min(req.time_limit or self.limits.max_time_limit, self.limits.max_time_limit)
-            args = req.solve_args(limit)
             try:
                 if not await self._slot(gone):
                     log.warning("a waiting solve was dropped: its client went away before it started")
                     raise ServiceError(499, "the client went away before the solve started")
                 try:
-                    return await self._run(args, gone)
+                    return await self._run(args, gone, deadline)
                 finally:
                     self.slots.release()
             except asyncio.CancelledError:  # uvicorn cancels what runs past the shutdown's grace period
@@ -365,9 +440,10 @@ class SolvePool:
             with self.lock:
                 self.in_flight -= 1
 
-    async def _run(self, args: tuple, gone) -> str:
+    async def _run(self, args: tuple, gone, deadline: float | None = None) -> str:
         """One solve in a worker of its own while it runs; the reply, or ServiceError 499 (the
-        client went away: the worker was killed) or 503 (the worker died)."""
+        client went away: the worker was killed), 503 (the worker died) or 504 (still running at
+        ``deadline`` seconds: the worker was killed)."""
         with self.lock:
             if self.closed:
                 raise ServiceError(503, "the server is shutting down; retry the solve")
@@ -375,8 +451,16 @@ class SolvePool:
             self.busy.add(worker)
         worker.conn.send(args)
         reply = asyncio.ensure_future(asyncio.to_thread(worker.conn.recv))
-        while not (await asyncio.wait({reply}, timeout=None if gone is None else self.POLL))[0]:
-            if await gone():
+        end = None if deadline is None else time.monotonic() + deadline
+        poll = self.POLL if gone is not None or deadline is not None else None
+        while not (await asyncio.wait({reply}, timeout=poll))[0]:
+            if end is not None and time.monotonic() > end:
+                self._replace(worker)
+                with contextlib.suppress(Exception):
+                    await reply
+                log.warning("a %s was stopped after %g s", args[0], deadline)
+                raise ServiceError(504, f"the {args[0]} took longer than this server's {deadline:g} s; it was stopped")
+            if gone is not None and await gone():
                 self._replace(worker)
                 with contextlib.suppress(Exception):
                     await reply  # the pipe's reader ends with the worker
@@ -767,7 +851,7 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
         finally:
             await asyncio.to_thread(shutdown)  # it waits for processes: not on the event loop
 
-    app = FastAPI(title="optimizer", version="1", lifespan=lifespan,
+    app = FastAPI(title="optimizer", version="1", lifespan=lifespan, separate_input_output_schemas=False,  # a Solution is also a request body (/v1/report)
                   responses={400: {"model": ErrorBody}, 422: {"model": ErrorBody}, 500: {"model": ErrorBody}, 503: {"model": ErrorBody}},
                   description="The hardware-mix planner for AI factories, over HTTP. Instances are JSON bodies "
                               "with the fields of the instance files (GET /v1/schema).")
@@ -841,6 +925,54 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
         text = await state["pool"].solve(req, request.is_disconnected)
         return JSONResponse(content=json.loads(text))
 
+    def plan_args(req: PlanRequest, task: str) -> tuple:
+        _checked(req.instance, limits)
+        issues = req.fits()
+        if issues:
+            raise ServiceError(422, "the solution is not a plan of this instance", issues)
+        return (task, req.instance.model_dump(mode="json", by_alias=True), req.solution.model_dump(mode="json"))
+
+    plan_errors = {**errors, 504: {"model": ErrorBody}}
+
+    @app.post("/v1/explain", response_model=Explanation, responses=plan_errors)
+    async def explain(req: PlanRequest, request: Request):
+        """Why the plan is what it is: each site limit's use, and for every system the plan left
+        out what forcing one replica in would cost and how much faster or cheaper it would have
+        to be (``optimizer explain``; a few solves per system left out, so it runs as a solve
+        does, stopped after ``EXPLAIN_DEADLINE`` solve time limits). One-period plans only."""
+        if req.instance.horizon is not None:
+            raise ServiceError(422, "explain reads one-period plans; a multi-year plan explains itself through its "
+                                    "periods and refresh events", [Issue("instance.horizon", "must be absent")])
+        args = plan_args(req, "explain")
+        if not req.solution.has_plan:
+            return Explanation(limits=[], not_chosen=[])
+        text = await state["pool"].run(args, request.is_disconnected, EXPLAIN_DEADLINE * limits.max_time_limit)
+        return JSONResponse(content=json.loads(text))
+
+    @app.post("/v1/report", responses={**plan_errors, 200: {"content": {"text/html": {"schema": {"type": "string"}}},
+                                                            "description": "the HTML report"}})
+    async def report(req: PlanRequest, request: Request):
+        """The HTML report of a solved plan (``optimizer report``), as a download; a one-period
+        plan's report includes why each system left out was left out (as ``/v1/explain``)."""
+        args = plan_args(req, "report")
+        text = await state["pool"].run(args, request.is_disconnected, EXPLAIN_DEADLINE * limits.max_time_limit)
+        return HTMLResponse(text, headers={"Content-Disposition": f'attachment; filename="{_filename(req.instance.name)}.html"'})
+
+    @app.get("/v1/instances", response_model=list[ShippedInstance])
+    def instances() -> list[ShippedInstance]:
+        """The instances shipped with the optimizer (none when it is installed without them)."""
+        return [ShippedInstance(name=name, title=_title(path)) for name, path in shipped_instances().items()]
+
+    @app.get("/v1/instances/{name}", response_model=InstanceText, responses={404: {"model": ErrorBody}})
+    def instance_text(name: str) -> InstanceText:
+        """A shipped instance's file, as its text; by name only (a name the listing has)."""
+        path = shipped_instances().get(name)
+        if path is None:
+            raise ServiceError(404, f"no shipped instance {name!r}")
+        return InstanceText(name=name, text=path.read_text(encoding="utf-8"))
+
+    webpage.mount(app)
+
     @app.post("/v1/sweeps", response_model=JobStatus, status_code=202, responses=errors)
     def create_sweep(req: SweepRequest) -> JobStatus:
         """Start a sweep job; returns its id at once."""
@@ -899,6 +1031,27 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
         return _status(store, job)
 
     return app
+
+
+def shipped_instances() -> dict[str, Path]:
+    """The repository's instances/*.yaml by name (the file's stem), when the optimizer runs from
+    a checkout or an editable install; a name is all a client ever sends."""
+    folder = INSTANCES
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}
+
+
+def _title(path: Path) -> str:
+    """A shipped file's first comment line (its summary)."""
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("#"):
+                return line.lstrip("#").strip()
+    return ""
+
+
+def _filename(name: str) -> str:
+    """A name safe in a Content-Disposition header and on any disk."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] or "plan"
 
 
 def _record(store: JobStore, job: str) -> dict:
