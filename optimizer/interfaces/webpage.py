@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -38,12 +38,15 @@ def mount(app: FastAPI) -> None:
                                 status_code=404)
         return FileResponse(page, media_type="text/html", headers={**HEADERS, "Cache-Control": "no-cache"})
 
-    app.mount("/assets", StaticFiles(directory=WEB / "assets", check_dir=False), name="assets")
+    app.mount("/assets", _Assets(directory=WEB / "assets", check_dir=False), name="assets")
 
-    @app.middleware("http")
-    async def policy(request: Request, call_next):
-        response = await call_next(request)
-        if request.url.path == "/" or request.url.path.startswith("/assets/"):
-            for key, value in HEADERS.items():
-                response.headers.setdefault(key, value)
+
+class _Assets(StaticFiles):
+    """The page's scripts and styles, with the page's headers. (Not an HTTP middleware: Starlette's
+    BaseHTTPMiddleware hides a client's disconnect from the solve endpoints, which stop a solve
+    whose client went away.)"""
+
+    def file_response(self, *args, **kwargs):
+        response = super().file_response(*args, **kwargs)
+        response.headers.update(HEADERS)
         return response
