@@ -323,6 +323,8 @@ function renderPlan(inst, sol) {
     return;
   }
   $("plan").hidden = false;
+  renderFutures(sol);
+  sol = planOf(sol);
   renderHeadline(sol);
   renderRacks(inst, sol);
   renderTiers(sol);
@@ -331,6 +333,37 @@ function renderPlan(inst, sol) {
   renderDownloads(inst, sol);
   renderWarnings(sol);
   explainPlan(inst, sol);
+}
+
+// A stochastic plan (MODEL.md 13.3) has its capacity at the top and each future's operation in
+// uncertainty.scenarios[]; the racks, periods and fabric are the plan's own (the first stage), the
+// same in every future, so the first future's solution shows them. Its power is per future.
+function planOf(sol) {
+  const futures = sol.uncertainty?.scenarios || [];
+  if (!futures.length) return sol;
+  const first = futures[0].solution;
+  return {
+    ...sol,
+    racks: sol.racks?.length ? sol.racks : first.racks,
+    periods: sol.periods?.length ? sol.periods : first.periods,
+    tiers: sol.tiers?.length ? sol.tiers : first.tiers,
+    fabric: sol.fabric || first.fabric,
+    halls: sol.halls?.length ? sol.halls : first.halls,
+    heat: sol.heat?.length ? sol.heat : first.heat,
+    futures,
+  };
+}
+
+function renderFutures(sol) {
+  const u = sol.uncertainty;
+  $("futures-block").hidden = !u;
+  if (!u) return;
+  const show = (x) => (x === null || x === undefined ? "–" : u.unit.startsWith("USD") ? money(x) : num(x));
+  fillTable($("futures-table"), ["future", "probability", `objective (${u.unit})`],
+    u.scenarios.map((s) => [s.name, num(s.probability), { text: show(s.value), value: s.value }]));
+  $("futures-summary").textContent = `expected ${show(u.expected)}; CVaR at ${u.alpha}: ${show(u.cvar)}; worst: ${u.worst_scenario} at ${show(u.worst)}`
+    + (u.evpi === null || u.evpi === undefined ? "" : `; EVPI ${show(u.evpi)} (what perfect foresight would be worth)`)
+    + (u.vss === null || u.vss === undefined ? "" : `; VSS ${show(u.vss)} (what planning for uncertainty earns over the first future's own plan)`);
 }
 
 function renderHeadline(sol) {
@@ -383,15 +416,23 @@ function renderTiers(sol) {
 
 function renderPower(sol) {
   if (sol.periods?.length) {
-    powerChart($("power-chart"), sol.periods.map((p) => String(p.year)), sol.periods.map((p) => p.power), "facility power per period");
+    const label = sol.futures ? `facility power per period (future ${sol.futures[0].name})` : "facility power per period";
+    powerChart($("power-chart"), sol.periods.map((p) => String(p.year)), sol.periods.map((p) => p.power), label);
     heatChart($("heat-chart"), sol.periods[0].heat);
+  } else if (sol.futures) {
+    powerChart($("power-chart"), sol.futures.map((s) => `future ${s.name}`), sol.futures.map((s) => s.solution.power), "facility power per future");
+    heatChart($("heat-chart"), sol.heat || []);
   } else {
     powerChart($("power-chart"), ["site draw"], [sol.power], "");
     heatChart($("heat-chart"), sol.heat || []);
   }
-  const slices = sol.slices || [];
+  const first = sol.periods?.[0];
+  const slices = sol.slices?.length ? sol.slices : first?.slices || [];
   $("slices-block").hidden = !slices.length;
-  if (slices.length) powerChart($("slices-chart"), slices.map((s) => `${s.name} (${count(s.hours)} h)`), slices.map((s) => s.power), "");
+  if (slices.length) {
+    powerChart($("slices-chart"), slices.map((s) => `${s.name} (${count(s.hours)} h)`), slices.map((s) => s.power),
+      sol.slices?.length ? "" : `the first period, ${first.year}`);
+  }
   else clear($("slices-chart"));
   const fab = sol.fabric || sol.periods?.[0]?.fabric;
   $("fabric").replaceChildren(fab
