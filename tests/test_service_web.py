@@ -8,6 +8,8 @@ from __future__ import annotations
 import copy
 import html
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -133,3 +135,23 @@ def test_explain_runs_in_the_solve_pool_and_stops_with_its_client(server):
     assert solved(server, read_document(ENTERPRISE))["status"] == "optimal"
     assert log.read_text().count("a running solve was stopped: its client went away") == before + 1
     assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
+
+
+def test_the_instances_folder_is_the_server_s_choice(tmp_path):
+    """``--instances DIR``: its *.yaml files by name (nothing else in it); a folder that is not
+    there stops the server at start with exit 2."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "small.yaml").write_text("# my small site\n" + ENTERPRISE.read_text())
+    (folder / "notes.txt").write_text("not an instance")
+    (folder / "dir.yaml").mkdir()
+    srv = Server(tmp_path / "data", "--instances", str(folder))
+    try:
+        assert httpx.get(srv.url + "/v1/instances").json() == [{"name": "small", "title": "my small site"}]
+        assert httpx.get(srv.url + "/v1/instances/small").json()["text"].startswith("# my small site\n")
+        assert httpx.get(srv.url + "/v1/instances/gtc2026-1gw").status_code == 404
+    finally:
+        srv.stop()
+    res = subprocess.run([sys.executable, "-m", "optimizer", "serve", "--port", "1", "--data-dir", str(tmp_path / "d2"),
+                          "--instances", str(tmp_path / "absent")], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "absent: not a folder" in res.stderr and "Traceback" not in res.stderr

@@ -416,15 +416,18 @@ def serve(
     max_queued_jobs: Annotated[int, typer.Option(min=0, help="sweep jobs waiting to run; more get 429")] = 16,
     keep_jobs_days: Annotated[float, typer.Option(min=0.0, help="days an ended sweep (done, failed, cancelled) is kept, files and all")] = 30.0,
     keep_jobs: Annotated[int, typer.Option(min=0, help="ended sweeps kept at most (the most recent)")] = 1000,
+    instances: Annotated[Path | None, typer.Option(help="folder of instance files the web page offers by name "
+                                                   "(default: the checkout's instances/, or ./instances)")] = None,
 ) -> None:
-    """Serve the optimizer over HTTP (OpenAPI at /docs): validate, solve, schema, sweep jobs."""
+    """Serve the planner's web page at / and the optimizer over HTTP (OpenAPI at /docs): validate,
+    solve, explain, report, schema, sweep jobs."""
     from .service import Limits
     from .service import serve as run
 
     limits = Limits(max_body_bytes=int(max_body_mb * 1e6), max_instance_size=max_instance_size, max_time_limit=max_time_limit,
                     max_solves=max_solves, max_queue=max_queue, sweep_workers=sweep_workers, max_queued_jobs=max_queued_jobs,
                     keep_jobs_days=keep_jobs_days, keep_jobs=keep_jobs)
-    run(host, port, data_dir, limits)
+    run(host, port, data_dir, limits, instances)
 
 
 def _quiet_capture_race(args) -> None:

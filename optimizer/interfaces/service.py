@@ -19,6 +19,12 @@ cancelled) and multiprocessing's resource tracker. Each child also has the kerne
 the process that started it dies (``PR_SET_PDEATHSIG``), so even a SIGKILLed server leaves
 no process behind.
 
+The planner's web page is served at ``/`` (``webpage``): it uses this same API, and the
+endpoints it adds serve any client: ``/v1/instances`` (the instance files of the folder the
+server was started with, by name only: no path ever comes from a client), ``/v1/explain`` and
+``/v1/report`` (why a plan the client holds is what it is, and its HTML report; solver work, so
+they run in the solve pool under its limits and stop when their client goes away).
+
 Errors are JSON ``{"detail": ..., "errors": [{"path", "rule"}]}`` with a clear status: 413 for
 a body or an instance too large, 422 for an invalid instance or option, 429 when the solve
 queue is full, 404/409 for unknown or unfinished jobs.
@@ -809,8 +815,13 @@ class Jobs:
 # --------------------------------------------------------------------------- the app
 
 
-def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
+def create_app(data_dir: str | Path, limits: Limits | None = None, instances: str | Path | None = None) -> FastAPI:
+    """The service on ``data_dir``; ``instances``: the folder of instance files offered by name at
+    /v1/instances (default: ``default_instances()``)."""
     limits = limits or Limits()
+    folder = Path(instances) if instances is not None else default_instances()
+    if folder is not None and not folder.is_dir():
+        raise StartupError(f"--instances {folder}: not a folder")
     lock = lock_data_dir(Path(data_dir))  # held for the server's life
     try:
         store = JobStore(Path(data_dir))
@@ -961,12 +972,12 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
     @app.get("/v1/instances", response_model=list[ShippedInstance])
     def instances() -> list[ShippedInstance]:
         """The instances shipped with the optimizer (none when it is installed without them)."""
-        return [ShippedInstance(name=name, title=_title(path)) for name, path in shipped_instances().items()]
+        return [ShippedInstance(name=name, title=_title(path)) for name, path in shipped_instances(folder).items()]
 
     @app.get("/v1/instances/{name}", response_model=InstanceText, responses={404: {"model": ErrorBody}})
     def instance_text(name: str) -> InstanceText:
         """A shipped instance's file, as its text; by name only (a name the listing has)."""
-        path = shipped_instances().get(name)
+        path = shipped_instances(folder).get(name)
         if path is None:
             raise ServiceError(404, f"no shipped instance {name!r}")
         return InstanceText(name=name, text=path.read_text(encoding="utf-8"))
@@ -1033,11 +1044,18 @@ def create_app(data_dir: str | Path, limits: Limits | None = None) -> FastAPI:
     return app
 
 
-def shipped_instances() -> dict[str, Path]:
-    """The repository's instances/*.yaml by name (the file's stem), when the optimizer runs from
-    a checkout or an editable install; a name is all a client ever sends."""
-    folder = INSTANCES
-    return {p.stem: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}
+def default_instances() -> Path | None:
+    """The checkout's instances/ when the optimizer runs from one (or an editable install), else
+    ./instances, else none."""
+    for folder in (INSTANCES, Path.cwd() / "instances"):
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def shipped_instances(folder: Path | None) -> dict[str, Path]:
+    """``folder``'s *.yaml by name (the file's stem): a name is all a client ever sends."""
+    return {p.stem: p for p in sorted(folder.glob("*.yaml")) if p.is_file()} if folder is not None else {}
 
 
 def _title(path: Path) -> str:
@@ -1088,14 +1106,14 @@ def _stop_resource_tracker(timeout: float = GRACE) -> None:
         stopper.join(timeout)
 
 
-def serve(host: str, port: int, data_dir: str | Path, limits: Limits) -> None:
+def serve(host: str, port: int, data_dir: str | Path, limits: Limits, instances: str | Path | None = None) -> None:
     """Run the server until SIGTERM or SIGINT. Either way uvicorn runs the lifespan's end,
     which ends every child; after SIGTERM it raises the signal again (the exit status says
     killed by SIGTERM), after SIGINT the server exits 0."""
     import uvicorn
 
     try:
-        app = create_app(data_dir, limits)
+        app = create_app(data_dir, limits, instances)
     except StartupError as exc:
         print(f"optimizer serve: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
