@@ -73,11 +73,14 @@ export function heatChart(canvas, heat) {
   });
 }
 
-// A sweep's metric against its first parameter (points in the order of that parameter).
-export function sweepChart(canvas, xLabel, yLabel, points) {
+// A sweep's metric against its first parameter: one line per combination of the others.
+export function sweepChart(canvas, xLabel, yLabel, lines) {
   return draw(canvas, {
     type: "line",
-    data: { datasets: [{ label: yLabel, data: points, borderColor: COLORS[0], backgroundColor: COLORS[0], pointRadius: 4 }] },
+    data: {
+      datasets: lines.map((l, i) => ({ label: l.label, data: l.points, borderColor: COLORS[i % COLORS.length],
+        backgroundColor: COLORS[i % COLORS.length], pointRadius: 4 })),
+    },
     options: {
       parsing: false,
       plugins: { legend: { position: "bottom" } },

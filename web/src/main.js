@@ -15,6 +15,7 @@ const state = {
   parsed: null,        // the editor's text, parsed (editor.parse)
   valid: false,        // the server found no error in it
   source: "",          // where the text came from (a shipped name or an uploaded file)
+  loaded: "",          // the text as it was opened (an edited text is saved as a draft)
   solving: null,       // AbortController of the solve in flight
   explaining: null,    // AbortController of the explanation in flight
   plan: null,          // {instance, solution, objective} of the last solve
@@ -26,7 +27,43 @@ const state = {
 
 // --------------------------------------------------------------------------- instance and editor
 
-const editor = createEditor($("editor"), () => scheduleValidation());
+const editor = createEditor($("editor"), () => { scheduleValidation(); scheduleSave(); });
+
+// The editor's text and the kept variants live in this browser's storage too, so a reload or a
+// crash loses nothing; a draft is restored at the next visit, with a way to drop it.
+const DRAFT = "optimizer.draft";
+const VARIANTS = "optimizer.variants";
+let saveTimer = null;
+function scheduleSave() {
+  clearTimeout(saveTimer);
+  saveTimer = setTimeout(() => {
+    const text = editor.state.doc.toString();
+    if (text !== state.loaded) store(DRAFT, { text, source: state.source, loaded: state.loaded, saved: Date.now() });
+    else try { localStorage.removeItem(DRAFT); } catch { /* storage disabled */ }
+  }, 500);
+}
+
+function store(key, value) {
+  try {
+    localStorage.setItem(key, JSON.stringify(value));
+    return true;
+  } catch {
+    return false;  // full or disabled: the page works on without it
+  }
+}
+
+function stored(key) {
+  try {
+    return JSON.parse(localStorage.getItem(key) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function saveVariants() {
+  const ok = store(VARIANTS, state.variants);
+  $("variants-note").textContent = ok ? "" : "(too large to keep in this browser's storage: they go with the tab)";
+}
 
 async function loadShipped() {
   const select = $("instance-select");
@@ -53,8 +90,10 @@ async function openShipped() {
   }
 }
 
-function loadText(text, source) {
+function loadText(text, source, loaded = text) {
   state.source = source;
+  state.loaded = loaded;  // the text as opened: an edited text is a draft
+  $("draft-note").hidden = true;
   $("instance-source").textContent = `(${source})`;
   setText(editor, text);
   validateNow();
@@ -304,7 +343,8 @@ function statusText(sol) {
   if (sol.status === "time_limit") {
     return hasPlan(sol) ? `time_limit: the best plan found, within ${percent(sol.mip_gap, 3)} of the optimum` : "time_limit: no plan found in time";
   }
-  return sol.status === sol.message || !sol.message ? sol.status : `${sol.status} (${sol.message})`;
+  if (sol.diagnosis || sol.status === sol.message || !sol.message) return sol.status;  // the diagnosis says why, below
+  return `${sol.status} (${sol.message})`;
 }
 
 function metric(key, label, value, text, unit) {
@@ -517,6 +557,7 @@ $("keep-btn").addEventListener("click", () => {
   const taken = new Set(state.variants.map((v) => v.name));
   for (let i = 2; taken.has(name); i++) name = `${name.replace(/ \(\d+\)$/, "")} (${i})`;
   state.variants.push({ name, instance: state.plan.instance, solution: state.plan.solution });
+  saveVariants();
   $("variant-name").dataset.auto = "1";  // the next plan gets a name of its own
   renderVariants();
 });
@@ -551,7 +592,7 @@ function renderVariants() {
   }
   table.append(el("thead", {}, el("tr", {}, el("th", { text: "" }), ...vs.map((v) => el("th", { "data-variant": v.name },
     el("span", { text: v.name }), " ", el("button", { type: "button", class: "small", "data-remove": v.name, title: "remove this variant", text: "×",
-      onclick: () => { state.variants = state.variants.filter((x) => x !== v); renderVariants(); } }))))));
+      onclick: () => { state.variants = state.variants.filter((x) => x !== v); saveVariants(); renderVariants(); } }))))));
   const body = el("tbody");
   for (const [label, get, show] of variantRows(vs)) {
     const values = vs.map(get);
@@ -688,7 +729,16 @@ function plotSweep() {
   const xKey = got.parameters[0].path;
   const yKey = $("sweep-metric").value;
   const rows = [...got.rows].sort((a, b) => a[xKey] - b[xKey]);
-  sweepChart($("sweep-chart"), xKey, yKey, rows.filter((r) => typeof r[yKey] === "number").map((r) => ({ x: r[xKey], y: r[yKey] })));
+  // one line per combination of the other parameters' values
+  const others = got.parameters.slice(1).map((p) => p.path);
+  const lines = new Map();
+  for (const r of rows) {
+    if (typeof r[yKey] !== "number") continue;  // a point without a plan: a gap
+    const key = others.map((k) => `${k} = ${r[k]}`).join(", ") || yKey;
+    if (!lines.has(key)) lines.set(key, []);
+    lines.get(key).push({ x: r[xKey], y: r[yKey] });
+  }
+  sweepChart($("sweep-chart"), xKey, yKey, [...lines].map(([label, points]) => ({ label, points })));
   const rackKeys = Object.keys(rows[0]).filter((k) => /^racks\[[^\]]+\]$/.test(k));
   mixChart($("sweep-mix-chart"), xKey, rows.map((r) => r[xKey]),
     rackKeys.map((k) => ({ label: k.slice(6, -1), data: rows.map((r) => (typeof r[k] === "number" ? r[k] : 0)) })));
@@ -706,9 +756,23 @@ editor.dom.addEventListener("focusout", fillSweepPaths);
 const observer = new MutationObserver(fillSweepPaths);
 observer.observe($("instance-name"), { childList: true, characterData: true, subtree: true });
 
+const kept = stored(VARIANTS);
+if (Array.isArray(kept)) state.variants = kept.filter((v) => v && typeof v.name === "string" && v.solution && v.instance);
 renderVariants();
 addParamRow("facility.grid_power_mw", "500", "1000", 3);
+$("discard-draft").addEventListener("click", async () => {
+  try { localStorage.removeItem(DRAFT); } catch { /* storage disabled */ }
+  $("draft-note").hidden = true;
+  await openShipped();
+});
 (async () => {
   await loadShipped();
-  if ($("instance-select").value) await openShipped();
+  const draft = stored(DRAFT);
+  if (draft && typeof draft.text === "string" && draft.text.trim()) {
+    loadText(draft.text, draft.source || "a draft", typeof draft.loaded === "string" ? draft.loaded : "");
+    $("draft-when").textContent = new Date(draft.saved).toLocaleString();
+    $("draft-note").hidden = false;
+  } else if ($("instance-select").value) {
+    await openShipped();
+  }
 })();
