@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 import yaml
@@ -267,6 +268,37 @@ def test_service_curl_example_runs_as_written(tmp_path):
     assert sol["status"] == "optimal", sol
     assert sol["objective"]["name"] == "revenue" and sol["objective"]["value"] > 0, sol["objective"]
     assert sol["racks"], sol
+
+
+def test_web_page_example_runs_as_written(tmp_path):
+    """The Web page block, run with bash on a free port: the page it names answers at /, with
+    its scripts, and offers the shipped instances."""
+    script = block("Web page", "bash", "optimizer serve")
+    cwd = reader_dir(tmp_path)
+    port = free_port()
+    url = re.search(r"http://127\.0\.0\.1:\$PORT/", script)
+    assert url, script
+    base = f"http://127.0.0.1:{port}"
+    with repository_untouched(), (cwd / "log.txt").open("w") as log:
+        proc = subprocess.Popen(["bash", "-c", script], cwd=cwd, env=env(PORT=str(port)), stdout=log, stderr=log,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            page = None
+            while time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    page = httpx.get(base + "/", timeout=2)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            assert page is not None and page.status_code == 200, (cwd / "log.txt").read_text()
+            assert "<title>AI factory planner</title>" in page.text
+            script_src = re.search(r'src="(/assets/[^"]+\.js)"', page.text).group(1)
+            assert httpx.get(base + script_src).status_code == 200
+            names = [x["name"] for x in httpx.get(base + "/v1/instances").json()]
+            assert "gtc2026-1gw" in names
+        finally:
+            kill_group(proc)
 
 
 @pytest.mark.parametrize("command, options", sorted(synopsis().items()))
