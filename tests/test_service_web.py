@@ -155,3 +155,21 @@ def test_the_instances_folder_is_the_server_s_choice(tmp_path):
     res = subprocess.run([sys.executable, "-m", "optimizer", "serve", "--port", "1", "--data-dir", str(tmp_path / "d2"),
                           "--instances", str(tmp_path / "absent")], capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "absent: not a folder" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_an_explanation_past_its_deadline_is_stopped_with_504(tmp_path):
+    """Explain and report get EXPLAIN_DEADLINE solve time limits in all: with a cap of 0.1 s the
+    gtc2026-1gw explanation (about 12 solves, 2 s here) is stopped at 0.5 s, and the server
+    solves the next request."""
+    from optimizer.interfaces.service import EXPLAIN_DEADLINE
+
+    srv = Server(tmp_path / "data", "--max-solves", "1", "--max-time-limit", "0.1")
+    try:
+        doc = read_document(ROOT / "instances" / "gtc2026-1gw.yaml")
+        sol = solved(srv, doc)
+        res = httpx.post(srv.url + "/v1/explain", json={"instance": doc, "solution": sol}, timeout=60)
+        assert res.status_code == 504, res.text
+        assert f"{EXPLAIN_DEADLINE * 0.1:g} s" in res.json()["detail"]
+        assert solved(srv, read_document(ENTERPRISE))["status"] == "optimal"
+    finally:
+        srv.stop()
