@@ -309,8 +309,8 @@ async function solve() {
   const body = { instance };
   const objective = $("objective").value;
   if (objective) body.objective = objective;
-  const limit = Number($("time-limit").value);
-  if (Number.isFinite(limit) && limit > 0) body.time_limit = limit;
+  const limit = Number($("time-limit").value);  // empty: the server's cap
+  if ($("time-limit").value !== "" && Number.isFinite(limit) && limit > 0) body.time_limit = limit;
   state.explaining?.abort();
   const ctrl = new AbortController();
   state.solving = ctrl;
