@@ -34,7 +34,7 @@ def server(tmp_path_factory):
 
 
 def solved(server, doc: dict) -> dict:
-    res = httpx.post(server.url + "/v1/solve", json={"instance": doc, "marginal_values": False}, timeout=120)
+    res = httpx.post(server.url + "/v1/solve", json={"instance": doc, "marginal_values": False, "regret": False}, timeout=300)
     assert res.status_code == 200, res.text
     return res.json()
 
@@ -103,6 +103,25 @@ def test_report_is_the_html_report_of_the_plan_as_a_download(server):
     assert text.startswith("<!DOCTYPE html>")
     assert money(sol["metrics"]["revenue_usd_per_year"]) in text
     assert '<script>alert("x")</script>' not in text and html.escape('<script>alert("x")</script>') in text
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "instances").glob("*.yaml")))
+def test_every_shipped_shape_gets_its_report_and_an_explanation_or_why_not(server, name):
+    """One period, slices, lots, a horizon, futures, a horizon with futures: the report is
+    written; explain answers one-period plans of one future and names the field otherwise."""
+    doc = read_document(ROOT / "instances" / f"{name}.yaml")
+    sol = solved(server, doc)
+    assert sol["metrics"] is not None, sol["status"]
+    res = httpx.post(server.url + "/v1/report", json={"instance": doc, "solution": sol}, timeout=300)
+    assert res.status_code == 200, res.text
+    assert f"<h1>{html.escape(doc['name'])}</h1>" in res.text
+    res = httpx.post(server.url + "/v1/explain", json={"instance": doc, "solution": sol}, timeout=300)
+    if "horizon" in doc or "uncertainty" in doc:
+        assert res.status_code == 422, res.text
+        assert res.json()["errors"][0]["path"] == ("instance.horizon" if "horizon" in doc else "instance.uncertainty")
+    else:
+        assert res.status_code == 200, res.text
+        assert {e["hardware"] for e in res.json()["not_chosen"]} == {h["name"] for h in doc["hardware"]} - {r["hardware"] for r in sol["racks"]}
 
 
 def test_a_plan_of_another_instance_is_refused_with_its_fields(server):

@@ -167,7 +167,7 @@ class PlanRequest(BaseModel):
                     value = getattr(row, key, None)
                     if value is not None and value not in names:
                         issues.append(Issue(f"solution.{field}[{i}].{key}", f"{value!r} is not in the instance"))
-        if bool(sol.periods) != (inst.horizon is not None) and sol.has_plan:
+        if bool(sol.periods) != (inst.horizon is not None) and sol.has_plan and inst.uncertainty is None:  # a stochastic plan's periods are in its futures
             issues.append(Issue("solution.periods", "a plan has periods exactly when its instance has a horizon"))
         if (sol.uncertainty is not None) != (inst.uncertainty is not None) and sol.has_plan:
             issues.append(Issue("solution.uncertainty", "a plan has futures exactly when its instance has uncertainty"))
@@ -334,16 +334,13 @@ def _explain_in_worker(instance: dict, solution: dict) -> str:
 
 def _report_in_worker(instance: dict, solution: dict) -> str:
     """The HTML report ``optimizer report`` writes, for a plan the client already has."""
-    from ..analysis.explain import Explanation, explain, limits
+    from ..analysis.explain import explain
     from ..outputs.document import to_html
 
     inst = parse_instance(instance, "request")
     sol = Solution.model_validate(solution)
-    if inst.horizon is not None or inst.uncertainty is not None or not sol.has_plan:
-        exp = Explanation(limits=limits(inst, sol) if sol.has_plan and inst.horizon is None else [], not_chosen=[])
-    else:
-        exp = explain(inst, sol)
-    return to_html(inst, sol, exp, [])
+    one_period = sol.has_plan and inst.horizon is None and inst.uncertainty is None  # as ``optimizer report``
+    return to_html(inst, sol, explain(inst, sol) if one_period else None, [])
 
 
 TASKS = {"solve": _solve_in_worker, "explain": _explain_in_worker, "report": _report_in_worker}
@@ -954,6 +951,9 @@ def create_app(data_dir: str | Path, limits: Limits | None = None, instances: st
         if req.instance.horizon is not None:
             raise ServiceError(422, "explain reads one-period plans; a multi-year plan explains itself through its "
                                     "periods and refresh events", [Issue("instance.horizon", "must be absent")])
+        if req.instance.uncertainty is not None:
+            raise ServiceError(422, "explain reads the plan of one future; a stochastic plan explains itself through its "
+                                    "futures and regret table", [Issue("instance.uncertainty", "must be absent")])
         args = plan_args(req, "explain")
         if not req.solution.has_plan:
             return Explanation(limits=[], not_chosen=[])

@@ -502,6 +502,10 @@ async function explainPlan(inst, sol) {
     status.textContent = "(a multi-year plan: see its periods in the report)";
     return;
   }
+  if (inst.uncertainty) {
+    status.textContent = "(a stochastic plan: see its futures above)";
+    return;
+  }
   status.textContent = "working out why…";
   const ctrl = new AbortController();
   state.explaining = ctrl;
