@@ -28,6 +28,11 @@ export function replaceRange(view, from, to, text) {
   view.dispatch({ changes: { from, to, insert: text } });
 }
 
+// Bring a position into the middle of the editor's view (without moving the focus).
+export function reveal(view, pos) {
+  view.dispatch({ effects: EditorView.scrollIntoView(Math.min(pos, view.state.doc.length), { y: "center" }) });
+}
+
 // Marks each error on its line: [{from, to, message}]
 export function mark(view, errors) {
   const size = view.state.doc.length;

@@ -5,7 +5,7 @@
 import "./style.css";
 import Papa from "papaparse";
 import { api, ApiError } from "./api.js";
-import { createEditor, locate, mark, parse, plainPath, replaceRange, scalarRange, setText, steps } from "./editor.js";
+import { createEditor, locate, mark, parse, plainPath, replaceRange, reveal, scalarRange, setText, steps } from "./editor.js";
 import { clear, heatChart, mixChart, powerChart, sweepChart } from "./charts.js";
 import { count, el, fillTable, money, num, percent } from "./format.js";
 
@@ -277,6 +277,8 @@ function editField(f, raw) {
     setText(editor, parsed.doc.toString({ lineWidth: 0 }));
   }
   validateNow();
+  const at = locate(state.parsed, pathText(f.path));  // show the edited line in the YAML
+  if (at.exact) reveal(editor, at.from);
 }
 
 // --------------------------------------------------------------------------- solving
@@ -670,6 +672,7 @@ async function runSweep() {
   for (const id of ["sweep-csv", "sweep-parquet"]) $(id).hidden = true;
   clear($("sweep-chart"));
   clear($("sweep-mix-chart"));
+  $("sweep-charts").hidden = true;
   updateButtons();
   showSweep(job);
   pollSweep();
@@ -730,6 +733,7 @@ async function pollSweep() {
 function plotSweep() {
   const got = state.sweepRows;
   if (!got || !got.rows.length) return;
+  $("sweep-charts").hidden = false;
   const xKey = got.parameters[0].path;
   const yKey = $("sweep-metric").value;
   const rows = [...got.rows].sort((a, b) => a[xKey] - b[xKey]);
