@@ -23,6 +23,7 @@ const state = {
   sweep: null,         // {id, timer, parameters}
   sweepRows: null,     // the finished sweep's rows (CSV, parsed)
   validation: 0,       // sequence number: a late answer for old text is dropped
+  checked: null,       // the text the last finished validation was of (valid says how it went)
 };
 
 // --------------------------------------------------------------------------- instance and editor
@@ -144,6 +145,7 @@ async function validateNow() {
   if (seq !== state.validation) return;  // the text changed meanwhile
   const errors = answer.errors.map((e) => located(parsed, e));
   state.valid = answer.valid;
+  state.checked = text;
   showErrors(errors, answer.valid ? "valid" : `${errors.length} error${errors.length === 1 ? "" : "s"}`);
   updateButtons();
 }
@@ -283,12 +285,25 @@ function editField(f, raw) {
 
 // --------------------------------------------------------------------------- solving
 
+// Solve and Run stay enabled while an edit is being checked (a click then waits for the check
+// and uses the edited text); they are off only for text known to be invalid.
+function knownInvalid() {
+  return !state.parsed?.data || (state.checked === editor.state.doc.toString() && !state.valid);
+}
+
+// The editor's text, checked: validates it first when the last check was of other text (an edit
+// whose debounced check has not run, or is still running). null when it is invalid.
+async function checkedInstance() {
+  if (state.checked !== editor.state.doc.toString() || !state.valid) await validateNow();
+  return state.valid && state.checked === editor.state.doc.toString() ? state.parsed.data : null;
+}
+
 function updateButtons() {
   const solving = !!state.solving;
-  $("solve-btn").disabled = solving || !state.valid;
+  $("solve-btn").disabled = solving || knownInvalid();
   $("cancel-btn").disabled = !solving;
   $("keep-btn").disabled = !state.plan || !hasPlan(state.plan.solution);
-  $("sweep-run").disabled = !state.valid || !!state.sweep;
+  $("sweep-run").disabled = knownInvalid() || !!state.sweep;
   $("sweep-cancel").disabled = !state.sweep;
 }
 
@@ -306,8 +321,13 @@ $("solve-btn").addEventListener("click", solve);
 $("cancel-btn").addEventListener("click", () => state.solving?.abort());
 
 async function solve() {
-  if (!state.valid || state.solving) return;
-  const instance = state.parsed.data;
+  if (state.solving) return;
+  const instance = await checkedInstance();
+  if (!instance) {
+    showStatus("the instance has errors: fix them first (listed under the editor)", "error");
+    return;
+  }
+  if (state.solving) return;  // a second click while the first one's check ran
   const body = { instance };
   const objective = $("objective").value;
   if (objective) body.objective = objective;
@@ -654,11 +674,14 @@ function sweepParameters() {
 }
 
 async function runSweep() {
-  if (!state.valid || state.sweep) return;
+  if (state.sweep) return;
   const parameters = sweepParameters();
   const stateText = $("sweep-state");
   if (!parameters.length) { stateText.textContent = "add a parameter: a path and its range"; return; }
-  const body = { instance: state.parsed.data, parameters };
+  const instance = await checkedInstance();
+  if (!instance) { stateText.textContent = "the instance has errors: fix them first (listed under the editor)"; return; }
+  if (state.sweep) return;
+  const body = { instance, parameters };
   if ($("objective").value) body.objective = $("objective").value;
   let job;
   try {
