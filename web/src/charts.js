@@ -9,6 +9,9 @@ Chart.defaults.maintainAspectRatio = false;
 Chart.defaults.font.family = "system-ui, sans-serif";
 window.Chart = Chart;
 
+const COMPACT = new Intl.NumberFormat("en-US", { notation: "compact", maximumSignificantDigits: 4 });
+const compact = (value) => COMPACT.format(value);  // 215000000000 -> "215B" on an axis
+
 export const COLORS = ["#2f6db5", "#e07b24", "#3a9a5b", "#c0392b", "#8e5ab5", "#7f6a4f", "#d65fa7", "#6b7b8c", "#b5a82f", "#27a3b5"];
 
 function draw(canvas, config) {
@@ -85,8 +88,8 @@ export function sweepChart(canvas, xLabel, yLabel, lines) {
       parsing: false,
       plugins: { legend: { position: "bottom" } },
       scales: {
-        x: { type: "linear", title: { display: true, text: xLabel } },
-        y: { title: { display: true, text: yLabel } },
+        x: { type: "linear", title: { display: true, text: xLabel }, ticks: { callback: compact } },
+        y: { title: { display: true, text: yLabel }, ticks: { callback: compact } },
       },
     },
   });
