@@ -334,6 +334,7 @@ def test_a_shipped_instance_opens_with_its_text_and_fields(page, server, shot):
     assert float(field(page, GRID).input_value()) == doc["facility"]["grid_power_mw"]
     assert field(page, "objective").input_value() == doc["objective"]
     expect(page.locator("#errors li")).to_have_count(0)
+    assert set(page.locator("#upload").get_attribute("accept").split(",")) == {".yaml", ".yml", ".json"}
     shot(page, "instance")
 
 
@@ -397,7 +398,7 @@ def test_solve_right_after_a_form_edit_solves_the_edited_value(page):
     page.on("request", lambda r: urlsplit(r.url).path == "/v1/solve" and sent.append(r.post_data_json))
     field(page, GRID).fill("500")
     page.click("#solve-btn")
-    for _ in range(30):
+    for _ in range(10):  # the page sends at once: a second is plenty
         if sent:
             break
         page.wait_for_timeout(100)
@@ -482,6 +483,22 @@ def test_a_solved_plan_shows_the_library_figures(page, server, shot, tmp_path):
     assert report.lstrip().lower().startswith("<!doctype html") or "<html" in report[:500].lower()
     assert f"{money(m.revenue_usd_per_year)}/yr" in report
     shot(page, "plan")
+
+
+def test_a_plan_with_slices_of_the_year_plots_each_slice(page):
+    """gtc2026-1gw-year: one bar per slice in #slices-chart, each part the slice's own power."""
+    year = ROOT / "instances" / "gtc2026-1gw-year.yaml"
+    load(page, "gtc2026-1gw-year")
+    solve(page)
+    want = optimizer.solve(read_document(year))
+    assert want.slices
+    revenue = float(page.locator('#headline [data-metric="revenue"]').get_attribute("data-value"))
+    assert revenue == pytest.approx(want.metrics.revenue_usd_per_year, rel=1e-6)
+    plot = chart(page, "#slices-chart")
+    assert len(plot["labels"]) == len(want.slices)
+    assert all(s.name in label for s, label in zip(want.slices, plot["labels"])), plot["labels"]
+    it = next(d for d in plot["datasets"] if d["label"].lower().startswith("it"))
+    assert numbers(it["data"]) == pytest.approx([s.power.it_mw for s in want.slices], rel=1e-6)
 
 
 def test_a_running_solve_is_cancelled_and_the_server_goes_on(page, server, tmp_path):
@@ -600,7 +617,11 @@ def test_a_sweep_runs_and_plots_the_server_results(page, server, shot, tmp_path)
     middle["facility"] = {**middle["facility"], "grid_power_mw": 750}
     assert float(table[1]["objective_value"]) == pytest.approx(optimizer.solve(middle).objective.value, rel=1e-6)
     mix = chart(page, "#sweep-mix-chart")
-    assert mix["datasets"], "the rack mix chart has no series"
+    for series in mix["datasets"]:  # racks per hardware at each point, as the CSV has them
+        assert numbers(series["data"]) == [float(r[f"racks[{series['label']}]"] or 0) for r in table], series
+    page.select_option("#sweep-metric", "revenue_usd_per_year")
+    replot = [float(p["y"]) for p in chart(page, "#sweep-chart")["datasets"][0]["data"]]
+    assert replot == pytest.approx([float(r["revenue_usd_per_year"]) for r in table], rel=1e-9)
 
     assert download(page, "#sweep-csv", tmp_path).read_text() == text
     parquet = download(page, "#sweep-parquet", tmp_path).read_bytes()
@@ -609,6 +630,13 @@ def test_a_sweep_runs_and_plots_the_server_results(page, server, shot, tmp_path)
 
     assert pq.read_table(io.BytesIO(parquet)).num_rows == 3
     shot(page, "sweep")
+
+    page.locator("#sweep-params .sweep-steps").first.fill("60")  # long enough to cancel while it runs
+    page.click("#sweep-run")
+    expect(page.locator("#sweep-state")).to_have_text(re.compile(r"^(queued|running \d+/60)$"))
+    with page.expect_request(lambda r: r.method == "DELETE" and urlsplit(r.url).path.startswith("/v1/sweeps/")):
+        page.click("#sweep-cancel")
+    expect(page.locator("#sweep-state")).to_have_text("cancelled", timeout=SOLVE_S)
 
 
 def test_an_infeasible_instance_shows_why_and_no_plan(page, shot, tmp_path):
@@ -647,6 +675,8 @@ def test_hostile_names_are_shown_as_text(page, problems, tmp_path):
     expect(page.locator("#tiers-table")).to_contain_text(doc["tiers"][4]["name"])
     page.click("#keep-btn")  # the default variant name holds the instance's name
     expect(page.locator("#variants-table th[data-variant]")).to_contain_text(doc["name"])
+    set_field(page, "hardware[2].capex_usd", -1)  # an error whose path names the hardware
+    expect(page.locator("#errors li")).to_contain_text(f"hardware[2] ({doc['hardware'][2]['name']}).capex_usd")
     assert page.locator("script").count() == scripts
     assert page.locator("[onerror], #racks-table b, #tiers-table b, #variants-table b, #instance-name *").count() == 0
     assert not problems
