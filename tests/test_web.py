@@ -11,6 +11,7 @@ test's tmp_path, so a CI run leaves the tree clean)."""
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import math
@@ -317,6 +318,7 @@ def test_a_form_edit_shows_the_error_at_its_field_and_yaml_line(page, server, sh
     expect(item).to_have_count(1)
     line = yaml_line(editor_text(page), GRID)  # the form wrote the value into the editor's text
     assert document(editor_text(page), tmp_path) == doc  # that one value changed, nothing else
+    assert editor_text(page) == GTC.read_text().replace("grid_power_mw: 1000 ", "grid_power_mw: -5 ", 1)  # comments, layout kept
     assert item.get_attribute("data-line") == str(line)
     expect(item).to_have_text(f"line {line} · {GRID}: {rule}")
     expect(page.locator("#errors li")).to_have_count(1)
@@ -327,6 +329,24 @@ def test_a_form_edit_shows_the_error_at_its_field_and_yaml_line(page, server, sh
     expect(page.locator("#validity")).to_have_text("valid")
     expect(page.locator("#errors li")).to_have_count(0)
     expect(page.locator(f'[data-error-for="{GRID}"]')).to_have_text("")
+
+
+@pytest.mark.xfail(strict=True, reason="page bug: a field the file leaves out is written by re-serialising the whole "
+                                       "document (doc.toString()): comment columns, flow mappings, 2.0e8 -> 2e+8 and "
+                                       "the folded description all change")
+def test_a_form_edit_of_a_field_the_file_leaves_out_adds_its_line_only(page, tmp_path):
+    """hardware[0].max_racks is not in the file: the form writes it in, and every line of the
+    file stays as it was (its comments, flow mappings and 2.0e8-style numbers)."""
+    load(page)
+    set_field(page, "hardware[0].max_racks", 10)
+    expect(page.locator("#validity")).to_have_text("valid")
+    before, after = GTC.read_text().splitlines(), editor_text(page).splitlines()
+    changed = [(op, before[i1:i2], after[j1:j2]) for op, i1, i2, j1, j2 in
+               difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes() if op != "equal"]
+    assert [op for op, *_ in changed] == ["insert"], changed[:5]
+    doc = read_document(GTC)
+    doc["hardware"][0]["max_racks"] = 10
+    assert document(editor_text(page), tmp_path) == doc
 
 
 def test_a_yaml_edit_shows_its_error_line_and_a_syntax_error(page, server, tmp_path):
