@@ -55,17 +55,17 @@ export function parse(text) {
     to: e.pos?.[1] ?? 0,
     message: `YAML: ${e.message.split("\n")[0]}`,
   }));
-  if (errors.length) return { doc, lines, data: null, errors };
+  if (errors.length) return { doc, lines, data: null, errors, source: text };
   let data;
   try {
     data = doc.toJS({ maxAliasCount: 1000 });
   } catch (err) {
-    return { doc, lines, data: null, errors: [{ line: 1, from: 0, to: 0, message: `YAML: ${err.message}` }] };
+    return { doc, lines, data: null, errors: [{ line: 1, from: 0, to: 0, message: `YAML: ${err.message}` }], source: text };
   }
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
-    return { doc, lines, data: null, errors: [{ line: 1, from: 0, to: 0, message: "the document must be a mapping of fields (name, facility, hardware, ...)" }] };
+    return { doc, lines, data: null, errors: [{ line: 1, from: 0, to: 0, message: "the document must be a mapping of fields (name, facility, hardware, ...)" }], source: text };
   }
-  return { doc, lines, data, errors: [] };
+  return { doc, lines, data, errors: [], source: text };
 }
 
 // "tiers[2] (pro).price_usd_per_mtok" -> "tiers[2].price_usd_per_mtok": the service names list
@@ -110,6 +110,30 @@ export function locate(parsed, path) {
     }
   }
   return { from: at[0], to: at[1], line: parsed.lines.linePos(at[0]).line, exact };
+}
+
+// Where to write a field the file leaves out, as one new text: {at, text}, or null when its parent
+// mapping is not in the file either. In a block mapping the line goes after the first key whose
+// value fits on its line, at that key's indent; in a flow mapping ({a: 1}) before the brace.
+export function insertion(parsed, pathSteps, literal) {
+  const key = String(pathSteps[pathSteps.length - 1]);
+  const parent = pathSteps.length > 1 ? parsed.doc.getIn(pathSteps.slice(0, -1), true) : parsed.doc.contents;
+  if (!isMap(parent) || !parent.range) return null;
+  const source = parsed.source;
+  if (parent.flow) {
+    const close = source.lastIndexOf("}", parent.range[1]);
+    if (close < parent.range[0]) return null;
+    const empty = !parent.items.length;
+    return { at: close, text: `${empty ? "" : ", "}${key}: ${literal}` };
+  }
+  const line = (offset) => parsed.lines.linePos(offset).line;
+  const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && p.key.range && isScalar(p.value) && p.value.range
+    && line(p.value.range[1]) === line(p.key.range[0]));  // a one-line value: its line ends the pair
+  if (!pair) return null;
+  const column = parsed.lines.linePos(pair.key.range[0]).col - 1;
+  const eol = source.indexOf("\n", pair.value.range[1]);
+  const at = eol === -1 ? source.length : eol;
+  return { at, text: `\n${" ".repeat(column)}${key}: ${literal}` };
 }
 
 // The scalar's source range at `path`, to rewrite just its text (comments and layout kept).

@@ -5,7 +5,7 @@
 import "./style.css";
 import Papa from "papaparse";
 import { api, ApiError } from "./api.js";
-import { createEditor, locate, mark, parse, plainPath, replaceRange, reveal, scalarRange, setText, steps } from "./editor.js";
+import { createEditor, insertion, locate, mark, parse, plainPath, replaceRange, reveal, scalarRange, setText, steps } from "./editor.js";
 import { clear, heatChart, mixChart, powerChart, sweepChart } from "./charts.js";
 import { count, el, fillTable, money, num, percent } from "./format.js";
 
@@ -272,9 +272,13 @@ function editField(f, raw) {
   if (!parsed || !parsed.data) return;
   const lit = literal(f, raw);
   const range = scalarRange(parsed, f.path);
+  if (!range && lit === "null") return;  // left out is already none
+  const added = range ? null : insertion(parsed, f.path, lit);
   if (range) {
     replaceRange(editor, range[0], range[1], lit);
-  } else {  // a field the file leaves to its default: written in, the rest of the text unchanged
+  } else if (added) {  // a field the file leaves to its default: its line written in, nothing else changed
+    replaceRange(editor, added.at, added.at, added.text);
+  } else {  // not even its parent mapping is in the file: the document written out again
     parsed.doc.setIn(f.path, lit === "null" ? null : lit === raw.trim() ? Number(lit) : raw);
     setText(editor, parsed.doc.toString({ lineWidth: 0 }));
   }
