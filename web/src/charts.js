@@ -10,7 +10,8 @@ Chart.defaults.font.family = "system-ui, sans-serif";
 window.Chart = Chart;
 
 const COMPACT = new Intl.NumberFormat("en-US", { notation: "compact", maximumSignificantDigits: 4 });
-const compact = (value) => COMPACT.format(value);  // 215000000000 -> "215B" on an axis
+// 215000000000 -> "215B" on an axis; below 100,000 the number as it is (950, 1,000)
+const compact = (value) => (Math.abs(value) >= 1e5 ? COMPACT.format(value) : value.toLocaleString("en-US"));
 
 export const COLORS = ["#2f6db5", "#e07b24", "#3a9a5b", "#c0392b", "#8e5ab5", "#7f6a4f", "#d65fa7", "#6b7b8c", "#b5a82f", "#27a3b5"];
 
@@ -33,7 +34,7 @@ export function powerChart(canvas, labels, rows, title) {
   }));
   datasets.push({
     type: "line", label: "grid (MW)", data: rows.map((r) => r.grid_mw), borderColor: "#111", backgroundColor: "#111",
-    borderDash: [6, 4], pointRadius: 3, stepped: rows.length > 1 ? "middle" : false,
+    borderWidth: 2, pointRadius: 3, stepped: rows.length > 1 ? "middle" : false,
   });
   const single = rows.length === 1;
   return draw(canvas, {
@@ -86,6 +87,7 @@ export function sweepChart(canvas, xLabel, yLabel, lines) {
     },
     options: {
       parsing: false,
+      layout: { padding: { left: 6, right: 14, top: 8 } },  // the end points whole, not cut by the edge
       plugins: { legend: { position: "bottom" } },
       scales: {
         x: { type: "linear", title: { display: true, text: xLabel }, ticks: { callback: compact } },

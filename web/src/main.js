@@ -332,7 +332,8 @@ async function solve() {
     return;
   }
   if (state.solving) return;  // a second click while the first one's check ran
-  const body = { instance };
+  const body = { instance, regret: $("regret").checked };
+  if (!$("marginal").checked || instance.uncertainty) body.marginal_values = $("marginal").checked && !instance.uncertainty;
   const objective = $("objective").value;
   if (objective) body.objective = objective;
   const limit = Number($("time-limit").value);  // empty: the server's cap
