@@ -53,3 +53,10 @@ def test_nothing_built_names_another_host():
             urls = set(re.findall(r"(?:https?:)?//[a-zA-Z0-9.-]+\.[a-z]{2,}[^\s\"')]*", p.read_text()))
             urls = {u for u in urls if not u.startswith(("http://www.w3.org/", "//www.w3.org/"))}
             assert not urls, (p.name, sorted(urls)[:5])
+
+
+def test_docs_list_every_browser_test():
+    """docs/web.md's table of browser tests names each test of tests/test_web.py, and only those."""
+    tests = set(re.findall(r"^def (test_\w+)", (ROOT / "tests" / "test_web.py").read_text(), re.M))
+    listed = set(re.findall(r"`(test_\w+)`", (ROOT / "docs" / "web.md").read_text()))
+    assert tests == listed, (sorted(tests - listed), sorted(listed - tests))
