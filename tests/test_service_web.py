@@ -93,7 +93,7 @@ def test_explain_gives_the_library_s_explanation(server):
 
 def test_report_is_the_html_report_of_the_plan_as_a_download(server):
     doc = read_document(ENTERPRISE)
-    doc["name"] = '<script>alert("x")</script>'
+    doc["name"] = '<script>alert("x")</script> 中'  # and a name no HTTP header can carry as it is
     sol = solved(server, doc)
     res = httpx.post(server.url + "/v1/report", json={"instance": doc, "solution": sol}, timeout=300)
     assert res.status_code == 200, res.text
@@ -102,7 +102,7 @@ def test_report_is_the_html_report_of_the_plan_as_a_download(server):
     text = res.text
     assert text.startswith("<!DOCTYPE html>")
     assert money(sol["metrics"]["revenue_usd_per_year"]) in text
-    assert '<script>alert("x")</script>' not in text and html.escape('<script>alert("x")</script>') in text
+    assert '<script>alert("x")</script>' not in text and html.escape('<script>alert("x")</script> 中') in text
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "instances").glob("*.yaml")))
@@ -164,9 +164,12 @@ def test_the_instances_folder_is_the_server_s_choice(tmp_path):
     (folder / "small.yaml").write_text("# my small site\n" + ENTERPRISE.read_text())
     (folder / "notes.txt").write_text("not an instance")
     (folder / "dir.yaml").mkdir()
+    (folder / "latin1.yaml").write_bytes(b"# caf\xe9 site\nname: x\n")  # not UTF-8: shown, never a 500
     srv = Server(tmp_path / "data", "--instances", str(folder))
     try:
-        assert httpx.get(srv.url + "/v1/instances").json() == [{"name": "small", "title": "my small site"}]
+        assert httpx.get(srv.url + "/v1/instances").json() == [{"name": "latin1", "title": "caf\ufffd site"},
+                                                              {"name": "small", "title": "my small site"}]
+        assert httpx.get(srv.url + "/v1/instances/latin1").json()["text"] == "# caf\ufffd site\nname: x\n"
         assert httpx.get(srv.url + "/v1/instances/small").json()["text"].startswith("# my small site\n")
         assert httpx.get(srv.url + "/v1/instances/gtc2026-1gw").status_code == 404
     finally:

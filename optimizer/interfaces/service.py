@@ -63,10 +63,10 @@ from starlette.routing import Match
 
 from ..analysis.explain import Explanation
 from ..errors import InputError, Issue, format_loc
-from . import webpage
 from ..solving.results import Solution
 from ..analysis.scenarios import SweepOptions, SweepSpec, check_paths, count_points, journal_path
 from ..model.schema import NUMBER, Fraction, Instance, Objective, check_instance, json_schema, parse_instance
+from . import webpage
 
 log = logging.getLogger("optimizer.interfaces.service")
 
@@ -980,7 +980,7 @@ def create_app(data_dir: str | Path, limits: Limits | None = None, instances: st
         path = shipped_instances(folder).get(name)
         if path is None:
             raise ServiceError(404, f"no shipped instance {name!r}")
-        return InstanceText(name=name, text=path.read_text(encoding="utf-8"))
+        return InstanceText(name=name, text=path.read_text(encoding="utf-8", errors="replace"))  # the page shows what does not parse
 
     webpage.mount(app)
 
@@ -1060,7 +1060,7 @@ def shipped_instances(folder: Path | None) -> dict[str, Path]:
 
 def _title(path: Path) -> str:
     """A shipped file's first comment line (its summary)."""
-    with path.open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8", errors="replace") as fh:
         for line in fh:
             if line.startswith("#"):
                 return line.lstrip("#").strip()
@@ -1068,8 +1068,8 @@ def _title(path: Path) -> str:
 
 
 def _filename(name: str) -> str:
-    """A name safe in a Content-Disposition header and on any disk."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] or "plan"
+    """A name safe in a Content-Disposition header (ASCII) and on any disk."""
+    return "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in name)[:80] or "plan"
 
 
 def _record(store: JobStore, job: str) -> dict:
