@@ -20,7 +20,7 @@ const state = {
   explaining: null,    // AbortController of the explanation in flight
   plan: null,          // {instance, solution, objective} of the last solve
   variants: [],        // [{name, instance, solution}]
-  sweep: null,         // {id, timer, parameters}
+  sweep: null,         // {id, parameters} of the sweep being followed
   sweepRows: null,     // the finished sweep's rows (CSV, parsed)
   validation: 0,       // sequence number: a late answer for old text is dropped
   checked: null,       // the text the last finished validation was of (valid says how it went)
@@ -104,14 +104,15 @@ $("open-btn").addEventListener("click", openShipped);
 $("upload").addEventListener("change", async (ev) => {
   const file = ev.target.files?.[0];
   if (!file) return;
-  if (file.size > 5_000_000) {
-    showStatus(`${file.name} is ${(file.size / 1e6).toFixed(1)} MB: more than the server takes (5 MB)`, "error");
+  if (file.size > MAX_FILE_BYTES) {  // the server's own body limit (413) is stated when the text is checked
+    showStatus(`${file.name} is ${(file.size / 1e6).toFixed(1)} MB: more than an instance file may be (50 MB)`, "error");
     return;
   }
   loadText(await file.text(), `uploaded: ${file.name}`);
   ev.target.value = "";
 });
 
+const MAX_FILE_BYTES = 50_000_000;  // as the optimizer's loader (schema.MAX_FILE_BYTES)
 let validationTimer = null;
 function scheduleValidation() {
   clearTimeout(validationTimer);
