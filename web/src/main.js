@@ -24,6 +24,7 @@ const state = {
   sweepRows: null,     // the finished sweep's rows (CSV, parsed)
   validation: 0,       // sequence number: a late answer for old text is dropped
   checked: null,       // the text the last finished validation was of (valid says how it went)
+  pending: null,       // {text, promise} of the validation under way
 };
 
 // --------------------------------------------------------------------------- instance and editor
@@ -119,10 +120,20 @@ function scheduleValidation() {
   validationTimer = setTimeout(validateNow, 250);
 }
 
-async function validateNow() {
+// Check the editor's text now; a check of this same text already under way is waited for, not
+// repeated (Solve clicked as a field is left would otherwise wait for two).
+function validateNow() {
   clearTimeout(validationTimer);
-  const seq = ++state.validation;
   const text = editor.state.doc.toString();
+  if (state.pending?.text === text) return state.pending.promise;
+  const promise = runValidation(text);
+  state.pending = { text, promise };
+  promise.finally(() => { if (state.pending?.promise === promise) state.pending = null; });
+  return promise;
+}
+
+async function runValidation(text) {
+  const seq = ++state.validation;
   const parsed = parse(text);
   state.parsed = parsed;
   state.valid = false;
