@@ -713,7 +713,7 @@ SHAPES = sorted(p.stem for p in (ROOT / "instances").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("name", SHAPES)
-def test_every_shipped_instance_is_solved_and_shown(page, name):
+def test_every_shipped_instance_is_solved_and_shown(page, name, tmp_path):
     """Every shipped shape (one period, slices, lots, an installed fleet, a horizon, futures, a
     horizon with futures) solves from the page and shows its plan: the objective is the
     server's answer, the racks table and the power chart are filled, and nothing errs in the page
@@ -734,6 +734,8 @@ def test_every_shipped_instance_is_solved_and_shown(page, name):
     if want["uncertainty"] is not None:
         futures = rows(page, "#futures-table")[1:]
         assert [r[0] for r in futures] == [s["name"] for s in want["uncertainty"]["scenarios"]]
+    saved = download(page, "#download-json", tmp_path)
+    assert json.loads(saved.read_text()) == want  # the server's solution as it came, whatever the page shows of it
     expect(page.locator("#unchosen-status")).not_to_have_text("working out why…", timeout=SOLVE_S)
 
 

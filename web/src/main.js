@@ -403,15 +403,15 @@ function renderPlan(inst, sol) {
   }
   $("plan").hidden = false;
   renderFutures(sol);
-  sol = planOf(sol);
-  renderHeadline(sol);
-  renderRacks(inst, sol);
-  renderTiers(sol);
-  renderPower(sol);
-  renderLimits(sol);
-  renderDownloads(inst, sol);
-  renderWarnings(sol);
+  renderDownloads(inst, sol);  // the server's solution as it came
   explainPlan(inst, sol);
+  const shown = planOf(sol);
+  renderHeadline(shown);
+  renderRacks(inst, shown);
+  renderTiers(shown);
+  renderPower(shown);
+  renderLimits(shown);
+  renderWarnings(shown);
 }
 
 // A stochastic plan (MODEL.md 13.3) has its capacity at the top and each future's operation in
