@@ -29,17 +29,10 @@ const PARTS = [["it_mw", "IT"], ["network_mw", "network"], ["losses_mw", "losses
 // Power rows ({it_mw, network_mw, losses_mw, cooling_mw, total_mw, grid_mw}) as stacked bars, one
 // per label, against the grid (a line).
 export function powerChart(canvas, labels, rows, title) {
-  const datasets = PARTS.map(([key, name], i) => ({
-    type: "bar", label: `${name} (MW)`, data: rows.map((r) => r[key]), backgroundColor: COLORS[i], stack: "use",
-  }));
-  datasets.push({
-    type: "line", label: "grid (MW)", data: rows.map((r) => r.grid_mw), borderColor: "#111", backgroundColor: "#111",
-    borderWidth: 2, pointRadius: 3, stepped: rows.length > 1 ? "middle" : false,
-  });
   const single = rows.length === 1;
   return draw(canvas, {
     type: "bar",
-    data: { labels: single ? [labels[0], "grid"] : labels, datasets: single ? singlePower(rows[0]) : datasets },
+    data: { labels: single ? [labels[0], "grid"] : labels, datasets: single ? singlePower(rows[0]) : manyPower(rows) },
     options: {
       indexAxis: single ? "y" : "x",
       plugins: { title: { display: !!title, text: title }, legend: { position: "bottom" } },
@@ -48,6 +41,18 @@ export function powerChart(canvas, labels, rows, title) {
         : { x: { stacked: true }, y: { stacked: true, title: { display: true, text: "MW" }, beginAtZero: true } },
     },
   });
+}
+
+// Several periods, slices or futures: the parts stacked in each, the grid a line across them.
+function manyPower(rows) {
+  const sets = PARTS.map(([key, name], i) => ({
+    type: "bar", label: `${name} (MW)`, data: rows.map((r) => r[key]), backgroundColor: COLORS[i], stack: "use",
+  }));
+  sets.push({
+    type: "line", label: "grid (MW)", data: rows.map((r) => r.grid_mw), borderColor: "#111", backgroundColor: "#111",
+    borderWidth: 2, pointRadius: 3, stepped: "middle",
+  });
+  return sets;
 }
 
 // One period: the site's draw by part, and the grid connection as its own bar beneath.

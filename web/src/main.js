@@ -18,7 +18,7 @@ const state = {
   loaded: "",          // the text as it was opened (an edited text is saved as a draft)
   solving: null,       // AbortController of the solve in flight
   explaining: null,    // AbortController of the explanation in flight
-  plan: null,          // {instance, solution, objective} of the last solve
+  plan: null,          // {instance, solution} of the last solve
   variants: [],        // [{name, instance, solution}]
   sweep: null,         // {id, parameters} of the sweep being followed
   sweepRows: null,     // the finished sweep's rows (CSV, parsed)
@@ -139,7 +139,10 @@ async function runValidation(text) {
   state.valid = false;
   updateButtons();
   $("instance-name").textContent = parsed.data && typeof parsed.data.name === "string" ? parsed.data.name : "(no name)";
-  if (parsed.data) buildForm(parsed);
+  if (parsed.data) {
+    buildForm(parsed);
+    $("sweep-paths").replaceChildren(...numericPaths(parsed.data).map((p) => el("option", { value: p })));  // what a sweep may vary
+  }
   if (parsed.errors.length) {
     showErrors(parsed.errors.map((e) => ({ ...e, path: "" })), `YAML: ${parsed.errors[0].message.replace(/^YAML: /, "")}`);
     return;
@@ -361,7 +364,7 @@ async function solve() {
   const tick = setInterval(() => { $("solve-elapsed").textContent = ((performance.now() - started) / 1000).toFixed(1); }, 100);
   try {
     const solution = await api.solve(body, ctrl.signal);
-    state.plan = { instance, solution, objective: objective || instance.objective || "revenue" };
+    state.plan = { instance, solution };
     renderPlan(instance, solution);
     if (!$("variant-name").value || $("variant-name").dataset.auto === "1") {
       $("variant-name").value = `${instance.name ?? "plan"} · ${solution.objective?.name ?? ""}`;
@@ -793,16 +796,6 @@ function plotSweep() {
 }
 
 // --------------------------------------------------------------------------- start
-
-function fillSweepPaths() {
-  const data = state.parsed?.data;
-  if (!data) return;
-  $("sweep-paths").replaceChildren(...numericPaths(data).map((p) => el("option", { value: p })));
-}
-
-editor.dom.addEventListener("focusout", fillSweepPaths);
-const observer = new MutationObserver(fillSweepPaths);
-observer.observe($("instance-name"), { childList: true, characterData: true, subtree: true });
 
 const kept = stored(VARIANTS);
 if (Array.isArray(kept)) state.variants = kept.filter((v) => v && typeof v.name === "string" && v.solution && v.instance);
