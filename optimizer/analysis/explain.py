@@ -196,3 +196,12 @@ def explain(instance: Instance | dict | str, sol: Solution | None = None, object
     chosen = {r.hardware for r in sol.racks if r.count > 0}
     entries = [entry(inst, h.name, sol.objective.name) for h in inst.hardware if h.name not in chosen]
     return Explanation(limits=limits(inst, sol), not_chosen=entries)
+
+
+def for_report(inst: Instance, sol: Solution, entry: bool = True) -> Explanation | None:
+    """What a report explains: a plan of one period and one future (the what-would-bring-it-in
+    analysis re-solves that plan's instance; ``entry=False`` leaves it out, keeping each limit's
+    use); None for any other solution."""
+    if not (sol.has_plan and not sol.periods and sol.uncertainty is None):
+        return None
+    return explain(inst, sol) if entry else Explanation(limits=limits(inst, sol), not_chosen=[])

@@ -301,7 +301,7 @@ def report(
     """Write a self-contained report a planner can forward (exit 0: plan, 1: no plan, 2: bad input)."""
     from ..outputs.document import assumptions, to_html, to_markdown
     from ..solving.engine import solve as run
-    from ..analysis.explain import Explanation, explain, limits
+    from ..analysis.explain import for_report
 
     _require_suffix(output, (".html", ".md"), "the report")
     inst = _load(path)
@@ -310,9 +310,7 @@ def report(
                   marginal_values=_marginal(marginal_values, inst), regret=regret)
     except InputError as exc:
         _bad_input(exc)
-    exp = None
-    if sol.has_plan and not sol.periods and sol.uncertainty is None:  # the what-would-bring-it-in analysis is one-period, one future
-        exp = explain(inst, sol) if entry else Explanation(limits=limits(inst, sol), not_chosen=[])
+    exp = for_report(inst, sol, entry)
     notes = assumptions(path)
     text = to_html(inst, sol, exp, notes) if output.suffix.lower() == ".html" else to_markdown(inst, sol, exp, notes)
     output.write_text(text, encoding="utf-8")

@@ -334,13 +334,12 @@ def _explain_in_worker(instance: dict, solution: dict) -> str:
 
 def _report_in_worker(instance: dict, solution: dict) -> str:
     """The HTML report ``optimizer report`` writes, for a plan the client already has."""
-    from ..analysis.explain import explain
+    from ..analysis.explain import for_report
     from ..outputs.document import to_html
 
     inst = parse_instance(instance, "request")
     sol = Solution.model_validate(solution)
-    one_period = sol.has_plan and inst.horizon is None and inst.uncertainty is None  # as ``optimizer report``
-    return to_html(inst, sol, explain(inst, sol) if one_period else None, [])
+    return to_html(inst, sol, for_report(inst, sol), [])
 
 
 TASKS = {"solve": _solve_in_worker, "explain": _explain_in_worker, "report": _report_in_worker}
