@@ -457,15 +457,11 @@ class SolvePool:
         poll = self.POLL if gone is not None or deadline is not None else None
         while not (await asyncio.wait({reply}, timeout=poll))[0]:
             if end is not None and time.monotonic() > end:
-                self._replace(worker)
-                with contextlib.suppress(Exception):
-                    await reply
+                await self._stop(worker, reply)
                 log.warning("a %s was stopped after %g s", args[0], deadline)
                 raise ServiceError(504, f"the {args[0]} took longer than this server's {deadline:g} s; it was stopped")
             if gone is not None and await gone():
-                self._replace(worker)
-                with contextlib.suppress(Exception):
-                    await reply  # the pipe's reader ends with the worker
+                await self._stop(worker, reply)
                 log.warning("a running solve was stopped: its client went away")
                 raise ServiceError(499, "the client went away; its solve was stopped")
         try:
@@ -479,6 +475,12 @@ class SolvePool:
         if kind != "ok":
             raise RuntimeError(value)
         return value
+
+    async def _stop(self, worker: _Worker, reply) -> None:
+        """Kill a busy worker (its successor started) and let its pipe's reader end with it."""
+        self._replace(worker)
+        with contextlib.suppress(Exception):
+            await reply
 
     def _replace(self, worker: _Worker) -> None:
         """Kill a busy worker, wait for it, and start its successor (from this, the event loop's
