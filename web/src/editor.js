@@ -28,9 +28,12 @@ export function replaceRange(view, from, to, text) {
   view.dispatch({ changes: { from, to, insert: text } });
 }
 
-// Bring a position into the middle of the editor's view (without moving the focus).
+// Bring a position into the middle of the editor's own scroll box (without moving the focus).
+// Only that box: EditorView.scrollIntoView also scrolls the page, which moved the Solve button
+// from under a click that had just left a form field (the click then landed elsewhere).
 export function reveal(view, pos) {
-  view.dispatch({ effects: EditorView.scrollIntoView(Math.min(pos, view.state.doc.length), { y: "center" }) });
+  const block = view.lineBlockAt(Math.min(pos, view.state.doc.length));
+  view.scrollDOM.scrollTop = Math.max(0, block.top - view.scrollDOM.clientHeight / 2);
 }
 
 // Marks each error on its line: [{from, to, message}]
